@@ -1,0 +1,47 @@
+"""The error tree of dsr-bot. Lower layers keep their own roots (they may not import `bot`);
+this module names them all so that callers can catch by meaning.
+
+DsrError (Exception)                     bot/ errors
+ ├── SettingsError (ValueError)          a setting is missing, malformed or contradicts another
+ ├── IllegalTransition (ValueError)      lifecycle: event not allowed in the case's state
+ ├── CaseNotFound (LookupError)          no case with that reference
+ ├── NotAuthorized (PermissionError)     actor may not do that (e.g. not an approver)
+ └── NotAvailable (RuntimeError)         a command whose issue has not landed yet
+storage.errors.StorageError (RuntimeError)
+ ├── AuditChainError, AuditWriteError, SchemaError, ConcurrentUpdateError
+mail.errors.MailError, intents.errors.IntentError   (see those modules)
+"""
+
+from __future__ import annotations
+
+
+class DsrError(Exception):
+    """Base of the bot's own errors."""
+
+
+class SettingsError(DsrError, ValueError):
+    """A setting is missing, malformed or contradicts another; the message names it and the fix."""
+
+
+class IllegalTransition(DsrError, ValueError):
+    """An event that the lifecycle does not allow in the case's current state."""
+
+    def __init__(self, case_ref: str, state: str, event: str, allowed: tuple[str, ...]) -> None:
+        options = ", ".join(allowed) or "none (the case is closed)"
+        super().__init__(
+            f"{case_ref}: event '{event}' is not allowed in state '{state}'; "
+            f"allowed events there: {options}"
+        )
+        self.case_ref, self.state, self.event = case_ref, state, event
+
+
+class CaseNotFound(DsrError, LookupError):
+    """No case with that reference exists."""
+
+
+class NotAuthorized(DsrError, PermissionError):
+    """The actor may not perform this action."""
+
+
+class NotAvailable(DsrError, RuntimeError):
+    """A command that exists in the interface but is not built yet."""

@@ -1,0 +1,196 @@
+"""SQLModel tables of the case store: cases, inbound mail, challenges, approvals, outbox, labels.
+
+The audit log lives in `storage/audit.py` (its own table, written only through `append`).
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (sqlmodel refuses naive datetimes)."""
+    return datetime.now(UTC)
+
+
+class Case(SQLModel, table=True):
+    """One data-subject request; its state moves only through `bot.lifecycle`."""
+
+    __tablename__ = "dsr_case"
+    __table_args__ = (Index("ix_dsr_case_state_due", "state", "due_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(max_length=32, index=True)
+    intents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scores: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    confidence: float | None = None
+    needs_review: bool = False
+    channel: str = Field(default="email", max_length=16)
+    language: str | None = Field(default=None, max_length=8)
+    # Where replies go. Operational data of the case store, never copied into the audit log.
+    requester_address: str | None = Field(default=None, max_length=320)
+    subject_pseudonym: str | None = Field(default=None, max_length=64, index=True)
+    verified_by: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(default_factory=utcnow)
+    due_on: date
+    extended_to: date | None = None
+    extension_reason: str | None = Field(default=None, sa_column=Column(Text))
+    thread_root: str | None = Field(default=None, max_length=998)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    # Work claim for scale-out (FOR UPDATE SKIP LOCKED) and optimistic concurrency.
+    version: int = 0
+    next_action_at: datetime | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+    @property
+    def reference(self) -> str:
+        """The customer-visible reference, `DSR-<n>`."""
+        return reference_of(self.id)
+
+    @property
+    def effective_due(self) -> date:
+        """The due date including any extension."""
+        return self.extended_to or self.due_on
+
+
+def reference_of(case_id: int | None) -> str:
+    """`DSR-<n>` for a case id."""
+    if case_id is None:
+        raise ValueError("case has no id yet; flush it before asking for its reference")
+    return f"DSR-{case_id}"
+
+
+def parse_reference(ref: str) -> int:
+    """The case id in `DSR-<n>` (case-insensitive, `#` and spaces tolerated).
+
+    Raises:
+        ValueError: not a case reference.
+    """
+    text = ref.strip().upper().lstrip("#")
+    if not text.startswith("DSR-") or not text[4:].isdigit():
+        raise ValueError(f"{ref!r} is not a case reference; expected the form DSR-123")
+    return int(text[4:])
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every message that reached the desk, kept raw (up to a size limit) for the record."""
+
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=998, unique=True)
+    case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
+    channel: str = Field(default="email", max_length=16)
+    source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
+    # kind: request | reply | robot | unparseable | oversize | staff
+    kind: str = Field(default="request", max_length=16)
+    robot_kind: str | None = Field(default=None, max_length=32)
+    sender_pseudonym: str | None = Field(default=None, max_length=64)
+    size: int = 0
+    sha256: str = Field(max_length=64)
+    raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    truncated: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class VerificationChallenge(SQLModel, table=True):
+    """A code sent to the address on file; only its hash is stored."""
+
+    __tablename__ = "verification_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="dsr_case.id", index=True)
+    code_hash: str = Field(max_length=128)
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    sent_to_pseudonym: str = Field(max_length=64)
+    expires_at: datetime
+    attempts: int = 0
+    max_attempts: int = 5
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    """One staff decision on a case; four-eyes counts distinct approvers."""
+
+    __tablename__ = "approval"
+    __table_args__ = (UniqueConstraint("case_id", "actor", "decision", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="dsr_case.id", index=True)
+    actor: str = Field(max_length=128)
+    decision: str = Field(max_length=16)  # approve | reject
+    round: int = 0  # bumped by reclassification, so earlier approvals stop counting
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Outbox(SQLModel, table=True):
+    """A message to send (mail or Slack), written in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
+    kind: str = Field(max_length=16)  # mail | slack
+    template: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    message_id: str | None = Field(default=None, max_length=998, unique=True)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class TrainingLabel(SQLModel, table=True):
+    """A staff correction of the classifier, for `dsr train --include-labels`."""
+
+    __tablename__ = "training_label"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    language: str | None = Field(default=None, max_length=8)
+    predicted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    actor: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MailboxState(SQLModel, table=True):
+    """IMAP UIDVALIDITY and the highest UID handled, per mailbox."""
+
+    __tablename__ = "mailbox_state"
+
+    mailbox: str = Field(primary_key=True, max_length=200)
+    uidvalidity: int
+    last_uid: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+__all__ = [
+    "Approval",
+    "Case",
+    "InboundMessage",
+    "MailboxState",
+    "Outbox",
+    "TrainingLabel",
+    "VerificationChallenge",
+    "parse_reference",
+    "reference_of",
+    "utcnow",
+]
