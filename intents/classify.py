@@ -1,0 +1,113 @@
+"""Classify texts with the shipped (or a given) model: scores, intents, language, review flag.
+
+Load once with :func:`load_model`; :func:`classify` and :func:`classify_many` are CPU-only and
+never await (run them with ``asyncio.to_thread``).
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+import intents.components
+import intents.keywords  # noqa: F401  (registers keyword_intents)
+from intents.decide import decide
+from intents.errors import ModelError
+from intents.labels import LABELS, Intent
+
+#: The model shipped with the package.
+MODEL_DIR = Path(__file__).parent / "model"
+#: Characters of a message given to the model; the opening of a letter carries its request.
+MAX_CHARS = 5000
+
+
+@dataclass(frozen=True)
+class IntentModel:
+    """A loaded pipeline with the decision parameters it was tuned with (or overrides)."""
+
+    nlp: Language
+    thresholds: Mapping[str, float]
+    margin: float
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The result for one text; ``scores`` holds all six labels."""
+
+    intent: Intent
+    intents: tuple[Intent, ...]
+    scores: Mapping[str, float]
+    language: str
+    needs_review: bool
+
+
+def load_model(
+    path: Path = MODEL_DIR, *, threshold: float | None = None, margin: float | None = None
+) -> IntentModel:
+    """Load a trained model directory.
+
+    Args:
+        path: a directory written by ``intents.train.train``.
+        threshold: one threshold for every label instead of the tuned ones (None keeps them).
+        margin: the review margin instead of the tuned one (None keeps it).
+
+    Returns:
+        The model, ready for :func:`classify`.
+
+    Raises:
+        ModelError: the directory is missing or is not a trained intents model.
+    """
+    if not (path / "config.cfg").is_file():
+        raise ModelError(f"no model at {path} (config.cfg missing); run `dsr train`")
+    try:
+        nlp = spacy.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot load model at {path}: {exc}; run `dsr train`") from exc
+    meta = nlp.meta.get("dsr")
+    if not isinstance(meta, dict) or "thresholds" not in meta:
+        raise ModelError(f"model at {path} has no tuned thresholds in meta.json; run `dsr train`")
+    model = IntentModel(nlp, dict(meta["thresholds"]), float(meta["margin"]), meta)
+    return with_overrides(model, threshold=threshold, margin=margin)
+
+
+def with_overrides(
+    model: IntentModel, *, threshold: float | None = None, margin: float | None = None
+) -> IntentModel:
+    """Return ``model`` with a global threshold and/or margin replacing the tuned values."""
+    if threshold is not None:
+        model = replace(model, thresholds=dict.fromkeys(LABELS, threshold))
+    if margin is not None:
+        model = replace(model, margin=margin)
+    return model
+
+
+def prepare_text(text: str) -> str:
+    """Cut to :data:`MAX_CHARS` and replace what cannot be encoded (lone surrogates, NULs)."""
+    cut = text[:MAX_CHARS].replace("\x00", " ")
+    return cut.encode("utf-8", "replace").decode("utf-8")
+
+
+def _result(model: IntentModel, doc: Doc) -> Classification:
+    scores = {label: float(doc.cats.get(label, 0.0)) for label in LABELS}
+    decision = decide(scores, model.thresholds, model.margin)
+    return Classification(
+        decision.intent, decision.intents, scores, str(doc._.language), decision.needs_review
+    )
+
+
+def classify(model: IntentModel, text: str) -> Classification:
+    """Classify one text. Never raises for any string (empty text gives a review case)."""
+    return _result(model, model.nlp(prepare_text(text)))
+
+
+def classify_many(
+    model: IntentModel, texts: Iterable[str], batch_size: int = 128
+) -> list[Classification]:
+    """Classify many texts in batches (faster than one by one); order is kept."""
+    docs = model.nlp.pipe((prepare_text(text) for text in texts), batch_size=batch_size)
+    return [_result(model, doc) for doc in docs]

@@ -1,0 +1,56 @@
+"""Turn label scores into a decision: intents above threshold, top intent, and review flag.
+
+Pure; the thresholds and margin come from the model's meta or from settings.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from intents.labels import LABELS, Intent
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``intent`` is the top label; ``intents`` all labels at or above threshold, best first."""
+
+    intent: Intent
+    intents: tuple[Intent, ...]
+    needs_review: bool
+
+
+def decide(
+    scores: Mapping[str, float], thresholds: Mapping[str, float] | float, margin: float
+) -> Decision:
+    """Decide which intents a message carries.
+
+    A message needs review when no label reaches its threshold, or when the runner-up is
+    within ``margin`` of the top score without reaching its own threshold (the model cannot
+    tell which of the two it is). Two labels both above threshold are two intents, not doubt.
+
+    Args:
+        scores: a score in [0, 1] per label; missing labels count as 0, unknown keys are ignored.
+        thresholds: one threshold per label, or one for all (labels missing from a mapping use 0.5).
+        margin: the closeness of the top two scores that asks for a human.
+
+    Returns:
+        The decision. With no scores at all the intent is ``other`` and review is needed.
+    """
+
+    def limit(label: str) -> float:
+        if isinstance(thresholds, Mapping):
+            return float(thresholds.get(label, 0.5))
+        return float(thresholds)
+
+    def score(label: str) -> float:
+        value = float(scores.get(label, 0.0))
+        return value if value == value else 0.0  # NaN counts as no evidence
+
+    ranked = sorted(LABELS, key=lambda label: (-score(label), LABELS.index(label)))
+    top, second = ranked[0], ranked[1]
+    if score(top) <= 0.0:
+        return Decision(Intent.OTHER, (), True)
+    intents = tuple(Intent(label) for label in ranked if score(label) >= limit(label))
+    if len(intents) > 1:  # a request next to "not a request" is still a request
+        intents = tuple(intent for intent in intents if intent is not Intent.OTHER)
+    doubtful = score(second) < limit(second) and score(top) - score(second) < margin
+    return Decision(Intent(top), intents, not intents or doubtful)

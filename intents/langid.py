@@ -1,0 +1,110 @@
+"""Language identification: a character n-gram naive Bayes model, hashed and vectorised in numpy.
+
+Trained on the corpus' ``lang`` field; no downloaded model. Pure functions over arrays.
+"""
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+#: Returned when a text has too few letters to tell its language.
+UNDETERMINED = "und"
+
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+# Odd multipliers give each n-gram order its own hash family; uint64 arithmetic wraps silently.
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+_SALTS = (np.uint64(0x1B873593), np.uint64(0xCC9E2D51), np.uint64(0x85EBCA6B))
+
+
+def ngram_buckets(text: str, buckets: int, max_chars: int) -> npt.NDArray[np.int64]:
+    """Hash the character 1-, 2- and 3-grams of a text's letters into ``[0, buckets)``.
+
+    Args:
+        text: any string.
+        buckets: the hash space (a power of two).
+        max_chars: only this many characters of letters and spaces are used.
+
+    Returns:
+        One bucket index per n-gram (possibly empty).
+    """
+    letters = unicodedata.normalize("NFC", text[: max_chars * 4]).lower()
+    letters = _NON_LETTERS.sub(" ", letters)[:max_chars].strip()
+    if not letters:
+        return np.zeros(0, dtype=np.int64)
+    codes = np.frombuffer(f" {letters} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    parts = [codes * _MULT + _SALTS[0]]
+    parts.append((codes[:-1] * _MULT + codes[1:]) * _MULT + _SALTS[1])
+    parts.append(((codes[:-2] * _MULT + codes[1:-1]) * _MULT + codes[2:]) * _MULT + _SALTS[2])
+    hashed = np.concatenate(parts)
+    return ((hashed >> np.uint64(29)) % np.uint64(buckets)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class LanguageModel:
+    """Per-language log-probabilities of hashed character n-grams."""
+
+    languages: tuple[str, ...]
+    log_probs: npt.NDArray[np.float32]  # shape (len(languages), buckets)
+    max_chars: int = 600
+    min_letters: int = 3
+
+    @property
+    def buckets(self) -> int:
+        """Size of the hash space."""
+        return int(self.log_probs.shape[1])
+
+    def predict(self, text: str) -> tuple[str, float]:
+        """The most likely language of ``text`` and its posterior (``("und", 0.0)`` if unsure).
+
+        Never raises for any string.
+        """
+        if not self.languages:
+            return UNDETERMINED, 0.0
+        index = ngram_buckets(text, self.buckets, self.max_chars)
+        if index.size < self.min_letters * 3:
+            return UNDETERMINED, 0.0
+        scores = self.log_probs[:, index].sum(axis=1, dtype=np.float64)
+        # Naive Bayes is overconfident; scaling by the n-gram count gives a usable posterior.
+        scaled = (scores - scores.max()) * (30.0 / index.size)
+        posterior = np.exp(scaled) / np.exp(scaled).sum()
+        best = int(posterior.argmax())
+        return self.languages[best], float(posterior[best])
+
+
+def fit_language_model(
+    texts: Sequence[str],
+    langs: Sequence[str],
+    buckets: int = 2**17,
+    alpha: float = 0.1,
+    max_chars: int = 600,
+) -> LanguageModel:
+    """Count hashed n-grams per language and turn them into smoothed log-probabilities.
+
+    Args:
+        texts: training texts; ones whose language is empty are skipped.
+        langs: the language code of each text.
+        buckets: hash space size.
+        alpha: additive smoothing.
+        max_chars: characters used per text (the same limit is used at prediction).
+
+    Returns:
+        The model; deterministic for the same inputs.
+    """
+    languages = tuple(sorted({lang for lang in langs if lang}))
+    counts = np.zeros((len(languages), buckets), dtype=np.float64)
+    row = {lang: i for i, lang in enumerate(languages)}
+    for text, lang in zip(texts, langs, strict=True):
+        if lang:
+            # Training sees whole texts, in slices, so long letters count fully.
+            for start in range(0, min(len(text), 20_000), max_chars * 2):
+                chunk = text[start : start + max_chars * 2]
+                counts[row[lang]] += np.bincount(
+                    ngram_buckets(chunk, buckets, max_chars * 2), minlength=buckets
+                )
+    totals = counts.sum(axis=1, keepdims=True) + alpha * buckets
+    log_probs = np.log((counts + alpha) / totals).astype(np.float32)
+    return LanguageModel(languages, log_probs, max_chars=max_chars)

@@ -1,0 +1,176 @@
+"""Train the intents pipeline from the corpus: language detector + multi-label text classifier.
+
+Deterministic: the same corpus files, extra label files and seed give byte-identical model files.
+"""
+
+import logging
+import random
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.training import Example as SpacyExample
+from thinc.api import fix_random_seed
+
+import intents.components  # noqa: F401  (registers factories and the architecture)
+from intents.augment import augment
+from intents.classify import MAX_CHARS, IntentModel, classify_many
+from intents.corpus import CORPUS_DIR, Example, corpus_files, corpus_sha256, load_corpus, split
+from intents.errors import CorpusError
+from intents.evaluate import evaluate
+from intents.labels import LABELS
+from intents.tune import tune_margin, tune_thresholds
+
+logger = logging.getLogger(__name__)
+
+#: Model architectures that ``train`` can build; the config is stored with the model.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "bow": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2, "length": 262144},
+    "ensemble": {
+        "@architectures": "spacy.TextCatEnsemble.v2",
+        "tok2vec": {
+            "@architectures": "spacy.Tok2Vec.v2",
+            "embed": {
+                "@architectures": "spacy.MultiHashEmbed.v2",
+                "width": 64,
+                "rows": [2000, 2000, 1000, 1000, 500],
+                "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"],
+                "include_static_vectors": False,
+            },
+            "encode": {
+                "@architectures": "spacy.MaxoutWindowEncoder.v2",
+                "width": 64,
+                "window_size": 1,
+                "maxout_pieces": 3,
+                "depth": 2,
+            },
+        },
+        "linear_model": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2},
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train`` built and how it scored on the corpus' held-out test split."""
+
+    path: Path
+    corpus_sha256: str
+    sizes: dict[str, int]
+    thresholds: dict[str, float]
+    margin: float
+    test_report: dict[str, Any]
+
+
+def build_pipeline(architecture: str = "bow") -> Language:
+    """A blank multilingual pipeline with ``language_detector`` and ``textcat_multilabel``.
+
+    Raises:
+        ValueError: unknown architecture name (the message lists the known ones).
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; use one of {sorted(ARCHITECTURES)}"
+        )
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("language_detector")
+    textcat = nlp.add_pipe(
+        "textcat_multilabel", config={"model": ARCHITECTURES[architecture], "threshold": 0.5}
+    )
+    for label in LABELS:
+        textcat.add_label(label)  # type: ignore[attr-defined]
+    return nlp
+
+
+def _spacy_examples(nlp: Language, examples: Sequence[Example]) -> list[SpacyExample]:
+    return [
+        SpacyExample.from_dict(
+            nlp.make_doc(ex.text[:MAX_CHARS]),
+            {"cats": {label: float(label in ex.labels) for label in LABELS}},
+        )
+        for ex in examples
+    ]
+
+
+def train(
+    out_dir: Path,
+    *,
+    corpus_dir: Path = CORPUS_DIR,
+    seed: int = 0,
+    include_labels: Sequence[Path] = (),
+    architecture: str = "bow",
+    epochs: int = 12,
+) -> TrainResult:
+    """Train, tune thresholds on the validation split, score the test split, write the model.
+
+    Args:
+        out_dir: the model directory (replaced).
+        corpus_dir: directory of ``<lang>.jsonl`` corpus files.
+        seed: seeds the split, augmentation, shuffling and weight initialisation.
+        include_labels: extra JSONL files in corpus format (staff corrections); train only.
+        architecture: a key of :data:`ARCHITECTURES`.
+        epochs: passes over the augmented training part.
+
+    Returns:
+        Sizes, tuned parameters and the test-split report.
+
+    Raises:
+        CorpusError: the corpus is empty or a line is malformed.
+    """
+    files = corpus_files(corpus_dir)
+    examples = load_corpus(files)
+    if not examples:
+        raise CorpusError(f"no examples in {corpus_dir}; add <lang>.jsonl files first")
+    train_part, valid_part, test_part = split(examples, seed)
+    extra = load_corpus(include_labels)
+    fix_random_seed(seed)
+    nlp = build_pipeline(architecture)
+    nlp.get_pipe("language_detector").fit(  # type: ignore[attr-defined]
+        [ex.text for ex in train_part], [ex.lang for ex in train_part]
+    )
+    training = _spacy_examples(nlp, augment([*train_part, *extra], seed))
+    optimizer = nlp.initialize(lambda: training)
+    rng = random.Random(seed)
+    for epoch in range(epochs):
+        rng.shuffle(training)
+        losses: dict[str, float] = {}
+        for start in range(0, len(training), 32):
+            batch = training[start : start + 32]
+            nlp.update(batch, drop=0.2, sgd=optimizer, losses=losses)
+        logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
+    provisional = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
+    valid_scores = [c.scores for c in classify_many(provisional, [ex.text for ex in valid_part])]
+    gold = [ex.labels for ex in valid_part]
+    thresholds = tune_thresholds(gold, valid_scores)
+    margin = tune_margin(gold, valid_scores, thresholds)
+    tuned = IntentModel(nlp, thresholds, margin)
+    report = evaluate(test_part, classify_many(tuned, [ex.text for ex in test_part]))
+    digest = corpus_sha256(files)
+    sizes = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
+    nlp.meta.update(
+        name="dsr_intents",
+        version="1.0.0",
+        description="dsr-bot intents: language detection and multi-label intent classifier",
+        dsr={
+            "corpus_sha256": digest,
+            "corpus_files": [p.name for p in files],
+            "extra_sha256": corpus_sha256(list(include_labels)) if include_labels else None,
+            "seed": seed,
+            "architecture": architecture,
+            "epochs": epochs,
+            "sizes": {**sizes, "extra": len(extra)},
+            "thresholds": thresholds,
+            "margin": margin,
+            "test": {
+                k: report["overall"][k] for k in ("n", "accuracy", "macro_f1", "needs_review")
+            },
+        },
+    )
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    nlp.to_disk(out_dir)
+    return TrainResult(out_dir, digest, sizes, thresholds, margin, report)
