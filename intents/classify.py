@@ -13,8 +13,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-import intents.components
-import intents.keywords  # noqa: F401  (registers keyword_intents)
+import intents.components  # noqa: F401  (registers the factories the model needs)
 from intents.decide import decide
 from intents.errors import ModelError
 from intents.labels import LABELS, Intent

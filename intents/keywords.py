@@ -7,11 +7,13 @@ from collections import Counter
 from pathlib import Path
 from typing import cast
 
+import spacy
 import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from intents.classify import IntentModel
 from intents.labels import LABELS, Intent
 
 #: The packaged keyword list: ``{label: {lang: [phrase, ...]}}``.
@@ -49,3 +51,17 @@ def make_keyword_intents(nlp: Language, name: str, keywords_path: str | None) ->
     """Factory; ``keywords_path`` None means the packaged ``keywords.yaml``."""
     path = Path(keywords_path) if keywords_path else KEYWORDS_FILE
     return KeywordIntents(nlp, name, load_keywords(path))
+
+
+def baseline_model(language_source: IntentModel | None = None) -> IntentModel:
+    """The keyword baseline as an :class:`IntentModel` (threshold 0.5, no margin).
+
+    Args:
+        language_source: a trained model whose language detector is reused; None leaves the
+            language undetermined.
+    """
+    nlp = spacy.blank("xx")
+    if language_source is not None and "language_detector" in language_source.nlp.pipe_names:
+        nlp.add_pipe("language_detector", source=language_source.nlp)
+    nlp.add_pipe("keyword_intents")
+    return IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0, {"baseline": "keywords"})
