@@ -1,0 +1,62 @@
+"""Errors of the customer store, the data map and the executor.
+
+CustomerStoreError (storage.errors.StorageError)
+ ├── DataMapError (ValueError)        the data map is malformed or does not fit the database
+ ├── SubjectNotFound (LookupError)    no row holds that identity
+ ├── AmbiguousSubject (LookupError)   several accounts hold that identity
+ ├── InvalidChange (ValueError)       a change names an unknown field or an invalid value
+ ├── ImportFileError (ValueError)     an import file has bad lines (all are listed)
+ └── ProcessorData (PermissionError)  the request concerns data held for another controller
+"""
+
+from __future__ import annotations
+
+from storage.errors import StorageError
+
+
+class CustomerStoreError(StorageError):
+    """Base of the customer-store errors."""
+
+
+class DataMapError(CustomerStoreError, ValueError):
+    """The data map cannot be used; the message names the table and column and the fix."""
+
+
+class SubjectNotFound(CustomerStoreError, LookupError):
+    """No row in any mapped table holds the identity."""
+
+
+class AmbiguousSubject(CustomerStoreError, LookupError):
+    """The identity matches several accounts; the caller must pick one (e.g. by handle)."""
+
+    def __init__(self, count: int, labels: tuple[str, ...]) -> None:
+        super().__init__(
+            f"the identity matches {count} accounts ({', '.join(labels)}); "
+            "repeat the command with one account's handle or username"
+        )
+        self.count, self.labels = count, labels
+
+
+class InvalidChange(CustomerStoreError, ValueError):
+    """A requested change is not allowed or its value is invalid; nothing was changed."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field {field!r}: {reason}; nothing was changed")
+        self.field, self.reason = field, reason
+
+
+class ImportFileError(CustomerStoreError, ValueError):
+    """An import file has invalid lines; nothing was imported."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        shown = "; ".join(f"line {n}: {msg}" for n, msg in problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(
+            f"{len(problems)} invalid line(s), nothing was imported: {shown}{more}; "
+            "fix the lines and run the import again"
+        )
+        self.problems = problems
+
+
+class ProcessorData(CustomerStoreError, PermissionError):
+    """The data is held as processor; the controller (e.g. a reseller) decides on it."""

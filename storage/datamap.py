@@ -1,0 +1,348 @@
+"""The data map: which tables hold a subject's data, why, for whom, how long, how to erase it.
+
+`load_datamap(path)` parses and checks the YAML on its own; `DataMap.check_against(metadata)`
+checks it against the reflected database. Every error names the table and column and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import MetaData
+
+from storage.customer.errors import DataMapError
+
+RECTIFY_KINDS = ("email", "phone", "name", "postal_code", "country", "text")
+_PERIOD = re.compile(r"^(\d{1,4})\s*([dmy])$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Recipient(_Strict):
+    """Who receives the data, and whether outside the EEA (with the safeguard)."""
+
+    name: str
+    outside_eea: bool = False
+    safeguard: str | None = None
+
+
+class Retention(_Strict):
+    """How long rows are kept: a period counted from a column, or a plain description."""
+
+    period: str | None = None
+    starts: str | None = Field(default=None, alias="from")
+    legal_basis: str | None = None
+    description: str | None = None
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str | None) -> str | None:
+        if value is not None and not _PERIOD.match(value.strip()):
+            raise ValueError(f"period {value!r} must look like 30d, 6m or 10y")
+        return value
+
+    def cutoff(self, now: datetime) -> datetime:
+        """The instant before which rows have left retention (`now` minus the period)."""
+        assert self.period is not None
+        count, unit = _PERIOD.match(self.period.strip()).groups()  # type: ignore[union-attr]
+        return shift(now, -int(count), unit)
+
+    def until(self, start: datetime) -> datetime:
+        """The end of retention for a row whose period starts at `start`."""
+        assert self.period is not None
+        count, unit = _PERIOD.match(self.period.strip()).groups()  # type: ignore[union-attr]
+        return shift(start, int(count), unit)
+
+
+def shift(moment: datetime, count: int, unit: str) -> datetime:
+    """`moment` moved by `count` days, months or years (clamping 29-31 to the month's end)."""
+    if unit == "d":
+        return moment + timedelta(days=count)
+    months = count * (12 if unit == "y" else 1)
+    year, month = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    day = moment.day
+    while True:
+        try:
+            return moment.replace(year=year, month=month + 1, day=day)
+        except ValueError:
+            day -= 1
+
+
+class Column(_Strict):
+    """One column's data category and, when staff may correct it, how it is validated."""
+
+    category: str
+    rectify: Literal["email", "phone", "name", "postal_code", "country", "text"] | None = None
+    label: str | None = None
+
+
+class Find(_Strict):
+    """How rows are found: identity columns (key name -> column), or a foreign key `via`."""
+
+    identity: dict[str, str] | None = None
+    via: str | None = None
+    column: str | None = None
+    references: str | None = None
+
+
+class Erasure(_Strict):
+    """`delete`, `anonymize` listed columns, or `retain` (optionally anonymizing some now)."""
+
+    action: Literal["delete", "anonymize", "retain"]
+    columns: dict[str, Any] | list[str] = Field(default_factory=list)
+
+    def replacements(self) -> dict[str, Any]:
+        """Column -> value written on anonymization (None: NULL)."""
+        if isinstance(self.columns, list):
+            return dict.fromkeys(self.columns)
+        return dict(self.columns)
+
+
+class Table(_Strict):
+    """Everything the executor and the access report need to know about one table."""
+
+    title: str
+    description: str | None = None
+    role: Literal["account"] | None = None
+    find: Find
+    primary_key: str | None = None
+    columns: dict[str, Column | str]
+    purposes: list[str]
+    legal_basis: str
+    recipients: list[Recipient] = Field(default_factory=list)
+    source: str
+    retention: Retention
+    erasure: Erasure
+    processor_for: str | None = None
+
+    def column(self, name: str) -> Column:
+        """The column spec, expanding the short form `name: category`."""
+        spec = self.columns[name]
+        return Column(category=spec) if isinstance(spec, str) else spec
+
+
+class Unsubscribe(_Strict):
+    """What opting out does: delete rows of tables found by e-mail, set consent columns."""
+
+    delete: list[str] = Field(default_factory=list)
+    set: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class Controller(_Strict):
+    """Who is responsible, for the access report."""
+
+    name: str
+    contact: str
+    authority: str
+    authority_url: str | None = None
+
+
+class DataMap(_Strict):
+    """The whole data map; table order is the report's order."""
+
+    version: Literal[1]
+    controller: Controller
+    identity_keys: dict[str, str]
+    categories: dict[str, str]
+    tables: dict[str, Table]
+    unsubscribe: Unsubscribe = Field(default_factory=Unsubscribe)
+
+    @property
+    def account_table(self) -> str | None:
+        """The table with `role: account`, if any."""
+        return next((n for n, t in self.tables.items() if t.role == "account"), None)
+
+    def parents_first(self) -> list[str]:
+        """Table names ordered so that every `via` parent comes before its children."""
+        order: list[str] = []
+        while len(order) < len(self.tables):
+            for name, table in self.tables.items():
+                if name not in order and (table.find.via is None or table.find.via in order):
+                    order.append(name)
+        return order
+
+    def check_against(self, metadata: MetaData) -> None:
+        """Check every table, column and key against the reflected database.
+
+        Raises:
+            DataMapError: naming the first table/column that does not exist or does not fit.
+        """
+        for name, table in self.tables.items():
+            db = metadata.tables.get(name)
+            if db is None:
+                raise DataMapError(
+                    f"data map table {name!r} does not exist in the customer database; "
+                    f"tables there: {', '.join(sorted(metadata.tables)) or 'none'}"
+                )
+            wanted = set(table.columns) | set(table.erasure.replacements())
+            wanted |= set((table.find.identity or {}).values())
+            wanted |= {c for c in (table.find.column, table.retention.starts) if c}
+            wanted |= set(self.unsubscribe.set.get(name, {}))
+            for col in sorted(wanted):
+                if col not in db.c:
+                    raise DataMapError(
+                        f"data map table {name!r} names column {col!r}, which the database "
+                        f"table does not have; columns there: {', '.join(db.c.keys())}"
+                    )
+            if table.primary_key is None and not list(db.primary_key.columns):
+                raise DataMapError(
+                    f"data map table {name!r}: the table has no primary key; set primary_key"
+                )
+            if table.find.via:
+                ref = table.find.references or _pk(metadata, table.find.via, self)
+                if ref not in metadata.tables[table.find.via].c:
+                    raise DataMapError(
+                        f"data map table {name!r}: find.references {ref!r} is not a column of "
+                        f"{table.find.via!r}"
+                    )
+            for col, value in table.erasure.replacements().items():
+                if value is None and not db.c[col].nullable:
+                    raise DataMapError(
+                        f"data map table {name!r} column {col!r}: anonymized to NULL but the "
+                        "column is NOT NULL; give a replacement value (columns: {col: value})"
+                    )
+
+    def primary_key_of(self, name: str, metadata: MetaData) -> str:
+        """The primary-key column of a mapped table."""
+        return _pk(metadata, name, self)
+
+
+def _pk(metadata: MetaData, name: str, datamap: DataMap) -> str:
+    explicit = datamap.tables[name].primary_key
+    if explicit:
+        return explicit
+    cols = list(metadata.tables[name].primary_key.columns)
+    if len(cols) != 1:
+        raise DataMapError(
+            f"data map table {name!r}: primary key has {len(cols)} columns; set primary_key"
+        )
+    return str(cols[0].name)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if len(parts) >= 2 and parts[0] == "tables":
+        where = f"table {parts[1]!r}"
+        if len(parts) >= 4 and parts[2] == "columns":
+            where += f" column {parts[3]!r}"
+            rest = [p for p in parts[4:] if p not in ("Column", "str")]
+        else:
+            rest = parts[2:]
+        return where + (f" field {'.'.join(rest)!r}" if rest else "")
+    return "field " + repr(".".join(parts)) if parts else "top level"
+
+
+def _semantic(dm: DataMap) -> None:
+    names = set(dm.tables)
+    for name, table in dm.tables.items():
+        where = f"data map table {name!r}"
+        find = table.find
+        if bool(find.identity) == bool(find.via):
+            raise DataMapError(f"{where}: find needs exactly one of identity or via")
+        for key in find.identity or {}:
+            if key not in dm.identity_keys:
+                raise DataMapError(
+                    f"{where}: identity key {key!r} is not declared in identity_keys "
+                    f"({', '.join(dm.identity_keys)})"
+                )
+        if find.via is not None:
+            if find.via not in names:
+                raise DataMapError(f"{where}: find.via names {find.via!r}, not a mapped table")
+            if not find.column:
+                raise DataMapError(f"{where}: find.via needs find.column (the foreign key)")
+        for col in table.columns:
+            category = table.column(col).category
+            if category not in dm.categories:
+                raise DataMapError(
+                    f"{where} column {col!r}: category {category!r} is not declared in "
+                    f"categories ({', '.join(dm.categories)})"
+                )
+        erasure, retention = table.erasure, table.retention
+        if erasure.action == "anonymize" and not erasure.replacements():
+            raise DataMapError(f"{where}: erasure anonymize needs the columns to anonymize")
+        if erasure.action == "delete" and erasure.replacements():
+            raise DataMapError(f"{where}: erasure delete takes no columns")
+        if erasure.action == "retain" and not table.processor_for and not (
+            retention.period and retention.starts and retention.legal_basis
+        ):
+            raise DataMapError(
+                f"{where}: erasure retain needs retention.period, retention.from and "
+                "retention.legal_basis (what law requires keeping, and for how long)"
+            )
+        if bool(retention.period) != bool(retention.starts):
+            raise DataMapError(f"{where}: retention.period and retention.from go together")
+        if not (retention.period or retention.description):
+            raise DataMapError(f"{where}: retention needs a period or a description")
+    for name in [*dm.unsubscribe.delete, *dm.unsubscribe.set]:
+        if name not in names:
+            raise DataMapError(f"data map unsubscribe names {name!r}, not a mapped table")
+    _check_graph(dm)
+
+
+def _check_graph(dm: DataMap) -> None:
+    for name in dm.tables:
+        seen, cur = {name}, dm.tables[name].find.via
+        while cur is not None:
+            if cur in seen:
+                raise DataMapError(f"data map table {name!r}: find.via forms a cycle via {cur!r}")
+            seen.add(cur)
+            cur = dm.tables[cur].find.via
+    for name, table in dm.tables.items():
+        parent = table.find.via
+        if parent and dm.tables[parent].erasure.action == "delete" and (
+            table.erasure.action != "delete"
+        ):
+            raise DataMapError(
+                f"data map table {parent!r} is deleted on erasure but {name!r} keeps rows that "
+                f"refer to it; anonymize {parent!r} instead"
+            )
+    accounts = [n for n, t in dm.tables.items() if t.role == "account"]
+    if len(accounts) > 1:
+        raise DataMapError(f"data map: only one table may have role account ({accounts})")
+
+
+def parse_datamap(raw: Any, source: str = "data map") -> DataMap:
+    """Validate an already-parsed YAML document.
+
+    Raises:
+        DataMapError: naming the table, column and field at fault.
+    """
+    try:
+        dm = DataMap.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise DataMapError(
+            f"{source}: {_where(tuple(err['loc']))}: {err['msg']} "
+            f"({len(exc.errors())} problem(s) in all); fix the YAML and restart"
+        ) from None
+    _semantic(dm)
+    return dm
+
+
+def load_datamap(path: Path | str) -> DataMap:
+    """Read and validate the data map file (`DSR_DATAMAP`).
+
+    Raises:
+        DataMapError: the file is missing, not YAML, or names the table/column at fault.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataMapError(
+            f"data map {path} does not exist; set DSR_DATAMAP to your data map file"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DataMapError(f"data map {path} is not valid YAML: {exc}") from None
+    return parse_datamap(raw, str(path))
+
+
+__all__ = ["RECTIFY_KINDS", "DataMap", "Table", "load_datamap", "parse_datamap"]
