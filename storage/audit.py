@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -176,53 +177,66 @@ async def verify(engine: AsyncEngine, *, head: tuple[int, str] | None = None) ->
             must still contain that event with that hash, which detects a truncated tail.
     """
     expected_seq, prev, count = 1, GENESIS, 0
-    sha = hashlib.sha256
-    async for seq, ts, case_ref, actor, action, details, prev_hash, digest in _rows(engine):
-        if seq != expected_seq:
-            reason = "missing event" if seq > expected_seq else "sequence out of order"
-            return VerifyResult(False, count, expected_seq - 1, prev, expected_seq, reason)
-        if prev_hash != prev:
-            return VerifyResult(
-                False,
-                count,
-                seq - 1,
-                prev,
-                seq,
-                "previous-hash link does not match the event before it",
-            )
-        payload = canonical_payload(seq, ts, case_ref, actor, action, details, prev_hash)
-        if sha(payload.encode()).hexdigest() != digest:
-            return VerifyResult(
-                False, count, seq - 1, prev, seq, "content does not match its hash (altered)"
-            )
-        prev, expected_seq, count = digest, seq + 1, count + 1
+    async with aclosing(_rows(engine)) as rows:
+        async for row in rows:
+            broken = _check_row(row, expected_seq, prev, count)
+            if broken is not None:
+                return broken
+            prev, expected_seq, count = row[7], row[0] + 1, count + 1
     last_seq = expected_seq - 1
     if head is not None:
-        head_seq, head_hash = head
-        if head_seq > last_seq:
-            return VerifyResult(
-                False,
-                count,
-                last_seq,
-                prev,
-                last_seq + 1,
-                f"log ends at {last_seq} but the recorded head is {head_seq} (tail truncated)",
-            )
-        if head_seq == last_seq and head_hash != prev:
-            return VerifyResult(
-                False, count, last_seq, prev, head_seq, "recorded head hash differs"
-            )
-        if head_seq < last_seq:
-            async with engine.connect() as conn:
-                found = (
-                    await conn.execute(
-                        text("SELECT hash FROM audit_event WHERE seq = :s"), {"s": head_seq}
-                    )
-                ).scalar()
-            if found != head_hash:
-                return VerifyResult(
-                    False, count, last_seq, prev, head_seq, "recorded head hash differs"
+        return await _check_head(engine, head, last_seq, prev, count)
+    return VerifyResult(True, count, last_seq, prev)
+
+
+def _check_row(
+    row: tuple[Any, ...], expected_seq: int, prev: str, count: int
+) -> VerifyResult | None:
+    seq, ts, case_ref, actor, action, details, prev_hash, digest = row
+    if seq != expected_seq:
+        reason = "missing event" if seq > expected_seq else "sequence out of order"
+        return VerifyResult(False, count, expected_seq - 1, prev, expected_seq, reason)
+    if prev_hash != prev:
+        return VerifyResult(
+            False,
+            count,
+            seq - 1,
+            prev,
+            seq,
+            "previous-hash link does not match the event before it",
+        )
+    payload = canonical_payload(seq, ts, case_ref, actor, action, details, prev_hash)
+    if hashlib.sha256(payload.encode()).hexdigest() != digest:
+        return VerifyResult(
+            False, count, seq - 1, prev, seq, "content does not match its hash (altered)"
+        )
+    return None
+
+
+async def _check_head(
+    engine: AsyncEngine, head: tuple[int, str], last_seq: int, prev: str, count: int
+) -> VerifyResult:
+    head_seq, head_hash = head
+    if head_seq > last_seq:
+        return VerifyResult(
+            False,
+            count,
+            last_seq,
+            prev,
+            last_seq + 1,
+            f"log ends at {last_seq} but the recorded head is {head_seq} (tail truncated)",
+        )
+    if head_seq == last_seq:
+        found: str | None = prev
+    else:
+        async with engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    text("SELECT hash FROM audit_event WHERE seq = :s"), {"s": head_seq}
                 )
+            ).scalar()
+    if found != head_hash:
+        return VerifyResult(False, count, last_seq, prev, head_seq, "recorded head hash differs")
     return VerifyResult(True, count, last_seq, prev)
 
 
@@ -249,5 +263,7 @@ async def events(
         clauses.append("ts >= :since")
         params["since"] = since
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    async for row in _rows(engine, where, params):
-        yield AuditEvent(**dict(zip(_COLUMNS.split(", "), row, strict=True)))
+    names = _COLUMNS.split(", ")
+    async with aclosing(_rows(engine, where, params)) as rows:
+        async for row in rows:
+            yield AuditEvent(**dict(zip(names, row, strict=True)))

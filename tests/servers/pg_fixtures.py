@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -41,9 +41,9 @@ def empty_db_url(
 
 
 @pytest.fixture
-async def case_store_url(empty_db_url: str) -> AsyncIterator[str]:
+def case_store_url(empty_db_url: str) -> str:
     """A fresh case store migrated to head, on both backends."""
-    from storage.migrate import upgrade_async
+    from storage.migrate import upgrade
 
-    await upgrade_async(empty_db_url)
-    yield empty_db_url
+    upgrade(empty_db_url)
+    return empty_db_url

@@ -1,0 +1,5 @@
+"""`python -m bot` is `dsr`."""
+
+from bot.cli import main
+
+main()

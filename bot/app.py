@@ -1,0 +1,105 @@
+"""Composition root of `dsr run`: builds the adapters from settings and runs every loop under one
+`asyncio.TaskGroup` until SIGTERM/SIGINT, then shuts down cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.http import build_app, serve
+from bot.outbox import Dispatch, OutboxWorker
+from bot.settings import Settings
+from storage.db import create_engine
+from storage.migrate import check_current
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[[], Coroutine[Any, Any, None]]
+
+
+class _Shutdown(Exception):
+    """Raised inside the TaskGroup to cancel every sibling task."""
+
+
+def worker_id() -> str:
+    """Names this process in claimed rows: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+async def _wait_for_signal(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise _Shutdown
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop` (clean shutdown) instead of killing the loop."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_loops(loops: Sequence[Loop], stop: asyncio.Event) -> None:
+    """Run `loops` in one TaskGroup until `stop` is set or one of them fails (then all stop)."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for loop_fn in loops:
+                tg.create_task(loop_fn())
+            tg.create_task(_wait_for_signal(stop))
+    except* _Shutdown:
+        log.info("shutdown complete")
+
+
+def _health(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any database failure means "not healthy", reported as 503
+            log.warning("health check: case store unreachable")
+            return False
+        return True
+
+    return check
+
+
+async def main(
+    settings: Settings,
+    *,
+    extra_loops: Sequence[Loop] = (),
+    dispatch: dict[str, Dispatch] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Start `dsr run`: check migrations, then serve HTTP and work the outbox until stopped."""
+    await check_current(settings.database_url)
+    settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
+    engine = create_engine(settings.database_url)
+    stop = stop or asyncio.Event()
+    install_signal_handlers(stop)
+    web_app = build_app(_health(engine))
+    worker = OutboxWorker(
+        engine=engine,
+        dispatch=dispatch or {},
+        worker_id=worker_id(),
+        max_attempts=settings.outbox_max_attempts,
+    )
+    log.info("dsr run: serving on %s:%s", settings.http_host, settings.http_port)
+    try:
+        await run_loops(
+            [
+                lambda: serve(web_app, settings.http_host, settings.http_port),
+                worker.run,
+                *extra_loops,
+            ],
+            stop,
+        )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,184 @@
+"""`dsr audit verify|export|show` and `dsr db upgrade`: the auditor's and operator's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from bot.errors import SettingsError
+from bot.settings import Settings
+from storage import audit
+from storage.db import create_engine
+from storage.migrate import check_current, upgrade
+
+audit_app = typer.Typer(
+    help="Verify, export and read the tamper-evident audit log.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Case-store schema migrations.", no_args_is_help=True)
+
+
+class ExportFormat(StrEnum):
+    """Export formats."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _parse_head(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, sep, digest = value.partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64:
+        raise SettingsError(
+            f"--head must look like SEQ:HASH (e.g. 42:3fa9…, 64 hex digits); got {value!r}"
+        )
+    return int(seq), digest.lower()
+
+
+async def _verify(url: str, head: tuple[int, str] | None) -> audit.VerifyResult:
+    await check_current(url)
+    engine = create_engine(url)
+    try:
+        return await audit.verify(engine, head=head)
+    finally:
+        await engine.dispose()
+
+
+@audit_app.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    head: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed by an earlier verify; detects a truncated tail."),
+    ] = None,
+) -> None:
+    """Recompute the hash chain; exit 0 when intact, 1 naming the first broken event."""
+    result = asyncio.run(_verify(_settings(ctx).database_url, _parse_head(head)))
+    if result.ok:
+        typer.echo(
+            f"audit log intact: {result.count} events; head {result.last_seq}:{result.last_hash}"
+        )
+        return
+    typer.echo(
+        f"audit log BROKEN at event {result.broken_seq}: {result.reason} "
+        f"({result.count} events verified before it)",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+async def _export(
+    url: str, fmt: ExportFormat, case: str | None, since: str | None, out: TextIO
+) -> int:
+    engine = create_engine(url)
+    n = 0
+    try:
+        writer = csv.writer(out) if fmt is ExportFormat.csv else None
+        if writer:
+            writer.writerow(
+                ["seq", "ts", "case_ref", "actor", "action", "details", "prev_hash", "hash"]
+            )
+        async for ev in audit.events(engine, case_ref=case, since=since):
+            if writer:
+                writer.writerow(
+                    [
+                        ev.seq,
+                        ev.ts,
+                        ev.case_ref or "",
+                        ev.actor,
+                        ev.action,
+                        ev.details,
+                        ev.prev_hash,
+                        ev.hash,
+                    ]
+                )
+            else:
+                row = ev.model_dump()
+                row["details"] = json.loads(ev.details)
+                out.write(audit.canonical_json(row) + "\n")
+            n += 1
+    finally:
+        await engine.dispose()
+    return n
+
+
+@audit_app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl or csv")
+    ] = ExportFormat.jsonl,
+    case: Annotated[str | None, typer.Option(help="Only this case (DSR-n).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events from this date (YYYY-MM-DD).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export events (with their hashes, so the export itself can be re-verified)."""
+    if since is not None:
+        try:
+            date.fromisoformat(since)
+        except ValueError:
+            raise SettingsError(f"--since must be a date like 2026-01-31; got {since!r}") from None
+    url = _settings(ctx).database_url
+    if out is None:
+        n = asyncio.run(_export(url, format, case, since, sys.stdout))
+    else:
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            n = asyncio.run(_export(url, format, case, since, fh))
+    typer.echo(f"{n} events exported", err=True)
+
+
+@audit_app.command("show")
+def show_cmd(ctx: typer.Context, case: Annotated[str, typer.Argument(help="DSR-n")]) -> None:
+    """One case's timeline, readable."""
+    from storage.models import parse_reference
+
+    ref = f"DSR-{parse_reference(case)}"
+
+    async def _show() -> int:
+        engine = create_engine(_settings(ctx).database_url)
+        n = 0
+        try:
+            async for ev in audit.events(engine, case_ref=ref):
+                details = json.loads(ev.details)
+                extra = ", ".join(f"{k}={v}" for k, v in details.items())
+                typer.echo(
+                    f"#{ev.seq:<6} {ev.ts[:19].replace('T', ' ')}  {ev.actor:<28} {ev.action}"
+                    + (f"  ({extra})" if extra else "")
+                )
+                n += 1
+        finally:
+            await engine.dispose()
+        return n
+
+    if asyncio.run(_show()) == 0:
+        typer.echo(f"no audit events for {ref}", err=True)
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def upgrade_cmd(ctx: typer.Context) -> None:
+    """Create or migrate the case store to this version's schema."""
+    upgrade(_settings(ctx).database_url)
+    typer.echo("case store is at the current migration")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `audit` and `db` to the main CLI."""
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(db_app, name="db")

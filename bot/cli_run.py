@@ -1,0 +1,24 @@
+"""`dsr run`: the long-running process (Procfile `worker:`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from bot import app as bot_app
+from bot.settings import Settings
+
+
+def run(ctx: typer.Context) -> None:
+    """Run the desk: HTTP server (/healthz, Slack), intake, pipeline, outbox, scheduler."""
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    logging.getLogger().setLevel(settings.log_level)
+    asyncio.run(bot_app.main(settings))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run`."""
+    app.command("run")(run)

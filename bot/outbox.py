@@ -1,0 +1,153 @@
+"""The outbox worker: claims due rows, hands each to the sender for its kind, records the result.
+
+Rows are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL) and leased: a row left in `sending`
+by a killed process is sent again after the lease, with the same Message-ID, so a customer never
+gets two different copies and nothing is lost. After `max_attempts` a row is `failed`, audited
+and shown to staff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+
+from storage import audit
+from storage.db import session_factory
+from storage.models import Outbox, reference_of, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+
+
+class TransientSendError(Exception):
+    """A send failed in a way that may succeed later (4xx, network)."""
+
+
+Dispatch = Callable[[Outbox], Awaitable[None]]
+
+
+def retry_delay(attempt: int, *, base: float = 2.0, cap: float = 900.0) -> float:
+    """Exponential backoff with full jitter, in seconds, for the `attempt`-th failure (1-based)."""
+    return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
+@dataclass
+class OutboxWorker:
+    """Sends what the pipeline wrote to the outbox.
+
+    Args:
+        engine: the case store.
+        dispatch: sender per outbox `kind` ("mail", "slack").
+        worker_id: names the claimant in the row (process id + host).
+        max_attempts: after this many failures the row is `failed`.
+    """
+
+    engine: AsyncEngine
+    dispatch: Mapping[str, Dispatch]
+    worker_id: str
+    max_attempts: int = 8
+    batch: int = 20
+    idle_wait: float = 0.5
+
+    async def claim(self) -> list[Outbox]:
+        """Lease up to `batch` due rows to this worker (committed before sending)."""
+        now = utcnow()
+        async with session_factory(self.engine)() as session, session.begin():
+            stmt = (
+                select(Outbox)
+                .where(
+                    or_(col(Outbox.status) == "pending", col(Outbox.status) == "sending"),
+                    col(Outbox.next_attempt_at) <= now,
+                    col(Outbox.kind).in_(list(self.dispatch)),
+                )
+                .order_by(col(Outbox.id))
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list((await session.exec(stmt)).all())
+            for row in rows:
+                row.status = "sending"
+                row.claimed_by = self.worker_id
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+                session.add(row)
+        return rows
+
+    async def _finish(self, row: Outbox, error: BaseException | None) -> None:
+        async with session_factory(self.engine)() as session, session.begin():
+            current = await session.get(Outbox, row.id, with_for_update=True)
+            if (
+                current is None
+                or current.status != "sending"
+                or current.claimed_by != self.worker_id
+            ):
+                return  # someone re-claimed it after our lease ran out
+            ref = reference_of(current.case_id) if current.case_id else None
+            if error is None:
+                current.status, current.sent_at, current.last_error = "sent", utcnow(), None
+                await audit.append(
+                    session,
+                    action=f"{current.kind}_sent",
+                    actor="system",
+                    case_ref=ref,
+                    details={"outbox_id": current.id, "template": current.template},
+                )
+            elif isinstance(error, TransientSendError) and current.attempts < self.max_attempts:
+                current.status = "pending"
+                current.last_error = type(error).__name__ + ": " + str(error)[:500]
+                current.next_attempt_at = utcnow() + timedelta(
+                    seconds=retry_delay(current.attempts)
+                )
+            else:
+                current.status, current.last_error = (
+                    "failed",
+                    type(error).__name__ + ": " + str(error)[:500],
+                )
+                await audit.append(
+                    session,
+                    action=f"{current.kind}_failed",
+                    actor="system",
+                    case_ref=ref,
+                    details={
+                        "outbox_id": current.id,
+                        "template": current.template,
+                        "attempts": current.attempts,
+                        "error": type(error).__name__,
+                    },
+                )
+                log.error(
+                    "outbox %s (%s, %s) failed after %s attempts: %s",
+                    current.id,
+                    current.kind,
+                    ref,
+                    current.attempts,
+                    type(error).__name__,
+                )
+            session.add(current)
+
+    async def run_once(self) -> int:
+        """Claim and send one batch; returns how many rows were handled."""
+        rows = await self.claim()
+        for row in rows:
+            try:
+                await self.dispatch[row.kind](row)
+            except Exception as exc:  # recorded on the row and retried or failed, never lost
+                await self._finish(row, exc)
+            else:
+                await self._finish(row, None)
+        return len(rows)
+
+    async def run(self) -> None:
+        """Work the outbox until cancelled."""
+        while True:
+            if await self.run_once() == 0:
+                await asyncio.sleep(self.idle_wait)
