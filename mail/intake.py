@@ -1,0 +1,65 @@
+"""What intake hands to the pipeline, and what the pipeline answers (types and protocols only).
+
+Intakes (IMAP, Maildir) call a `Handler` once per message and flag or move the message only
+after the handler returned, so a crash before the case is committed loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class Outcome(StrEnum):
+    """The handler's verdict on one message."""
+
+    PROCESSED = "processed"  # recorded; flag it ($Processed, \Seen) and leave it
+    QUARANTINE = "quarantine"  # recorded as unusable; keep it, flagged, in the quarantine folder
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One message as read from a mailbox.
+
+    Attributes:
+        raw: the message bytes exactly as stored.
+        source: a stable description for the record, e.g. `imap:INBOX:1700000000:42` or
+            `maildir:1700000000.M1P2.host`.
+        uid, uidvalidity, mailbox: set for IMAP; None for a Maildir.
+    """
+
+    raw: bytes
+    source: str
+    uid: int | None = None
+    uidvalidity: int | None = None
+    mailbox: str | None = None
+
+
+Handler = Callable[[Fetched], Awaitable[Outcome]]
+
+
+class UidStateStore(Protocol):
+    """Where the IMAP intake remembers how far it has read a mailbox."""
+
+    async def load(self, mailbox: str) -> tuple[int, int] | None:
+        """(uidvalidity, last processed uid), or None before the first run."""
+        ...
+
+    async def save(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        """Remember that every uid up to `last_uid` under `uidvalidity` is done."""
+        ...
+
+
+class InMemoryUidState:
+    """A `UidStateStore` in a dict, for tests and throwaway runs."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, tuple[int, int]] = {}
+
+    async def load(self, mailbox: str) -> tuple[int, int] | None:
+        return self.state.get(mailbox)
+
+    async def save(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        self.state[mailbox] = (uidvalidity, last_uid)

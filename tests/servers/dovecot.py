@@ -1,0 +1,187 @@
+"""A throwaway Dovecot IMAP server for tests and benchmarks, in a fresh temp dir on a free port.
+
+Runs `dovecot -F` as a direct child process (no daemon, no orphans). Users `bot` and `alice`.
+As root, mail is stored as `nobody` because Dovecot refuses uid 0 for mail users.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+USERS = {"bot": "botpass", "alice": "alicepass"}
+
+
+class ServerUnavailable(RuntimeError):
+    """The dovecot binary is not installed on this machine."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _identity() -> tuple[int, int, str, str, str]:
+    """(mail uid, mail gid, internal user, internal group, login user) for this process."""
+    if os.geteuid() == 0:
+        return 65534, 65534, "root", "root", "nobody"
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    group = grp.getgrgid(os.getegid()).gr_name
+    return os.geteuid(), os.getegid(), user, group, user
+
+
+@dataclass
+class DovecotServer:
+    """One running Dovecot; `restart()` keeps the port and the mail."""
+
+    root: Path
+    port: int
+    host: str = "127.0.0.1"
+    users: dict[str, str] = field(default_factory=lambda: dict(USERS))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    def maildir(self, user: str) -> Path:
+        """The Maildir of `user` on disk (for assertions)."""
+        return self.root / "mail" / user / "Maildir"
+
+    def start(self) -> None:
+        """Start Dovecot and wait until it accepts connections (about 30 ms)."""
+        self.proc = subprocess.Popen(
+            [shutil.which("dovecot") or "dovecot", "-F", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = (self.root / "dovecot.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"dovecot exited with {self.proc.returncode}: {log}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2) as s:
+                    if s.recv(64).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"dovecot did not open port {self.port} within 10 s; see {self.root}")
+
+    def stop(self) -> None:
+        """Stop Dovecot (SIGTERM, then SIGKILL after 5 s); connected clients are dropped."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """Kill Dovecot at once (SIGKILL): the abrupt kind of server loss."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, keeping all mail."""
+        self.stop()
+        self.start()
+
+    def destroy(self) -> None:
+        """Stop and remove the directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _write_config(root: Path, port: int) -> None:
+    uid, gid, internal_user, internal_group, login_user = _identity()
+    (root / "mail").mkdir()
+    for user in USERS:
+        (root / "mail" / user).mkdir()
+        os.chown(root / "mail" / user, uid, gid)
+    os.chown(root / "mail", uid, gid)
+    users = "".join(f"{u}:{{PLAIN}}{p}:{uid}:{gid}::{root}/mail/{u}\n" for u, p in USERS.items())
+    (root / "users").write_text(users)
+    chroots = "".join(
+        f"service {s} {{\n  chroot =\n}}\n"
+        for s in (
+            "anvil",
+            "imap-urlauth-login",
+            "submission-login",
+            "pop3-login",
+            "managesieve-login",
+        )
+    )
+    (root / "dovecot.conf").write_text(f"""\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+default_login_user = {login_user}
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+mail_plugins =
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {root}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%n {root}/users
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+{chroots}""")
+
+
+def start_dovecot() -> DovecotServer:
+    """Configure and start a fresh Dovecot on a free loopback port.
+
+    Raises:
+        ServerUnavailable: the `dovecot` binary is not installed.
+    """
+    if shutil.which("dovecot") is None:
+        raise ServerUnavailable(
+            "dovecot not found; install the Debian package 'dovecot-imapd' "
+            "(apt-get install -y dovecot-imapd) to run the IMAP tests"
+        )
+    # Not pytest's tmp_path: its 0700 parents stop the mail process (nobody) from entering.
+    root = Path(tempfile.mkdtemp(prefix="dsr-dovecot-"))
+    os.chmod(root, 0o755)
+    port = free_port()
+    _write_config(root, port)
+    server = DovecotServer(root=root, port=port)
+    server.start()
+    return server
