@@ -1,0 +1,48 @@
+# dsr-bot: `make demo` (install + run the demo), `make test` (install + lint + types + tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install install-test sysdeps test lint demo run bench clean
+
+$(BIN)/pip:
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/pip
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/pip
+	$(BIN)/pip install -q -e ".[test]"
+
+# The tests start their own Dovecot and PostgreSQL; they need the binaries. As root we install
+# them; otherwise the tests that need them skip (or fail under DSR_REQUIRE_SERVERS=1).
+sysdeps:
+	@if command -v dovecot >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd postgresql; \
+	else echo "note: dovecot-imapd or postgresql is missing and we are not root; their tests will skip"; fi
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: sysdeps lint
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/dsr demo
+
+run: install
+	$(BIN)/dsr db upgrade
+	$(BIN)/dsr run
+
+bench: install-test sysdeps
+	$(BIN)/python tests/bench/bench_audit.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

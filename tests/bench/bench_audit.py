@@ -1,0 +1,111 @@
+"""Audit-log benchmark: append latency on SQLite and full-chain verification of N events.
+
+    python tests/bench/bench_audit.py [--events 1000000] [--appends 2000] [--backend sqlite|postgresql]
+
+Bulk-loads a valid chain of N events (computed with the same hash function) directly, then times
+`storage.audit.verify` over it, and times `storage.audit.append` one event per transaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from storage import audit  # noqa: E402
+from storage.db import create_engine, session_factory  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+
+async def bulk_load(url: str, n: int) -> None:
+    engine = create_engine(url)
+    prev, batch = audit.GENESIS, []
+    sql = text(
+        "INSERT INTO audit_event (seq, ts, case_ref, actor, action, details, prev_hash, hash) "
+        "VALUES (:seq, :ts, :case_ref, :actor, :action, :details, :prev_hash, :hash)"
+    )
+    ts = audit.now_ts()
+    async with engine.begin() as conn:
+        for seq in range(1, n + 1):
+            ref = f"DSR-{seq // 10 + 1}"
+            details = audit.canonical_json({"from": "received", "to": "awaiting_approval", "n": seq})
+            digest = audit.event_hash(seq, ts, ref, "system", "case_classify", details, prev)
+            batch.append({"seq": seq, "ts": ts, "case_ref": ref, "actor": "system",
+                          "action": "case_classify", "details": details, "prev_hash": prev,
+                          "hash": digest})
+            prev = digest
+            if len(batch) == 20_000:
+                await conn.execute(sql, batch)
+                batch = []
+        if batch:
+            await conn.execute(sql, batch)
+    await engine.dispose()
+
+
+async def time_verify(url: str) -> tuple[float, int]:
+    engine = create_engine(url)
+    t0 = time.perf_counter()
+    result = await audit.verify(engine)
+    elapsed = time.perf_counter() - t0
+    await engine.dispose()
+    assert result.ok, result.reason
+    return elapsed, result.count
+
+
+async def time_appends(url: str, n: int) -> list[float]:
+    engine = create_engine(url)
+    factory = session_factory(engine)
+    samples = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        async with factory() as session, session.begin():
+            await audit.append(session, action="bench", actor="system", case_ref="DSR-1",
+                               details={"i": i})
+        samples.append(time.perf_counter() - t0)
+    await engine.dispose()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--appends", type=int, default=2_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="dsr-bench-audit-"))
+    server = None
+    if args.backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'audit.db'}"
+    else:
+        from tests.servers.postgres import start_postgres
+
+        server = start_postgres()
+        url = server.create_database("bench")
+    try:
+        upgrade(url)
+        t0 = time.perf_counter()
+        asyncio.run(bulk_load(url, args.events))
+        print(f"loaded {args.events:,} events in {time.perf_counter() - t0:.1f} s ({args.backend})")
+        elapsed, count = asyncio.run(time_verify(url))
+        print(f"verify: {count:,} events in {elapsed:.2f} s ({count / elapsed:,.0f} events/s)")
+        samples = asyncio.run(time_appends(url, args.appends))
+        q = statistics.quantiles(samples, n=100)
+        print(f"append (one event per transaction, {args.appends} samples): "
+              f"p50 {statistics.median(samples) * 1000:.3f} ms, p95 {q[94] * 1000:.3f} ms")
+    finally:
+        if server is not None:
+            from tests.servers.postgres import destroy
+
+            destroy(server)
+
+
+if __name__ == "__main__":
+    main()
