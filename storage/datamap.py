@@ -51,14 +51,31 @@ class Retention(_Strict):
     def cutoff(self, now: datetime) -> datetime:
         """The instant before which rows have left retention (`now` minus the period)."""
         assert self.period is not None
-        count, unit = _PERIOD.match(self.period.strip()).groups()  # type: ignore[union-attr]
-        return shift(now, -int(count), unit)
+        return period_cutoff(self.period, now)
 
     def until(self, start: datetime) -> datetime:
         """The end of retention for a row whose period starts at `start`."""
         assert self.period is not None
-        count, unit = _PERIOD.match(self.period.strip()).groups()  # type: ignore[union-attr]
-        return shift(start, int(count), unit)
+        return period_end(self.period, start)
+
+
+def _split(period: str) -> tuple[int, str]:
+    match = _PERIOD.match(period.strip())
+    if match is None:
+        raise DataMapError(f"retention period {period!r} must look like 30d, 6m or 10y")
+    return int(match.group(1)), match.group(2)
+
+
+def period_cutoff(period: str, now: datetime) -> datetime:
+    """`now` minus a period such as `10y`: rows starting before it have left retention."""
+    count, unit = _split(period)
+    return shift(now, -count, unit)
+
+
+def period_end(period: str, start: datetime) -> datetime:
+    """`start` plus a period: the end of retention."""
+    count, unit = _split(period)
+    return shift(start, count, unit)
 
 
 def shift(moment: datetime, count: int, unit: str) -> datetime:
@@ -345,4 +362,12 @@ def load_datamap(path: Path | str) -> DataMap:
     return parse_datamap(raw, str(path))
 
 
-__all__ = ["RECTIFY_KINDS", "DataMap", "Table", "load_datamap", "parse_datamap"]
+__all__ = [
+    "RECTIFY_KINDS",
+    "DataMap",
+    "Table",
+    "load_datamap",
+    "parse_datamap",
+    "period_cutoff",
+    "period_end",
+]

@@ -1,0 +1,43 @@
+"""The customer store: reference schema, executor over the data map, access packages."""
+
+from storage.customer.errors import (
+    AmbiguousSubject,
+    CustomerStoreError,
+    DataMapError,
+    ImportFileError,
+    InvalidChange,
+    ProcessorData,
+    SubjectNotFound,
+)
+from storage.customer.executor import Executor, Ledger
+from storage.customer.plans import (
+    AccessPackage,
+    ChangePlan,
+    ErasurePlan,
+    FieldChange,
+    OperationResult,
+    Subject,
+    SubjectMatch,
+    TableCount,
+    TableErasure,
+)
+
+__all__ = [
+    "AccessPackage",
+    "AmbiguousSubject",
+    "ChangePlan",
+    "CustomerStoreError",
+    "DataMapError",
+    "ErasurePlan",
+    "Executor",
+    "FieldChange",
+    "ImportFileError",
+    "InvalidChange",
+    "Ledger",
+    "OperationResult",
+    "ProcessorData",
+    "Subject",
+    "SubjectMatch",
+    "TableCount",
+    "TableErasure",
+]

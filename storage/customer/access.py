@@ -1,0 +1,164 @@
+"""The access package writer: `personal-data.json` and `personal-data.html`, written as rows come.
+
+Rows are never held whole: each batch goes to both files at once. The HTML is rendered from
+Jinja2 macros with autoescape on, so stored values can never inject markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from storage.customer.plans import AccessPackage, TableCount
+from storage.datamap import DataMap, Table
+
+JSON_NAME, HTML_NAME = "personal-data.json", "personal-data.html"
+_ENV = Environment(
+    loader=PackageLoader("storage", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def table_info(datamap: DataMap, spec: Table) -> dict[str, Any]:
+    """The Art. 15(1) information about one table, for both files."""
+    categories = list(dict.fromkeys(spec.column(c).category for c in spec.columns))
+    retention = spec.retention
+    if retention.period:
+        kept = f"{_period_words(retention.period)} from the {retention.starts}".replace("_", " ")
+        if retention.legal_basis:
+            kept += f"; {retention.legal_basis}"
+    else:
+        kept = retention.description or ""
+    return {
+        "title": spec.title,
+        "description": spec.description,
+        "purposes": spec.purposes,
+        "legal_basis": spec.legal_basis,
+        "categories": [datamap.categories[c] for c in categories],
+        "recipients": [r.model_dump() for r in spec.recipients],
+        "retention": kept,
+        "source": spec.source,
+        "held_as_processor_for": spec.processor_for,
+    }
+
+
+def _period_words(period: str) -> str:
+    count, unit = int(period[:-1]), period[-1]
+    word = {"d": "day", "m": "month", "y": "year"}[unit]
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+class PackageWriter:
+    """Writes both files table by table; `finish()` renames them into place."""
+
+    def __init__(self, out_dir: Path, datamap: DataMap) -> None:
+        self.out_dir, self.datamap = out_dir, datamap
+        self._macros = _ENV.get_template("personal-data.html.j2").module
+        self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")  # noqa: SIM115
+        self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")  # noqa: SIM115
+        self._counts: list[TableCount] = []
+        self._first_table = True
+        now = datetime.now(UTC)
+        controller = datamap.controller.model_dump()
+        self._json.write(
+            '{"format":"dsr-bot access package 1","generated_at":'
+            f'{json.dumps(now.isoformat())},"controller":{json.dumps(controller)},"tables":{{'
+        )
+        toc = [(n, t.title) for n, t in datamap.tables.items()]
+        self._html.write(str(self._macros.header(controller, now.strftime("%Y-%m-%d"), toc)))
+        self._name = ""
+        self._spec: Table | None = None
+        self._columns: list[str] = []
+        self._rows = 0
+
+    def __enter__(self) -> PackageWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for handle in (self._json, self._html):
+            if not handle.closed:
+                handle.close()
+        if exc_type is not None:
+            for name in (JSON_NAME, HTML_NAME):
+                (self.out_dir / (name + ".part")).unlink(missing_ok=True)
+
+    def begin_table(self, name: str, spec: Table) -> None:
+        """Start one table's section in both files."""
+        self._name, self._spec, self._rows = name, spec, 0
+        self._columns = list(spec.columns)
+        info = table_info(self.datamap, spec)
+        sep = "" if self._first_table else ","
+        self._first_table = False
+        self._json.write(f'{sep}{json.dumps(name)}:{{"about":{json.dumps(info)},"rows":[')
+        labels = [spec.column(c).label or c.replace("_", " ").capitalize() for c in self._columns]
+        self._html.write(str(self._macros.table_start(name, info, labels)))
+
+    def rows(self, batch: Sequence[Sequence[Any]]) -> None:
+        """Append a batch of rows (values in data-map column order)."""
+        if not batch:
+            return
+        cols = self._columns
+        dumps = json.dumps
+        parts = [
+            dumps(dict(zip(cols, row, strict=True)), default=_json_default, ensure_ascii=False)
+            for row in batch
+        ]
+        self._json.write(("," if self._rows else "") + ",".join(parts))
+        cells = [[_cell(v) for v in row] for row in batch]
+        self._html.write(str(self._macros.rows(cells)))
+        self._rows += len(batch)
+
+    def end_table(self) -> None:
+        """Close the current table's section."""
+        assert self._spec is not None
+        self._json.write("]}")
+        self._html.write(str(self._macros.table_end(self._rows)))
+        self._counts.append(
+            TableCount(self._name, self._spec.title, self._rows, self._spec.processor_for)
+        )
+
+    def finish(self) -> AccessPackage:
+        """Write the closing parts, flush and move both files into place."""
+        self._json.write("}}")
+        self._html.write(str(self._macros.footer(self.datamap.controller.model_dump())))
+        for handle in (self._json, self._html):
+            handle.close()
+        json_path, html_path = self.out_dir / JSON_NAME, self.out_dir / HTML_NAME
+        os.replace(self.out_dir / (JSON_NAME + ".part"), json_path)
+        os.replace(self.out_dir / (HTML_NAME + ".part"), html_path)
+        return AccessPackage(json_path, html_path, tuple(self._counts))

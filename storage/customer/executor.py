@@ -1,0 +1,515 @@
+"""The executor: find, see (export), change, delete and unsubscribe, generic over the data map.
+
+It knows no schema: tables and columns come from the data map and SQLAlchemy reflection of the
+customer store, so it runs against a company's own database. Desk memory (receipts, retention
+holds) goes to an injected `Ledger` in the case store. Logs carry counts and case refs only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import MetaData, Table, case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.customer import access, plans, selection
+from storage.customer.errors import AmbiguousSubject, InvalidChange, SubjectNotFound
+from storage.customer.plans import (
+    AccessPackage,
+    ChangePlan,
+    ErasurePlan,
+    FieldChange,
+    OperationResult,
+    Selector,
+    Subject,
+    SubjectMatch,
+    TableCount,
+    TableErasure,
+)
+from storage.customer.validate import normalise
+from storage.datamap import DataMap, period_cutoff, period_end
+from storage.errors import ConcurrentUpdateError
+from storage.retention import RetentionHold
+
+log = logging.getLogger(__name__)
+MAX_ACCOUNTS = 20
+
+
+class Receipt(Protocol):
+    """What the executor reads back from a ledger receipt."""
+
+    status: str
+    plan: dict[str, Any]
+    result: dict[str, Any]
+
+
+class Ledger(Protocol):
+    """Desk memory in the case store (see `storage.retention.RetentionLedger`)."""
+
+    async def receipt(self, case_ref: str, operation: str) -> Receipt | None: ...
+
+    async def start(
+        self,
+        case_ref: str | None,
+        operation: str,
+        plan: dict[str, Any],
+        holds: Sequence[RetentionHold] = (),
+    ) -> None: ...
+
+    async def finish(
+        self, case_ref: str | None, operation: str, result: dict[str, Any]
+    ) -> None: ...
+
+    async def activate_unreferenced(self, holds: Sequence[RetentionHold]) -> None: ...
+
+    async def open_holds(self) -> list[RetentionHold]: ...
+
+    async def close(self, hold_id: int) -> None: ...
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Executor:
+    """Carries out data-subject requests on one customer store. Build with `await open(...)`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        datamap: DataMap,
+        tables: dict[str, Table],
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.engine, self.datamap, self.tables, self.ledger = engine, datamap, tables, ledger
+        metadata = next(iter(tables.values())).metadata
+        self.pks = {name: datamap.primary_key_of(name, metadata) for name in datamap.tables}
+
+    @classmethod
+    async def open(
+        cls, engine: AsyncEngine, datamap: DataMap, ledger: Ledger | None = None
+    ) -> Executor:
+        """Reflect the mapped tables and check the data map against them.
+
+        Raises:
+            DataMapError: a mapped table or column does not exist or does not fit.
+        """
+        metadata = MetaData()
+        names = list(datamap.tables)
+        async with engine.connect() as conn:
+            existing = set(await conn.run_sync(lambda c: c.dialect.get_table_names(c)))
+            await conn.run_sync(
+                lambda c: metadata.reflect(c, only=[n for n in names if n in existing])
+            )
+        datamap.check_against(metadata)
+        return cls(engine, datamap, {n: metadata.tables[n] for n in names}, ledger)
+
+    # --- finding -------------------------------------------------------------------------
+
+    async def _accounts(self, conn: AsyncConnection, identity: str) -> list[dict[str, Any]]:
+        account = self.datamap.account_table
+        if account is None:
+            return []
+        table, spec = self.tables[account], self.datamap.tables[account]
+        keys = selection.keys_for(self.datamap, identity)
+        idmap = spec.find.identity or {}
+        conds = [
+            table.c[col].in_(selection.variants(key, identity))
+            for key, col in idmap.items()
+            if key in keys
+        ]
+        if not conds:
+            return []
+        cols = {self.pks[account], *idmap.values()}
+        stmt = select(*[table.c[c] for c in cols]).where(or_(*conds)).limit(MAX_ACCOUNTS)
+        return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+    def _label(self, row: dict[str, Any]) -> str:
+        account = self.datamap.account_table
+        assert account is not None
+        idmap = self.datamap.tables[account].find.identity or {}
+        handle = idmap.get("handle")
+        if handle and row.get(handle):
+            return str(row[handle])
+        return f"{account} #{row[self.pks[account]]}"
+
+    async def _counts(
+        self, conn: AsyncConnection, selectors: Mapping[str, Selector]
+    ) -> tuple[TableCount, ...]:
+        out = []
+        for name, spec in self.datamap.tables.items():
+            sel, table = selectors[name], self.tables[name]
+            if not sel.values:
+                rows = 0
+            elif sel.column == self.pks[name]:
+                rows = len(sel.values)
+            else:
+                stmt = select(func.count()).where(table.c[sel.column].in_(sel.values))
+                rows = int((await conn.execute(stmt)).scalar_one())
+            out.append(TableCount(name, spec.title, rows, spec.processor_for))
+        return tuple(out)
+
+    async def find(self, identity: str, *, counts: bool = True) -> SubjectMatch:
+        """Find the subject by any identity key of the data map.
+
+        Args:
+            identity: an e-mail address, username or customer handle (never logged).
+            counts: also count the rows held per table.
+
+        Returns:
+            A match; `accounts` lists every matching account (several: `ambiguous`).
+        """
+        async with self.engine.connect() as conn:
+            rows = await self._accounts(conn, identity)
+            labels = tuple(self._label(r) for r in rows)
+            if len(rows) > 1:
+                return SubjectMatch(None, labels)
+            account = self.datamap.account_table
+            if rows:
+                assert account is not None
+                subject = selection.subject_from_row(
+                    self.datamap, account, rows[0], self.pks[account]
+                )
+            else:
+                subject = selection.subject_for(self.datamap, identity)
+            if not counts and rows:
+                return SubjectMatch(subject, labels)
+            selectors = await selection.resolve(
+                conn, self.datamap, self.tables, self.pks, subject
+            )
+            tables = await self._counts(conn, selectors)
+        if not rows and not any(t.rows for t in tables):
+            return SubjectMatch(None, ())
+        return SubjectMatch(subject, labels, tables)
+
+    async def subject(self, identity: str) -> Subject:
+        """Exactly one subject for the identity.
+
+        Raises:
+            SubjectNotFound: nothing holds the identity.
+            AmbiguousSubject: several accounts hold it.
+        """
+        match = await self.find(identity, counts=False)
+        if match.ambiguous:
+            raise AmbiguousSubject(len(match.accounts), match.accounts)
+        if match.subject is None:
+            raise SubjectNotFound(
+                "no data is held under that identity; check the spelling, or try the "
+                "customer's e-mail address, username or customer number"
+            )
+        return match.subject
+
+    async def selectors(self, subject: Subject) -> dict[str, Selector]:
+        """The subject's rows, one selector per mapped table."""
+        async with self.engine.connect() as conn:
+            return await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+
+    # --- see -----------------------------------------------------------------------------
+
+    async def export(self, subject: Subject, out_dir: Path) -> AccessPackage:
+        """Write `personal-data.json` and `personal-data.html` for the subject, streamed.
+
+        Args:
+            subject: from `subject()`/`find()`.
+            out_dir: created if missing; existing package files are replaced.
+        """
+        out_dir.mkdir(parents=True, exist_ok=True)
+        async with self.engine.connect() as conn:
+            selectors = await selection.resolve(
+                conn, self.datamap, self.tables, self.pks, subject
+            )
+            with access.PackageWriter(out_dir, self.datamap) as writer:
+                for name, spec in self.datamap.tables.items():
+                    sel, table = selectors[name], self.tables[name]
+                    cols = list(spec.columns)
+                    writer.begin_table(name, spec)
+                    if sel.values:
+                        stmt = (
+                            select(*[table.c[c] for c in cols])
+                            .where(table.c[sel.column].in_(sel.values))
+                            .order_by(table.c[self.pks[name]])
+                            .execution_options(yield_per=2000)
+                        )
+                        result = await conn.stream(stmt)
+                        async for part in result.partitions():
+                            writer.rows(part)
+                    writer.end_table()
+                package = writer.finish()
+        log.info("access package written: tables=%d rows=%d", len(package.tables), package.rows)
+        return package
+
+    # --- delete --------------------------------------------------------------------------
+
+    async def preview_erasure(self, subject: Subject, now: datetime | None = None) -> ErasurePlan:
+        """What erasure would delete, anonymize and retain (with legal basis and until-date)."""
+        now = now or datetime.now(UTC)
+        out = []
+        async with self.engine.connect() as conn:
+            selectors = await selection.resolve(
+                conn, self.datamap, self.tables, self.pks, subject
+            )
+            for name in self.datamap.parents_first():
+                out.append(await self._plan_table(conn, name, selectors[name], now))
+        return ErasurePlan(tables=tuple(out), now=now)
+
+    async def _plan_table(
+        self, conn: AsyncConnection, name: str, sel: Selector, now: datetime
+    ) -> TableErasure:
+        spec, table = self.datamap.tables[name], self.tables[name]
+        erasure, retention = spec.erasure, spec.retention
+        base = TableErasure(name, spec.title, erasure.action, sel, 0)
+        if spec.processor_for:
+            base = TableErasure(
+                name, spec.title, "processor", sel, 0, processor_for=spec.processor_for
+            )
+        if not sel.values:
+            return base
+        where = table.c[sel.column].in_(sel.values)
+        if erasure.action != "retain" or spec.processor_for:
+            rows = int((await conn.execute(select(func.count()).where(where))).scalar_one())
+            if spec.processor_for:
+                return TableErasure(
+                    name, spec.title, "processor", sel, rows, processor_for=spec.processor_for
+                )
+            if erasure.action == "delete":
+                return TableErasure(name, spec.title, "delete", sel, rows, deleted=rows)
+            cols = tuple(erasure.replacements())
+            return TableErasure(
+                name, spec.title, "anonymize", sel, rows, anonymized=rows, columns=cols
+            )
+        assert retention.period and retention.starts
+        starts = table.c[retention.starts]
+        cutoff = period_cutoff(retention.period, now)
+        stmt = select(
+            func.count(), func.sum(case((starts < cutoff, 1), else_=0)), func.max(starts)
+        ).where(where)
+        total, expired, newest = (await conn.execute(stmt)).one()
+        total, expired = int(total or 0), int(expired or 0)
+        retained = total - expired
+        newest_at = _aware(newest)
+        cols = tuple(erasure.replacements())
+        return TableErasure(
+            name,
+            spec.title,
+            "retain",
+            sel,
+            total,
+            deleted=expired,
+            anonymized=retained if cols else 0,
+            retained=retained,
+            columns=cols,
+            legal_basis=retention.legal_basis,
+            kept_until=period_end(retention.period, newest_at) if retained and newest_at else None,
+        )
+
+    async def apply_erasure(self, plan: ErasurePlan, case_ref: str | None = None) -> OperationResult:
+        """Carry out the previewed erasure in one transaction; schedule retained rows.
+
+        Idempotent per case: a finished case returns its recorded result; a case that crashed
+        mid-way is completed from the plan recorded when it started.
+        """
+        receipt = await self._receipt(case_ref, "erase")
+        if receipt is not None and receipt.status == "done":
+            return OperationResult("erase", receipt.result.get("counts", {}), replayed=True)
+        if receipt is not None:
+            plan = plans.erasure_plan_from_json(receipt.plan)
+        holds = [self._hold(t, case_ref) for t in plan.tables if t.action == "retain" and t.retained]
+        if self.ledger is not None and receipt is None:
+            await self.ledger.start(
+                case_ref, "erase", plans.erasure_plan_to_json(plan), holds if case_ref else ()
+            )
+        async with self.engine.begin() as conn:
+            for item in reversed(plan.tables):
+                await self._erase_table(conn, item, plan.now)
+        counts = plan.summary()
+        if self.ledger is not None:
+            if case_ref is None:
+                await self.ledger.activate_unreferenced(holds)
+            await self.ledger.finish(case_ref, "erase", {"counts": counts})
+        log.info("erasure applied: case=%s tables=%d", case_ref, len(counts))
+        return OperationResult("erase", counts)
+
+    def _hold(self, item: TableErasure, case_ref: str | None) -> RetentionHold:
+        retention = self.datamap.tables[item.table].retention
+        assert retention.period and retention.starts and retention.legal_basis
+        return RetentionHold(
+            case_ref=case_ref,
+            table_name=item.table,
+            link_column=item.selector.column,
+            link_values=list(item.selector.values),
+            starts_column=retention.starts,
+            period=retention.period,
+            legal_basis=retention.legal_basis[:500],
+            kept_until=item.kept_until,
+        )
+
+    async def _erase_table(self, conn: AsyncConnection, item: TableErasure, now: datetime) -> None:
+        if item.rows == 0 or item.action == "processor" or not item.selector.values:
+            return
+        spec, table = self.datamap.tables[item.table], self.tables[item.table]
+        where = table.c[item.selector.column].in_(item.selector.values)
+        replacements = spec.erasure.replacements()
+        if item.action == "delete":
+            await conn.execute(delete(table).where(where))
+        elif item.action == "anonymize":
+            await conn.execute(update(table).where(where).values(**replacements))
+        elif item.action == "retain":
+            retention = spec.retention
+            assert retention.period and retention.starts
+            cutoff = period_cutoff(retention.period, now)
+            await conn.execute(delete(table).where(where, table.c[retention.starts] < cutoff))
+            if replacements:
+                await conn.execute(update(table).where(where).values(**replacements))
+
+    async def _receipt(self, case_ref: str | None, operation: str) -> Receipt | None:
+        if case_ref is None or self.ledger is None:
+            return None
+        return await self.ledger.receipt(case_ref, operation)
+
+    # --- change --------------------------------------------------------------------------
+
+    def editable(self) -> dict[str, tuple[str, str]]:
+        """Fields staff may correct: column -> (rectify kind, label)."""
+        account = self.datamap.account_table
+        if account is None:
+            return {}
+        spec = self.datamap.tables[account]
+        out = {}
+        for col in spec.columns:
+            column = spec.column(col)
+            if column.rectify:
+                out[col] = (column.rectify, column.label or col.replace("_", " ").capitalize())
+        return out
+
+    async def preview_change(self, subject: Subject, changes: Mapping[str, str]) -> ChangePlan:
+        """Validate and normalise a correction of the subject's account.
+
+        Raises:
+            InvalidChange: unknown field, invalid value, or no account to correct.
+        """
+        account, editable = self.datamap.account_table, self.editable()
+        if not changes:
+            raise InvalidChange("-", "no field given; use FIELD=VALUE")
+        for field in changes:
+            if field not in editable:
+                raise InvalidChange(
+                    field,
+                    f"not a field that can be corrected; fields: {', '.join(editable) or 'none'}",
+                )
+        if account is None or subject.account_pk is None:
+            raise InvalidChange(next(iter(changes)), "the subject has no account to correct")
+        table, pk = self.tables[account], self.pks[account]
+        async with self.engine.connect() as conn:
+            stmt = select(*[table.c[c] for c in editable]).where(table.c[pk] == subject.account_pk)
+            row = (await conn.execute(stmt)).one()._mapping
+        country_col = next((c for c, (k, _) in editable.items() if k == "country"), None)
+        country = row[country_col] if country_col else None
+        if country_col and country_col in changes:
+            country = normalise("country", country_col, changes[country_col], None)
+        out = []
+        for field, value in changes.items():
+            kind, label = editable[field]
+            new = normalise(kind, field, value, country)
+            if new != row[field]:
+                out.append(FieldChange(account, field, label, row[field], new))
+        return ChangePlan(account, pk, subject.account_pk, tuple(out))
+
+    async def apply_change(self, plan: ChangePlan, case_ref: str | None = None) -> OperationResult:
+        """Apply a previewed correction in one transaction (idempotent per case).
+
+        Raises:
+            ConcurrentUpdateError: a field changed since the preview.
+            InvalidChange: the new value collides with another row (e.g. e-mail in use).
+        """
+        receipt = await self._receipt(case_ref, "change")
+        if receipt is not None and receipt.status == "done":
+            return OperationResult("change", receipt.result.get("counts", {}), replayed=True)
+        table = self.tables[plan.table]
+        to_set: dict[str, Any] = {}
+        try:
+            async with self.engine.begin() as conn:
+                cols = [table.c[c.column] for c in plan.changes]
+                stmt = select(*cols).where(table.c[plan.pk_column] == plan.pk).with_for_update()
+                current = (await conn.execute(stmt)).one()._mapping if cols else {}
+                for c in plan.changes:
+                    if current[c.column] == c.new:
+                        continue
+                    if current[c.column] != c.old:
+                        raise ConcurrentUpdateError(
+                            f"field {c.column!r} of {plan.table} changed since the preview; "
+                            "preview the change again"
+                        )
+                    to_set[c.column] = c.new
+                if to_set:
+                    await conn.execute(
+                        update(table).where(table.c[plan.pk_column] == plan.pk).values(**to_set)
+                    )
+        except IntegrityError:
+            field = next(iter(to_set), "-")
+            raise InvalidChange(field, "another record already uses this value") from None
+        counts = {plan.table: {"changed": len(to_set)}}
+        if self.ledger is not None and case_ref is not None:
+            await self.ledger.start(case_ref, "change", {"fields": sorted(to_set)})
+            await self.ledger.finish(case_ref, "change", {"counts": counts})
+        log.info("change applied: case=%s fields=%d", case_ref, len(to_set))
+        return OperationResult("change", counts)
+
+    # --- unsubscribe and sweep -----------------------------------------------------------
+
+    async def unsubscribe(self, address: str, case_ref: str | None = None) -> OperationResult:
+        """Remove newsletter subscriptions and marketing consent for an address (idempotent)."""
+        receipt = await self._receipt(case_ref, "unsubscribe")
+        if receipt is not None and receipt.status == "done":
+            return OperationResult("unsubscribe", receipt.result.get("counts", {}), True)
+        forms = selection.variants(selection.EMAIL_KEY, address)
+        counts: dict[str, dict[str, int]] = {}
+        unsub = self.datamap.unsubscribe
+        async with self.engine.begin() as conn:
+            for name in unsub.delete:
+                col = (self.datamap.tables[name].find.identity or {})[selection.EMAIL_KEY]
+                table = self.tables[name]
+                res = await conn.execute(delete(table).where(table.c[col].in_(forms)))
+                counts[name] = {"deleted": int(res.rowcount or 0)}
+            for name, values in unsub.set.items():
+                col = (self.datamap.tables[name].find.identity or {})[selection.EMAIL_KEY]
+                table = self.tables[name]
+                res = await conn.execute(update(table).where(table.c[col].in_(forms)).values(**values))
+                counts[name] = {"updated": int(res.rowcount or 0)}
+        if self.ledger is not None and case_ref is not None:
+            await self.ledger.start(case_ref, "unsubscribe", {})
+            await self.ledger.finish(case_ref, "unsubscribe", {"counts": counts})
+        log.info("unsubscribe applied: case=%s tables=%d", case_ref, len(counts))
+        return OperationResult("unsubscribe", counts)
+
+    async def sweep(self, now: datetime | None = None) -> OperationResult:
+        """Delete retained rows whose retention has run; close holds with nothing left."""
+        if self.ledger is None:
+            return OperationResult("sweep")
+        now = now or datetime.now(UTC)
+        counts: dict[str, dict[str, int]] = {}
+        for hold in await self.ledger.open_holds():
+            table = self.tables.get(hold.table_name)
+            if table is None or not hold.link_values:
+                log.warning("sweep: hold %s names unmapped table; skipped", hold.id)
+                continue
+            where = table.c[hold.link_column].in_(hold.link_values)
+            cutoff = period_cutoff(hold.period, now)
+            async with self.engine.begin() as conn:
+                res = await conn.execute(
+                    delete(table).where(where, table.c[hold.starts_column] < cutoff)
+                )
+                left = (await conn.execute(select(func.count()).where(where))).scalar_one()
+            entry = counts.setdefault(hold.table_name, {"deleted": 0, "holds_closed": 0})
+            entry["deleted"] += int(res.rowcount or 0)
+            if not left and hold.id is not None:
+                await self.ledger.close(hold.id)
+                entry["holds_closed"] += 1
+        log.info("sweep done: tables=%d", len(counts))
+        return OperationResult("sweep", counts)

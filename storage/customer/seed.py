@@ -1,0 +1,215 @@
+"""Realistic synthetic customers for the reference store (`dsr store seed`), fast enough for 1M.
+
+Faker is asked only for small pools per locale up front; rows are then drawn from the pools with
+one seeded `random.Random`, and written with bulk inserts in chunks.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faker import Faker
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.customer.schema import customer_metadata, create_schema
+
+LOCALES = {
+    "en_US": "US",
+    "en_GB": "GB",
+    "de_DE": "DE",
+    "fr_FR": "FR",
+    "nl_NL": "NL",
+    "cs_CZ": "CZ",
+    "es_ES": "ES",
+    "it_IT": "IT",
+    "pl_PL": "PL",
+}
+POOL = 400
+CHUNK = 20_000
+MAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "post.example")
+RECIPIENTS = (
+    ("Google Analytics", "_ga"),
+    ("Yandex Metrica", "_ym_uid"),
+    ("Usersnap", "usersnap_id"),
+    ("Facebook Pixel", "_fbp"),
+)
+ACTIONS = ("login", "logout", "view_invoice", "update_profile", "open_ticket", "dns_change")
+AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Version/18.1 Safari/605.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+)
+RESELLERS = ("DomainPartner AG", "WebReseller s.r.o.", "NetShop SARL")
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def ascii_slug(text: str) -> str:
+    """Lower-case ASCII letters and digits only (for usernames and e-mail local parts)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Per-locale pools of names, companies, streets, cities, postal codes and phones."""
+
+    first: dict[str, list[str]]
+    last: dict[str, list[str]]
+    company: dict[str, list[str]]
+    street: dict[str, list[str]]
+    city: dict[str, list[str]]
+    postal: dict[str, list[str]]
+    phone: dict[str, list[str]]
+
+
+def make_pools(seed: int) -> Pools:
+    """Ask Faker for POOL values of each kind per locale (a second or two in all)."""
+    pools: dict[str, dict[str, list[str]]] = {k: {} for k in Pools.__dataclass_fields__}
+    for locale in LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        pools["first"][locale] = [fake.first_name() for _ in range(POOL)]
+        pools["last"][locale] = [fake.last_name() for _ in range(POOL)]
+        pools["company"][locale] = [fake.company() for _ in range(POOL // 4)]
+        pools["street"][locale] = [fake.street_address() for _ in range(POOL)]
+        pools["city"][locale] = [fake.city() for _ in range(POOL)]
+        pools["postal"][locale] = [fake.postcode() for _ in range(POOL)]
+        pools["phone"][locale] = [fake.phone_number() for _ in range(POOL)]
+    return Pools(**pools)
+
+
+def _activity_count(rng: random.Random) -> int:
+    # Heavy tail: most customers have a handful of events, a few have thousands.
+    return min(int(rng.paretovariate(1.15)) - 1, 20_000)
+
+
+def generate(
+    rng: random.Random, pools: Pools, first_id: int, count: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (table name, row) for `count` customers starting at id `first_id`."""
+    locales = list(LOCALES)
+    for cid in range(first_id, first_id + count):
+        loc = rng.choice(locales)
+        first, last = rng.choice(pools.first[loc]), rng.choice(pools.last[loc])
+        name = f"{first} {last}"
+        username = f"{ascii_slug(first)[:12]}.{ascii_slug(last)[:12]}{cid}"
+        email = f"{username}@{rng.choice(MAIL_DOMAINS)}"
+        created = NOW - timedelta(days=rng.randint(1, 4000), seconds=rng.randint(0, 86_399))
+        company = rng.choice(pools.company[loc]) if rng.random() < 0.35 else None
+        street, city = rng.choice(pools.street[loc]), rng.choice(pools.city[loc])
+        postal, phone = rng.choice(pools.postal[loc]), rng.choice(pools.phone[loc])
+        newsletter = rng.random() < 0.3
+        yield "customer", {
+            "id": cid,
+            "handle": f"C{cid:08d}",
+            "username": username,
+            "password_hash": f"$argon2id$v=19$m=65536,t=3,p=4${rng.getrandbits(128):032x}",
+            "email": email,
+            "name": name,
+            "company": company,
+            "phone": phone,
+            "street": street,
+            "postal_code": postal,
+            "city": city,
+            "country": LOCALES[loc],
+            "marketing_consent": newsletter,
+            "created_at": created,
+        }
+        if newsletter:
+            yield "newsletter_subscription", {
+                "email": email, "name": name, "list_name": "news", "subscribed_at": created
+            }
+        if rng.random() < 0.1:
+            yield "contact_message", {
+                "email": email,
+                "name": name,
+                "company": company,
+                "phone": phone,
+                "subject": rng.choice(("Invoice question", "DNS help", "Cancel contract")),
+                "body": f"Hello, I have a question about my contract. Regards, {first}",
+                "received_at": created + timedelta(days=rng.randint(0, 900)),
+            }
+        for recipient, cookie in rng.sample(RECIPIENTS, rng.randint(0, 3)):
+            yield "tracking_identifier", {
+                "customer_id": cid,
+                "recipient": recipient,
+                "cookie_name": cookie,
+                "identifier": f"{rng.getrandbits(64):016x}.{rng.randint(10**9, 2 * 10**9)}",
+                "first_seen": created,
+            }
+        span = max(int((NOW - created).total_seconds()), 1)
+        for _ in range(_activity_count(rng)):
+            yield "activity_log", {
+                "customer_id": cid,
+                "occurred_at": created + timedelta(seconds=rng.randint(0, span)),
+                "ip_address": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                "user_agent": rng.choice(AGENTS),
+                "action": rng.choice(ACTIONS),
+            }
+        for n in range(rng.randint(0, 5)):
+            yield "invoice", {
+                "customer_id": cid,
+                "number": f"INV-{cid}-{n + 1}",
+                "billing_name": company or name,
+                "billing_address": f"{street}, {postal} {city}",
+                "amount_cents": rng.randint(199, 49_900),
+                "currency": "EUR",
+                "issued_at": created + timedelta(seconds=rng.randint(0, span)),
+            }
+        if rng.random() < 0.05:
+            yield "domain_registration", {
+                "customer_id": cid,
+                "domain": f"{ascii_slug(last)}{cid}.example",
+                "registrant_name": name,
+                "registrant_email": email,
+                "registrant_phone": phone,
+                "reseller": rng.choice(RESELLERS),
+                "registered_at": created,
+            }
+
+
+async def _flush(conn: AsyncConnection, buffers: dict[str, list[dict[str, Any]]]) -> None:
+    for name in customer_metadata.tables:  # parents first (metadata order is sorted by FKs)
+        rows = buffers.get(name)
+        if rows:
+            await conn.execute(insert(customer_metadata.tables[name]), rows)
+            rows.clear()
+
+
+async def seed(
+    engine: AsyncEngine,
+    customers: int,
+    *,
+    seed_value: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> range:
+    """Create the reference schema if needed and add `customers` synthetic customers.
+
+    Returns:
+        The customer ids created.
+    """
+    await create_schema(engine)
+    rng = random.Random(seed_value)
+    pools = make_pools(seed_value)
+    table: Table = customer_metadata.tables["customer"]
+    async with engine.begin() as conn:
+        first_id = int((await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()) + 1
+        buffers: dict[str, list[dict[str, Any]]] = {}
+        pending = 0
+        for n, (name, row) in enumerate(generate(rng, pools, first_id, customers)):
+            buffers.setdefault(name, []).append(row)
+            pending += 1
+            if pending >= CHUNK:
+                await _flush(conn, buffers)
+                pending = 0
+                if progress:
+                    progress(n)
+        await _flush(conn, buffers)
+    return range(first_id, first_id + customers)
