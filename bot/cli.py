@@ -7,8 +7,8 @@ from __future__ import annotations
 import importlib
 import logging
 import secrets
+from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,7 +21,7 @@ from storage.errors import StorageError
 class _DsrGroup(TyperGroup):
     """Turns our own errors into one line on stderr and exit code 2, wherever they come from."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
         try:
             return super().invoke(ctx)
         except (DsrError, StorageError) as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,7 +157,7 @@ async def _rows(
     where: str = "",
     params: Mapping[str, Any] | None = None,
     batch: int = 20_000,
-) -> AsyncIterator[tuple[Any, ...]]:
+) -> AsyncGenerator[tuple[Any, ...]]:
     async with engine.connect() as conn:
         result = await conn.stream(
             text(f"SELECT {_COLUMNS} FROM audit_event {where} ORDER BY seq"),  # noqa: S608

@@ -101,8 +101,13 @@ def test_altered_detail_is_found(
     chain: tuple[str, list[audit.AuditEvent]], request: pytest.FixtureRequest
 ) -> None:
     url, _ = chain
-    raw_sql(url, drop_audit_triggers_sql(url) + """
-        UPDATE audit_event SET details = '{"i":99,"note":"ünïcode ✓"}' WHERE seq = 3;""", request)
+    raw_sql(
+        url,
+        drop_audit_triggers_sql(url)
+        + """
+        UPDATE audit_event SET details = '{"i":99,"note":"ünïcode ✓"}' WHERE seq = 3;""",
+        request,
+    )
     code, out = _verify(url)
     assert code == 1
     assert "BROKEN at event 3" in out and "altered" in out

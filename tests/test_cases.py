@@ -45,7 +45,10 @@ async def test_open_and_move_case_writes_audit_and_outbox(engine: AsyncEngine) -
     async with session_factory(engine)() as s, s.begin():
         loaded = await get_case(s, case.reference)
         await transition(
-            s, loaded, Event.CLASSIFY, actor="system",
+            s,
+            loaded,
+            Event.CLASSIFY,
+            actor="system",
             outbox=[OutboxItem("mail", "challenge", {"lang": "en"}, message_id="<a@x>")],
         )
     async with session_factory(engine)() as s:
@@ -62,7 +65,9 @@ async def test_failure_after_transition_leaves_nothing_half_written(engine: Asyn
     with pytest.raises(IntegrityError):
         async with session_factory(engine)() as s, s.begin():
             loaded = await get_case(s, case.id or 0)
-            await transition(s, loaded, Event.CLASSIFY, actor="system", outbox=[duplicate, duplicate])
+            await transition(
+                s, loaded, Event.CLASSIFY, actor="system", outbox=[duplicate, duplicate]
+            )
     async with session_factory(engine)() as s:
         assert (await get_case(s, case.id or 0)).state == State.RECEIVED
     assert await _counts(engine) == before

@@ -31,8 +31,12 @@ def _dsr(*args: str) -> list[str]:
 
 def test_run_refuses_an_unmigrated_store(tmp_path: Path) -> None:
     result = subprocess.run(
-        _dsr("run"), env=_env(tmp_path, free_port()), capture_output=True, text=True,
-        timeout=60, cwd=tmp_path,
+        _dsr("run"),
+        env=_env(tmp_path, free_port()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "dsr db upgrade" in result.stderr
@@ -42,8 +46,14 @@ def test_run_serves_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = _env(tmp_path, port)
     subprocess.run(_dsr("db", "upgrade"), env=env, check=True, capture_output=True, cwd=tmp_path)
-    proc = subprocess.Popen(_dsr("run"), env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _dsr("run"),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline, body = time.monotonic() + 30, b""
         while time.monotonic() < deadline:

@@ -16,7 +16,11 @@ from bot.settings import load_settings
         ({"DSR_SLACK_BOT_TOKEN": "xoxb-1"}, "DSR_SLACK_CHANNEL"),
         ({"DSR_SLACK_BOT_TOKEN": "xoxb-1", "DSR_SLACK_CHANNEL": "C1"}, "DSR_SLACK_SIGNING_SECRET"),
         (
-            {"DSR_SLACK_BOT_TOKEN": "x", "DSR_SLACK_CHANNEL": "C1", "DSR_SLACK_SIGNING_SECRET": "s"},
+            {
+                "DSR_SLACK_BOT_TOKEN": "x",
+                "DSR_SLACK_CHANNEL": "C1",
+                "DSR_SLACK_SIGNING_SECRET": "s",
+            },
             "DSR_SLACK_APPROVERS",
         ),
         ({"DSR_SECRET_KEY": "short"}, "DSR_SECRET_KEY"),
@@ -24,8 +28,12 @@ from bot.settings import load_settings
         ({"DSR_IMAP_TLS": "ssl"}, "DSR_IMAP_TLS"),
         ({"DSR_PRIVACY_ADDRESS": "not-an-address"}, "DSR_PRIVACY_ADDRESS"),
         (
-            {"DSR_SMTP_HOST": "smtp.example.com", "DSR_SMTP_USER": "u", "DSR_SMTP_PASSWORD": "p",
-             "DSR_SMTP_TLS": "none"},
+            {
+                "DSR_SMTP_HOST": "smtp.example.com",
+                "DSR_SMTP_USER": "u",
+                "DSR_SMTP_PASSWORD": "p",
+                "DSR_SMTP_TLS": "none",
+            },
             "DSR_SMTP_TLS",
         ),
         ({"DSR_SLACK_API_URL": "http://127.0.0.1:1/api"}, "DSR_SLACK_API_URL"),

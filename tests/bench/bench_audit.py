@@ -1,6 +1,6 @@
 """Audit-log benchmark: append latency on SQLite and full-chain verification of N events.
 
-    python tests/bench/bench_audit.py [--events 1000000] [--appends 2000] [--backend sqlite|postgresql]
+    python tests/bench/bench_audit.py [--events N] [--appends N] [--backend sqlite|postgresql]
 
 Bulk-loads a valid chain of N events (computed with the same hash function) directly, then times
 `storage.audit.verify` over it, and times `storage.audit.append` one event per transaction.
@@ -20,9 +20,9 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from storage import audit  # noqa: E402
-from storage.db import create_engine, session_factory  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
+from storage import audit
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
 
 
 async def bulk_load(url: str, n: int) -> None:
@@ -36,11 +36,22 @@ async def bulk_load(url: str, n: int) -> None:
     async with engine.begin() as conn:
         for seq in range(1, n + 1):
             ref = f"DSR-{seq // 10 + 1}"
-            details = audit.canonical_json({"from": "received", "to": "awaiting_approval", "n": seq})
+            details = audit.canonical_json(
+                {"from": "received", "to": "awaiting_approval", "n": seq}
+            )
             digest = audit.event_hash(seq, ts, ref, "system", "case_classify", details, prev)
-            batch.append({"seq": seq, "ts": ts, "case_ref": ref, "actor": "system",
-                          "action": "case_classify", "details": details, "prev_hash": prev,
-                          "hash": digest})
+            batch.append(
+                {
+                    "seq": seq,
+                    "ts": ts,
+                    "case_ref": ref,
+                    "actor": "system",
+                    "action": "case_classify",
+                    "details": details,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
             prev = digest
             if len(batch) == 20_000:
                 await conn.execute(sql, batch)
@@ -67,8 +78,9 @@ async def time_appends(url: str, n: int) -> list[float]:
     for i in range(n):
         t0 = time.perf_counter()
         async with factory() as session, session.begin():
-            await audit.append(session, action="bench", actor="system", case_ref="DSR-1",
-                               details={"i": i})
+            await audit.append(
+                session, action="bench", actor="system", case_ref="DSR-1", details={"i": i}
+            )
         samples.append(time.perf_counter() - t0)
     await engine.dispose()
     return samples
@@ -98,8 +110,10 @@ def main() -> None:
         print(f"verify: {count:,} events in {elapsed:.2f} s ({count / elapsed:,.0f} events/s)")
         samples = asyncio.run(time_appends(url, args.appends))
         q = statistics.quantiles(samples, n=100)
-        print(f"append (one event per transaction, {args.appends} samples): "
-              f"p50 {statistics.median(samples) * 1000:.3f} ms, p95 {q[94] * 1000:.3f} ms")
+        print(
+            f"append (one event per transaction, {args.appends} samples): "
+            f"p50 {statistics.median(samples) * 1000:.3f} ms, p95 {q[94] * 1000:.3f} ms"
+        )
     finally:
         if server is not None:
             from tests.servers.postgres import destroy
