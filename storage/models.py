@@ -41,6 +41,10 @@ class Case(SQLModel, table=True):
     extended_to: date | None = None
     extension_reason: str | None = Field(default=None, sa_column=Column(Text))
     thread_root: str | None = Field(default=None, max_length=998)
+    # Working data of the pipeline: identifiers to look up, proposed changes, what was found.
+    # Operational (may hold the customer's own identifiers); never copied into the audit log.
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    round: int = 0  # bumped by reclassification; approvals of earlier rounds stop counting
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
     # Work claim for scale-out (FOR UPDATE SKIP LOCKED) and optimistic concurrency.

@@ -10,9 +10,10 @@ from sqlmodel import SQLModel
 
 import storage.audit
 import storage.models
+import storage.retention
 from storage.db import create_engine
 
-_ = storage.audit
+_ = (storage.audit, storage.models, storage.retention)  # register the tables on the metadata
 target_metadata = SQLModel.metadata
 
 
