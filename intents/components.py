@@ -19,6 +19,7 @@ from thinc.api import Logistic, Model, SparseLinear_v2, chain, resizable, with_c
 from thinc.layers.resizable import resize_linear_weighted
 
 from intents.errors import ModelError
+from intents.features import hashed_features
 from intents.langid import UNDETERMINED, LanguageModel, fit_language_model
 
 if not Doc.has_extension("language"):
@@ -54,7 +55,36 @@ def build_bow_lower(
     return model
 
 
+def build_hashed_bow(
+    ngram_size: int,
+    char_low: int = 3,
+    char_high: int = 5,
+    length: int = 2**19,
+    nO: int | None = None,
+) -> Model[Any, Any]:
+    """Multi-label linear classifier over words, word n-grams and character n-grams.
+
+    Same output layer and resizing as spaCy's BOW; only the features differ (intents.features).
+    """
+    length = 2 ** (length - 1).bit_length()
+    sparse_linear = SparseLinear_v2(nO=nO, length=length)
+    resizable_layer: Model[Any, Any] = resizable(
+        sparse_linear,
+        resize_layer=partial(resize_linear_weighted, fill_defaults={"b": NEG_VALUE, "W": 0}),
+    )
+    features = hashed_features(ngram_size, char_low, char_high)
+    output = Logistic()
+    model: Model[Any, Any] = chain(features, resizable_layer, output)
+    if nO is not None:
+        model.set_dim("nO", nO)
+    model.set_ref("output_layer", sparse_linear)
+    model.attrs["multi_label"] = True
+    model.attrs["resize_output"] = partial(resize_and_set_ref, resizable_layer=resizable_layer)
+    return model
+
+
 registry.architectures.register("dsr.TextCatBOWLower.v1", func=build_bow_lower)
+registry.architectures.register("dsr.TextCatHashedBOW.v1", func=build_hashed_bow)
 
 
 class LanguageDetector:

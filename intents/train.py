@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 #: Model architectures that ``train`` can build; the config is stored with the model.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "hashed": {"@architectures": "dsr.TextCatHashedBOW.v1", "ngram_size": 2, "length": 2**19},
     "bow": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2, "length": 262144},
     "ensemble": {
         "@architectures": "spacy.TextCatEnsemble.v2",
@@ -104,6 +105,7 @@ def train(
     include_labels: Sequence[Path] = (),
     architecture: str = "bow",
     epochs: int = 12,
+    learn_rate: float = 0.001,
 ) -> TrainResult:
     """Train, tune thresholds on the validation split, score the test split, write the model.
 
@@ -114,6 +116,7 @@ def train(
         include_labels: extra JSONL files in corpus format (staff corrections); train only.
         architecture: a key of :data:`ARCHITECTURES`.
         epochs: passes over the augmented training part.
+        learn_rate: Adam's learning rate.
 
     Returns:
         Sizes, tuned parameters and the test-split report.
@@ -134,6 +137,7 @@ def train(
     )
     training = _spacy_examples(nlp, augment([*train_part, *extra], seed))
     optimizer = nlp.initialize(lambda: training)
+    optimizer.learn_rate = learn_rate
     rng = random.Random(seed)
     for epoch in range(epochs):
         rng.shuffle(training)
