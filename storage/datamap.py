@@ -287,8 +287,10 @@ def _semantic(dm: DataMap) -> None:
             raise DataMapError(f"{where}: erasure anonymize needs the columns to anonymize")
         if erasure.action == "delete" and erasure.replacements():
             raise DataMapError(f"{where}: erasure delete takes no columns")
-        if erasure.action == "retain" and not table.processor_for and not (
-            retention.period and retention.starts and retention.legal_basis
+        if (
+            erasure.action == "retain"
+            and not table.processor_for
+            and not (retention.period and retention.starts and retention.legal_basis)
         ):
             raise DataMapError(
                 f"{where}: erasure retain needs retention.period, retention.from and "
@@ -314,8 +316,10 @@ def _check_graph(dm: DataMap) -> None:
             cur = dm.tables[cur].find.via
     for name, table in dm.tables.items():
         parent = table.find.via
-        if parent and dm.tables[parent].erasure.action == "delete" and (
-            table.erasure.action != "delete"
+        if (
+            parent
+            and dm.tables[parent].erasure.action == "delete"
+            and (table.erasure.action != "delete")
         ):
             raise DataMapError(
                 f"data map table {parent!r} is deleted on erasure but {name!r} keeps rows that "

@@ -38,6 +38,7 @@ __all__ = [
     "ProcessorData",
     "Subject",
     "SubjectMatch",
+    "SubjectNotFound",
     "TableCount",
     "TableErasure",
 ]

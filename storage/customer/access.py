@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -83,9 +83,9 @@ class PackageWriter:
 
     def __init__(self, out_dir: Path, datamap: DataMap) -> None:
         self.out_dir, self.datamap = out_dir, datamap
-        self._macros = _ENV.get_template("personal-data.html.j2").module
-        self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")  # noqa: SIM115
-        self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")  # noqa: SIM115
+        self._macros: Any = cast(Any, _ENV.get_template("personal-data.html.j2").module)
+        self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")
+        self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")
         self._counts: list[TableCount] = []
         self._first_table = True
         now = datetime.now(UTC)

@@ -7,6 +7,7 @@ Alembic's). The executor never imports them: it reads only the data map and refl
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,11 +21,11 @@ class CustomerBase(SQLModel, registry=registry(metadata=customer_metadata)):
     """Base of the reference customer-store tables (own registry and metadata)."""
 
 
-def _ts(index: bool = False, nullable: bool = False) -> datetime:
+def _ts(index: bool = False, nullable: bool = False) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
 
 
-def _fk(target: str) -> int:
+def _fk(target: str) -> Any:
     return Field(sa_column=Column(Integer, ForeignKey(target), nullable=False, index=True))
 
 
@@ -94,7 +95,10 @@ class ActivityLog(CustomerBase, table=True):
 
     __tablename__ = "activity_log"
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
     customer_id: int = _fk("customer.id")
     occurred_at: datetime = _ts()
     ip_address: str | None = Field(default=None, max_length=45)

@@ -17,7 +17,7 @@ from faker import Faker
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.customer.schema import customer_metadata, create_schema
+from storage.customer.schema import create_schema, customer_metadata
 
 LOCALES = {
     "en_US": "US",
@@ -106,73 +106,92 @@ def generate(
         street, city = rng.choice(pools.street[loc]), rng.choice(pools.city[loc])
         postal, phone = rng.choice(pools.postal[loc]), rng.choice(pools.phone[loc])
         newsletter = rng.random() < 0.3
-        yield "customer", {
-            "id": cid,
-            "handle": f"C{cid:08d}",
-            "username": username,
-            "password_hash": f"$argon2id$v=19$m=65536,t=3,p=4${rng.getrandbits(128):032x}",
-            "email": email,
-            "name": name,
-            "company": company,
-            "phone": phone,
-            "street": street,
-            "postal_code": postal,
-            "city": city,
-            "country": LOCALES[loc],
-            "marketing_consent": newsletter,
-            "created_at": created,
-        }
-        if newsletter:
-            yield "newsletter_subscription", {
-                "email": email, "name": name, "list_name": "news", "subscribed_at": created
-            }
-        if rng.random() < 0.1:
-            yield "contact_message", {
+        yield (
+            "customer",
+            {
+                "id": cid,
+                "handle": f"C{cid:08d}",
+                "username": username,
+                "password_hash": f"$argon2id$v=19$m=65536,t=3,p=4${rng.getrandbits(128):032x}",
                 "email": email,
                 "name": name,
                 "company": company,
                 "phone": phone,
-                "subject": rng.choice(("Invoice question", "DNS help", "Cancel contract")),
-                "body": f"Hello, I have a question about my contract. Regards, {first}",
-                "received_at": created + timedelta(days=rng.randint(0, 900)),
-            }
+                "street": street,
+                "postal_code": postal,
+                "city": city,
+                "country": LOCALES[loc],
+                "marketing_consent": newsletter,
+                "created_at": created,
+            },
+        )
+        if newsletter:
+            yield (
+                "newsletter_subscription",
+                {"email": email, "name": name, "list_name": "news", "subscribed_at": created},
+            )
+        if rng.random() < 0.1:
+            yield (
+                "contact_message",
+                {
+                    "email": email,
+                    "name": name,
+                    "company": company,
+                    "phone": phone,
+                    "subject": rng.choice(("Invoice question", "DNS help", "Cancel contract")),
+                    "body": f"Hello, I have a question about my contract. Regards, {first}",
+                    "received_at": created + timedelta(days=rng.randint(0, 900)),
+                },
+            )
         for recipient, cookie in rng.sample(RECIPIENTS, rng.randint(0, 3)):
-            yield "tracking_identifier", {
-                "customer_id": cid,
-                "recipient": recipient,
-                "cookie_name": cookie,
-                "identifier": f"{rng.getrandbits(64):016x}.{rng.randint(10**9, 2 * 10**9)}",
-                "first_seen": created,
-            }
+            yield (
+                "tracking_identifier",
+                {
+                    "customer_id": cid,
+                    "recipient": recipient,
+                    "cookie_name": cookie,
+                    "identifier": f"{rng.getrandbits(64):016x}.{rng.randint(10**9, 2 * 10**9)}",
+                    "first_seen": created,
+                },
+            )
         span = max(int((NOW - created).total_seconds()), 1)
         for _ in range(_activity_count(rng)):
-            yield "activity_log", {
-                "customer_id": cid,
-                "occurred_at": created + timedelta(seconds=rng.randint(0, span)),
-                "ip_address": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-                "user_agent": rng.choice(AGENTS),
-                "action": rng.choice(ACTIONS),
-            }
+            yield (
+                "activity_log",
+                {
+                    "customer_id": cid,
+                    "occurred_at": created + timedelta(seconds=rng.randint(0, span)),
+                    "ip_address": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                    "user_agent": rng.choice(AGENTS),
+                    "action": rng.choice(ACTIONS),
+                },
+            )
         for n in range(rng.randint(0, 5)):
-            yield "invoice", {
-                "customer_id": cid,
-                "number": f"INV-{cid}-{n + 1}",
-                "billing_name": company or name,
-                "billing_address": f"{street}, {postal} {city}",
-                "amount_cents": rng.randint(199, 49_900),
-                "currency": "EUR",
-                "issued_at": created + timedelta(seconds=rng.randint(0, span)),
-            }
+            yield (
+                "invoice",
+                {
+                    "customer_id": cid,
+                    "number": f"INV-{cid}-{n + 1}",
+                    "billing_name": company or name,
+                    "billing_address": f"{street}, {postal} {city}",
+                    "amount_cents": rng.randint(199, 49_900),
+                    "currency": "EUR",
+                    "issued_at": created + timedelta(seconds=rng.randint(0, span)),
+                },
+            )
         if rng.random() < 0.05:
-            yield "domain_registration", {
-                "customer_id": cid,
-                "domain": f"{ascii_slug(last)}{cid}.example",
-                "registrant_name": name,
-                "registrant_email": email,
-                "registrant_phone": phone,
-                "reseller": rng.choice(RESELLERS),
-                "registered_at": created,
-            }
+            yield (
+                "domain_registration",
+                {
+                    "customer_id": cid,
+                    "domain": f"{ascii_slug(last)}{cid}.example",
+                    "registrant_name": name,
+                    "registrant_email": email,
+                    "registrant_phone": phone,
+                    "reseller": rng.choice(RESELLERS),
+                    "registered_at": created,
+                },
+            )
 
 
 async def _flush(conn: AsyncConnection, buffers: dict[str, list[dict[str, Any]]]) -> None:
@@ -200,7 +219,10 @@ async def seed(
     pools = make_pools(seed_value)
     table: Table = customer_metadata.tables["customer"]
     async with engine.begin() as conn:
-        first_id = int((await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()) + 1
+        first_id = (
+            int((await conn.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one())
+            + 1
+        )
         buffers: dict[str, list[dict[str, Any]]] = {}
         pending = 0
         for n, (name, row) in enumerate(generate(rng, pools, first_id, customers)):

@@ -1,0 +1,364 @@
+"""`dsr store …`: staff commands over the customer store (find, export, erase, change, sweep)
+plus seed/import/init for the reference store.
+
+Every staff command checks the data map and the case store first, is audited with `--actor`,
+prints at most what the operator typed plus counts, and changes nothing when it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.errors import DsrError
+from bot.settings import Settings
+from storage import audit
+from storage.customer import Executor, InvalidChange, Subject, SubjectNotFound
+from storage.customer.importer import import_customers
+from storage.customer.schema import create_schema
+from storage.customer.seed import seed
+from storage.datamap import load_datamap
+from storage.db import create_engine, session_factory
+from storage.errors import StorageError
+from storage.migrate import check_current
+from storage.pseudonym import pseudonym
+from storage.retention import RetentionLedger
+
+store_app = typer.Typer(
+    help="The customer store: find, export, erase, change; seed and import.",
+    no_args_is_help=True,
+)
+T = TypeVar("T")
+Actor = Annotated[
+    str | None, typer.Option(help="Who acts (audited); default: the OS user.", show_default=False)
+]
+CaseRef = Annotated[
+    str | None, typer.Option("--case", help="Case reference (DSR-n) this is done for.")
+]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    if not isinstance(settings, Settings):
+        raise typer.BadParameter("settings were not loaded")
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one command; our errors become one clear line on stderr and exit code 2."""
+    try:
+        return asyncio.run(coro)
+    except (StorageError, DsrError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _actor(actor: str | None) -> str:
+    return f"cli:{actor or getpass.getuser()}"
+
+
+@asynccontextmanager
+async def _desk(settings: Settings) -> AsyncIterator[tuple[Executor, AsyncEngine]]:
+    """A checked executor and the case-store engine; refuses without a valid data map."""
+    datamap = load_datamap(settings.datamap)
+    await check_current(settings.database_url)
+    customers = create_engine(settings.customer_database_url)
+    cases = create_engine(settings.database_url)
+    try:
+        executor = await Executor.open(customers, datamap, RetentionLedger(cases))
+        yield executor, cases
+    finally:
+        await customers.dispose()
+        await cases.dispose()
+
+
+async def _audit(
+    cases: AsyncEngine, action: str, actor: str, case_ref: str | None, details: dict[str, Any]
+) -> None:
+    async with session_factory(cases)() as session, session.begin():
+        await audit.append(session, action=action, actor=actor, case_ref=case_ref, details=details)
+
+
+def _subject_pseudonym(settings: Settings, subject: Subject | None, identity: str) -> str:
+    emails = subject.values("email") if subject else ()
+    return pseudonym(settings.secret_key_bytes(), emails[-1] if emails else identity)
+
+
+def _echo_lines(lines: list[str], out: Callable[[str], None] = typer.echo) -> None:
+    for line in lines:
+        out(f"  {line}")
+
+
+@store_app.command("init")
+def init_cmd(ctx: typer.Context) -> None:
+    """Create the reference customer-store tables in DSR_CUSTOMER_DATABASE_URL."""
+
+    async def go() -> None:
+        engine = create_engine(_settings(ctx).customer_database_url)
+        try:
+            await create_schema(engine)
+        finally:
+            await engine.dispose()
+
+    _run(go())
+    typer.echo("customer store schema is in place")
+
+
+@store_app.command("seed")
+def seed_cmd(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option(min=1, help="How many customers to add.")] = 1000,
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Add realistic synthetic customers to the reference store."""
+
+    async def go() -> range:
+        engine = create_engine(_settings(ctx).customer_database_url)
+        try:
+            return await seed(engine, customers, seed_value=seed_value)
+        finally:
+            await engine.dispose()
+
+    ids = _run(go())
+    typer.echo(f"seeded {len(ids)} customers (ids {ids.start}..{ids.stop - 1})")
+
+
+@store_app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines file.")],
+) -> None:
+    """Import customers from JSON lines; all lines are checked first, nothing half-imported."""
+
+    async def go() -> list[Any]:
+        engine = create_engine(_settings(ctx).customer_database_url)
+        try:
+            with file.open(encoding="utf-8") as handle:
+                return await import_customers(engine, handle)
+        finally:
+            await engine.dispose()
+
+    for created in _run(go()):
+        typer.echo(f"{created.id}\t{created.handle}")
+
+
+@store_app.command("find")
+def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
+    """What is held about IDENTITY (e-mail, username or customer number), by table."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        async with _desk(settings) as (executor, cases):
+            match = await executor.find(identity)
+            if not match.found:
+                raise_not_found()
+            details: dict[str, Any] = {
+                "subject": _subject_pseudonym(settings, match.subject, identity),
+                "accounts": len(match.accounts),
+            }
+            await _audit(cases, "store_find", _actor(actor), None, details)
+        if match.ambiguous:
+            typer.echo(f"{len(match.accounts)} accounts hold this identity:")
+            _echo_lines(list(match.accounts))
+            typer.echo("repeat with one account's customer number or username")
+            return
+        if match.accounts:
+            typer.echo(f"account: {match.accounts[0]}")
+        for t in match.tables:
+            note = f" (held for {t.processor_for})" if t.processor_for and t.rows else ""
+            typer.echo(f"  {t.table}: {t.rows} row(s){note}")
+
+    _run(go())
+
+
+def raise_not_found() -> None:
+    """The uniform not-found error (same wording whatever the reason)."""
+    raise SubjectNotFound(
+        "no data is held under that identity; check the spelling, or try the customer's "
+        "e-mail address, username or customer number"
+    )
+
+
+@store_app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    identity: str,
+    out: Annotated[Path, typer.Option(help="Directory for the access package.")],
+    actor: Actor = None,
+    case: CaseRef = None,
+) -> None:
+    """Write the access package (personal-data.json and .html) for IDENTITY into --out."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        async with _desk(settings) as (executor, cases):
+            subject = await executor.subject(identity)
+            package = await executor.export(subject, out)
+            counts = {t.table: t.rows for t in package.tables}
+            details = {"subject": _subject_pseudonym(settings, subject, identity), "rows": counts}
+            await _audit(cases, "store_export", _actor(actor), case, details)
+        typer.echo(f"wrote {package.json_path} and {package.html_path} ({package.rows} rows)")
+
+    _run(go())
+
+
+@store_app.command("erase")
+def erase_cmd(
+    ctx: typer.Context,
+    identity: str,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Carry it out (default: preview).")
+    ] = False,
+    actor: Actor = None,
+    case: CaseRef = None,
+) -> None:
+    """Preview (default) or --apply the erasure of IDENTITY's data; retained data is scheduled."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        async with _desk(settings) as (executor, cases):
+            subject = await executor.subject(identity)
+            plan = await executor.preview_erasure(subject)
+            who = _subject_pseudonym(settings, subject, identity)
+            typer.echo("erasure " + ("applied:" if apply else "preview (nothing changed yet):"))
+            _echo_lines(plan.lines())
+            if not apply:
+                await _audit(
+                    cases,
+                    "store_erase_previewed",
+                    _actor(actor),
+                    case,
+                    {"subject": who, "plan": plan.summary()},
+                )
+                typer.echo("run again with --apply to carry it out")
+                return
+            result = await executor.apply_erasure(plan, case)
+            await _audit(
+                cases,
+                "store_erased",
+                _actor(actor),
+                case,
+                {"subject": who, "counts": result.counts, "replayed": result.replayed},
+            )
+
+    _run(go())
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """FIELD=VALUE arguments as a dict.
+
+    Raises:
+        InvalidChange: an argument without '=' or a field given twice.
+    """
+    changes: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        field = field.strip()
+        if not sep or not field:
+            raise InvalidChange(field or "-", "write each change as FIELD=VALUE")
+        if field in changes:
+            raise InvalidChange(field, "given twice")
+        changes[field] = value
+    return changes
+
+
+@store_app.command("change")
+def change_cmd(
+    ctx: typer.Context,
+    identity: str,
+    assignments: Annotated[list[str], typer.Argument(help="FIELD=VALUE …")],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Carry it out (default: preview).")
+    ] = False,
+    actor: Actor = None,
+    case: CaseRef = None,
+) -> None:
+    """Preview (default) or --apply a validated correction of IDENTITY's account."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        changes = parse_assignments(assignments)
+        async with _desk(settings) as (executor, cases):
+            subject = await executor.subject(identity)
+            plan = await executor.preview_change(subject, changes)
+            who = _subject_pseudonym(settings, subject, identity)
+            diff = plan.audit_diff(settings.secret_key_bytes())
+            if not plan.changes:
+                typer.echo("nothing to change: the values are already as given")
+                return
+            typer.echo("change " + ("applied:" if apply else "preview (nothing changed yet):"))
+            _echo_lines(plan.lines())
+            if not apply:
+                await _audit(
+                    cases,
+                    "store_change_previewed",
+                    _actor(actor),
+                    case,
+                    {"subject": who, "diff": diff},
+                )
+                typer.echo("run again with --apply to carry it out")
+                return
+            result = await executor.apply_change(plan, case)
+            await _audit(
+                cases,
+                "store_changed",
+                _actor(actor),
+                case,
+                {"subject": who, "diff": diff, "replayed": result.replayed},
+            )
+
+    _run(go())
+
+
+@store_app.command("unsubscribe")
+def unsubscribe_cmd(
+    ctx: typer.Context, address: str, actor: Actor = None, case: CaseRef = None
+) -> None:
+    """Remove newsletter subscriptions and marketing consent for ADDRESS (idempotent)."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        async with _desk(settings) as (executor, cases):
+            result = await executor.unsubscribe(address, case)
+            details = {
+                "subject": pseudonym(settings.secret_key_bytes(), address),
+                "counts": result.counts,
+            }
+            await _audit(cases, "store_unsubscribed", _actor(actor), case, details)
+        typer.echo(
+            "unsubscribed ("
+            + ", ".join(f"{t}: {sum(c.values())}" for t, c in result.counts.items())
+            + ")"
+        )
+
+    _run(go())
+
+
+@store_app.command("sweep")
+def sweep_cmd(ctx: typer.Context, actor: Actor = None) -> None:
+    """Erase retained rows whose legal retention period has run."""
+    settings = _settings(ctx)
+
+    async def go() -> None:
+        async with _desk(settings) as (executor, cases):
+            result = await executor.sweep()
+            await _audit(cases, "store_swept", _actor(actor), None, {"counts": result.counts})
+        deleted = sum(c["deleted"] for c in result.counts.values())
+        typer.echo(f"swept: {deleted} row(s) deleted from {len(result.counts)} held table(s)")
+
+    _run(go())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `store` sub-app to the `dsr` command."""
+    app.add_typer(store_app, name="store")
+
+
+__all__ = ["parse_assignments", "register", "store_app"]
