@@ -28,6 +28,9 @@ class Fetched:
         source: a stable description for the record, e.g. `imap:INBOX:1700000000:42` or
             `maildir:1700000000.M1P2.host`.
         uid, uidvalidity, mailbox: set for IMAP; None for a Maildir.
+        size: the full size the server declared (IMAP RFC822.SIZE), when known.
+        truncated: only the header was fetched because `size` exceeded the intake's limit;
+            pass `declared_size=size` to `parse_message` so the refusal is recorded.
     """
 
     raw: bytes
@@ -35,6 +38,8 @@ class Fetched:
     uid: int | None = None
     uidvalidity: int | None = None
     mailbox: str | None = None
+    size: int | None = None
+    truncated: bool = False
 
 
 Handler = Callable[[Fetched], Awaitable[Outcome]]

@@ -91,7 +91,13 @@ class ParsedMessage:
         return next((v for k, v in self.extra_headers if k == wanted), None)
 
 
-def parse_message(raw: bytes, *, trusted_authserv_id: str | None, max_bytes: int) -> ParsedMessage:
+def parse_message(
+    raw: bytes,
+    *,
+    trusted_authserv_id: str | None,
+    max_bytes: int,
+    declared_size: int | None = None,
+) -> ParsedMessage:
     """Parse one raw message.
 
     Args:
@@ -100,6 +106,8 @@ def parse_message(raw: bytes, *, trusted_authserv_id: str | None, max_bytes: int
             Authentication-Results from anyone else are ignored.
         max_bytes: larger messages are not refused here: only their headers are read and
             `oversize` is set, so the caller can record the refusal.
+        declared_size: the full size when `raw` holds only the header (an IMAP intake that
+            did not fetch an oversize body); counts for `size` and `oversize`.
 
     Returns:
         The parsed message.
@@ -114,7 +122,7 @@ def parse_message(raw: bytes, *, trusted_authserv_id: str | None, max_bytes: int
     if not raw.strip():
         raise MailParseError("the message is empty (0 bytes after whitespace); nothing to parse")
     try:
-        return _parse(raw, trusted_authserv_id, max_bytes)
+        return _parse(raw, trusted_authserv_id, max_bytes, declared_size)
     except MailParseError:
         raise
     except Exception as exc:  # the stdlib parser has many failure modes on hostile input
@@ -125,8 +133,11 @@ def parse_message(raw: bytes, *, trusted_authserv_id: str | None, max_bytes: int
         ) from exc
 
 
-def _parse(raw: bytes, trusted: str | None, max_bytes: int) -> ParsedMessage:
-    oversize = len(raw) > max_bytes
+def _parse(
+    raw: bytes, trusted: str | None, max_bytes: int, declared_size: int | None
+) -> ParsedMessage:
+    size = max(len(raw), declared_size or 0)
+    oversize = size > max_bytes
     parser = BytesParser(policy=policy.default)
     msg: Message = parser.parsebytes(raw, headersonly=oversize)
     digest = hashlib.sha256(raw).hexdigest()
@@ -180,7 +191,7 @@ def _parse(raw: bytes, trusted: str | None, max_bytes: int) -> ParsedMessage:
         html_present=html_present,
         attachments=attachments,
         language_hint=_token(header_text(msg, "Content-Language") or part_lang),
-        size=len(raw),
+        size=size,
         oversize=oversize,
         sha256=digest,
         extra_headers=extra,

@@ -10,8 +10,12 @@ import pytest
 from mail.errors import MailSendError
 from mail.retry import retry_delay, should_retry
 from mail.smtp import SmtpSender
-from tests.servers.fixtures import smtp_server, smtp_tls_server  # noqa: F401
+from tests.servers import fixtures
 from tests.servers.smtp import SmtpServer, start_smtp
+
+# until tests/conftest.py loads tests.servers.fixtures as a plugin
+smtp_server = fixtures.smtp_server
+smtp_tls_server = fixtures.smtp_tls_server
 
 
 def message(mid: str = "<DSR-1.1.aa@shop.example>") -> EmailMessage:
@@ -27,7 +31,7 @@ def message(mid: str = "<DSR-1.1.aa@shop.example>") -> EmailMessage:
     return msg
 
 
-async def test_delivers_with_headers_intact(smtp_server: SmtpServer) -> None:  # noqa: F811
+async def test_delivers_with_headers_intact(smtp_server: SmtpServer) -> None:
     sender = SmtpSender(smtp_server.host, smtp_server.port, tls="none", timeout=5)
     await sender.send(message())
     [got] = smtp_server.handler.received
@@ -39,7 +43,7 @@ async def test_delivers_with_headers_intact(smtp_server: SmtpServer) -> None:  #
     assert str(parsed["References"]).split() == [f"<r{i}@customer.example>" for i in range(8)]
 
 
-async def test_starttls_with_auth(smtp_tls_server: SmtpServer) -> None:  # noqa: F811
+async def test_starttls_with_auth(smtp_tls_server: SmtpServer) -> None:
     srv = smtp_tls_server
     sender = SmtpSender(
         srv.host,
@@ -54,7 +58,7 @@ async def test_starttls_with_auth(smtp_tls_server: SmtpServer) -> None:  # noqa:
     assert len(srv.handler.received) == 1
 
 
-async def test_wrong_password_is_permanent(smtp_tls_server: SmtpServer) -> None:  # noqa: F811
+async def test_wrong_password_is_permanent(smtp_tls_server: SmtpServer) -> None:
     srv = smtp_tls_server
     sender = SmtpSender(
         srv.host,
@@ -70,7 +74,7 @@ async def test_wrong_password_is_permanent(smtp_tls_server: SmtpServer) -> None:
     assert (err.value.transient, err.value.code) == (False, 535)
 
 
-async def test_untrusted_certificate_is_permanent(smtp_tls_server: SmtpServer) -> None:  # noqa: F811
+async def test_untrusted_certificate_is_permanent(smtp_tls_server: SmtpServer) -> None:
     srv = smtp_tls_server
     sender = SmtpSender(srv.host, srv.port, username="bot", password="smtppass", timeout=5)
     with pytest.raises(MailSendError, match="DSR_SMTP_TLS") as err:

@@ -1,11 +1,15 @@
 """A throwaway Dovecot IMAP server for tests and benchmarks, in a fresh temp dir on a free port.
 
+A failed login makes Dovecot delay later logins from the same IP by seconds (anvil auth
+penalty): tests of wrong passwords should use their own instance (`start_dovecot()`).
+
 Runs `dovecot -F` as a direct child process (no daemon, no orphans). Users `bot` and `alice`.
 As root, mail is stored as `nobody` because Dovecot refuses uid 0 for mail users.
 """
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -16,6 +20,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 USERS = {"bot": "botpass", "alice": "alicepass"}
 
@@ -79,23 +85,46 @@ class DovecotServer:
         raise RuntimeError(f"dovecot did not open port {self.port} within 10 s; see {self.root}")
 
     def stop(self) -> None:
-        """Stop Dovecot (SIGTERM, then SIGKILL after 5 s); connected clients are dropped."""
+        """Stop Dovecot (SIGTERM, then SIGKILL after 5 s); connected clients are dropped.
+
+        Dovecot's master leaves a busy `imap` process (e.g. one in IDLE) running as an orphan
+        that keeps serving its client; a service manager would kill the whole group, so we
+        end every process of this instance, as a real restart does.
+        """
         if self.proc is None:
             return
+        children = self._children()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._reap(children)
         self.proc = None
 
     def kill(self) -> None:
-        """Kill Dovecot at once (SIGKILL): the abrupt kind of server loss."""
+        """Kill Dovecot and all its processes at once (SIGKILL): abrupt server loss."""
         if self.proc is not None:
+            children = self._children()
             self.proc.kill()
             self.proc.wait()
+            self._reap(children)
             self.proc = None
+
+    def _children(self) -> list[psutil.Process]:
+        assert self.proc is not None
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    @staticmethod
+    def _reap(children: list[psutil.Process]) -> None:
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        psutil.wait_procs(children, timeout=5)
 
     def restart(self) -> None:
         """Stop and start again on the same port, keeping all mail."""

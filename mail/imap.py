@@ -1,0 +1,391 @@
+"""IMAP intake with aioimaplib: UID-based reading, IDLE (or polling), reconnect with backoff.
+
+A message is flagged (`\\Seen $Processed`) or flagged and moved to quarantine only after the
+handler returned, i.e. after its case was committed. A crash in between means the message is
+fetched again and the handler, which dedupes by Message-ID, sees it twice; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+import aioimaplib
+
+from mail.errors import MailConnectionError
+from mail.imap_proto import FetchItem, fetch_items, search_uids, select_codes, uid_set
+from mail.intake import Fetched, Handler, Outcome, UidStateStore
+from mail.retry import backoff
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TlsMode = Literal["none", "starttls", "tls"]
+PROCESSED_KEYWORD = "$Processed"
+QUARANTINED_KEYWORD = "$Quarantined"
+_NETWORK_ERRORS = (OSError, TimeoutError, aioimaplib.AioImapException, ssl.SSLError, EOFError)
+
+
+class _Refused(MailConnectionError):
+    """The server answered NO/BAD to login, STARTTLS or SELECT: a configuration problem."""
+
+
+class ImapIntake:
+    """Reads one mailbox and hands each new message to a handler, forever.
+
+    Args:
+        host, port, user, password: the mailbox account (`DSR_IMAP_*`).
+        tls: "none", "starttls" (required) or "tls" (implicit, usually port 993).
+        mailbox: the folder to read (`DSR_IMAP_MAILBOX`).
+        quarantine_mailbox: where unusable messages are moved (created when missing).
+        use_idle: use IDLE when the server offers it; otherwise poll every `poll_interval` s.
+        idle_refresh: re-issue IDLE after this many seconds (RFC 2177 asks for < 29 min).
+        timeout: seconds allowed for each command and for connecting.
+        batch_bytes: fetch bodies in batches of about this many bytes.
+        max_fetch_bytes: larger messages are fetched header-only (`Fetched.truncated`).
+        backoff_base, backoff_cap: reconnect delays in seconds (doubling, with jitter).
+        ssl_context: trust settings for tls/starttls (default: the system's CAs).
+
+    Raises:
+        ValueError: an unknown `tls` mode.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        tls: TlsMode = "tls",
+        mailbox: str = "INBOX",
+        *,
+        quarantine_mailbox: str = "Quarantine",
+        use_idle: bool = True,
+        idle_refresh: float = 25 * 60.0,
+        poll_interval: float = 30.0,
+        timeout: float = 30.0,
+        batch_bytes: int = 8 * 1024 * 1024,
+        max_fetch_bytes: int = 25 * 1024 * 1024,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 60.0,
+        ssl_context: ssl.SSLContext | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if tls not in ("none", "starttls", "tls"):
+            raise ValueError(f"DSR_IMAP_TLS={tls!r} is not one of none, starttls, tls")
+        self.host, self.port, self.tls, self.mailbox = host, port, tls, mailbox
+        self._user, self._password = user, password
+        self.quarantine_mailbox = quarantine_mailbox
+        self.use_idle, self.idle_refresh, self.poll_interval = use_idle, idle_refresh, poll_interval
+        self.timeout, self.batch_bytes, self.max_fetch_bytes = timeout, batch_bytes, max_fetch_bytes
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self._ssl_context, self._rand = ssl_context, rand
+        self.sessions = 0  # successful SELECTs so far, for health checks and tests
+        self.idling = asyncio.Event()  # set while an IDLE is active
+        self._closed = asyncio.Event()
+        self._closed.set()
+        self._failures = 0
+
+    async def run(self, handler: Handler, state: UidStateStore) -> None:
+        """Read the mailbox until cancelled, reconnecting after network errors.
+
+        Args:
+            handler: called once per new message; flagging waits for its outcome.
+            state: where the last processed UID and the UIDVALIDITY are kept.
+
+        Raises:
+            MailConnectionError: login, STARTTLS or SELECT was refused before any session
+                succeeded (a configuration error: wrong password, mailbox, TLS mode).
+            Exception: whatever `handler` raises propagates; the message stays unflagged.
+        """
+        self._closed.clear()
+        try:
+            while True:
+                try:
+                    await self._session(handler, state)
+                except MailConnectionError as exc:
+                    if isinstance(exc, _Refused) and self.sessions == 0:
+                        raise
+                    self._failures += 1
+                    delay = backoff(
+                        self._failures,
+                        base=self.backoff_base,
+                        cap=self.backoff_cap,
+                        rand=self._rand(),
+                    )
+                    log.warning(
+                        "imap %s:%s: %s; reconnecting in %.1f s (failure %s)",
+                        self.host,
+                        self.port,
+                        exc,
+                        delay,
+                        self._failures,
+                    )
+                    await asyncio.sleep(delay)
+        finally:
+            self.idling.clear()
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until `run()` has returned or been cancelled and closed its connection."""
+        await self._closed.wait()
+
+    # -- one connection -------------------------------------------------------------------
+
+    async def _session(self, handler: Handler, state: UidStateStore) -> None:
+        lost = asyncio.Event()
+        client = await self._connect(lost)
+        try:
+            await self._ensure_mailbox(client, lost, self.quarantine_mailbox)
+            resp = await self._call(client.select(self.mailbox), lost)
+            if resp.result != "OK":
+                raise _Refused(
+                    f"SELECT of the configured DSR_IMAP_MAILBOX refused: {_last(resp)}; "
+                    "check that the folder exists"
+                )
+            try:
+                validity, _ = select_codes(resp.lines)
+            except ValueError as exc:
+                raise _Refused(str(exc)) from exc
+            stored = await state.load(self.mailbox)
+            last = 0
+            if stored is not None and stored[0] == validity:
+                last = stored[1]
+            elif stored is not None:
+                log.warning(
+                    "imap UIDVALIDITY changed from %s to %s: re-scanning the whole mailbox",
+                    stored[0],
+                    validity,
+                )
+            self.sessions += 1
+            self._failures = 0
+            log.info("imap session %s: uidvalidity=%s last_uid=%s", self.sessions, validity, last)
+            while True:
+                last = await self._drain(client, lost, handler, state, validity, last)
+                await self._wait_for_news(client, lost)
+        finally:
+            self._close(client)
+
+    async def _connect(self, lost: asyncio.Event) -> aioimaplib.IMAP4:
+        try:
+            if self.tls == "tls":
+                ctx = self._ssl_context or ssl.create_default_context()
+                client = aioimaplib.IMAP4_SSL(
+                    self.host, self.port, timeout=self.timeout, ssl_context=ctx
+                )
+            else:
+                client = aioimaplib.IMAP4(self.host, self.port, timeout=self.timeout)
+        except _NETWORK_ERRORS as exc:
+            raise MailConnectionError(f"cannot connect: {type(exc).__name__}: {exc}") from exc
+        client.protocol.conn_lost_cb = lambda exc: lost.set()
+        try:
+            await self._call(client.wait_hello_from_server(), lost)
+            if self.tls == "starttls":
+                await self._starttls(client, lost)
+            resp = await self._call(client.login(self._user, self._password), lost)
+        except BaseException:
+            self._close(client)
+            raise
+        if resp.result != "OK":
+            self._close(client)
+            raise _Refused(
+                f"login refused ({_last(resp)}); check DSR_IMAP_USER and DSR_IMAP_PASSWORD"
+            )
+        return client
+
+    async def _starttls(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
+        proto = client.protocol
+        if "STARTTLS" not in proto.capabilities:
+            raise _Refused("server does not offer STARTTLS; set DSR_IMAP_TLS=tls or none")
+        command = aioimaplib.Command("STARTTLS", proto.new_tag(), loop=proto.loop)
+        resp = await self._call(proto.execute(command), lost)
+        if resp.result != "OK":
+            raise _Refused(f"STARTTLS refused ({_last(resp)}); set DSR_IMAP_TLS=tls or none")
+        ctx = self._ssl_context or ssl.create_default_context()
+        loop = asyncio.get_running_loop()
+        transport = await self._call(
+            loop.start_tls(proto.transport, proto, ctx, server_hostname=self.host), lost
+        )
+        proto.transport = transport
+        await self._call(proto.capability(), lost)  # RFC 3501: capabilities may change
+
+    async def _ensure_mailbox(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, name: str
+    ) -> None:
+        resp = await self._call(client.create(name), lost)
+        if resp.result != "OK" and b"ALREADYEXISTS" not in b" ".join(map(bytes, resp.lines)):
+            log.warning("imap could not create the quarantine folder: %s", _last(resp))
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def _drain(
+        self,
+        client: aioimaplib.IMAP4,
+        lost: asyncio.Event,
+        handler: Handler,
+        state: UidStateStore,
+        validity: int,
+        last: int,
+    ) -> int:
+        """Process every message above `last`; return the new last UID."""
+        while True:
+            resp = await self._call(client.uid_search("UID", f"{last + 1}:*"), lost)
+            uids = [u for u in search_uids(resp.lines) if u > last]
+            if not uids:
+                return last
+            meta = await self._fetch(client, lost, uids, "(UID FLAGS RFC822.SIZE)")
+            for batch in self._batches(meta):
+                last = await self._process_batch(client, lost, handler, validity, batch, last)
+                await state.save(self.mailbox, validity, last)
+
+    def _batches(self, meta: list[FetchItem]) -> list[list[FetchItem]]:
+        batches: list[list[FetchItem]] = [[]]
+        size = 0
+        for item in sorted(meta, key=lambda m: m.uid):
+            if batches[-1] and size + (item.size or 0) > self.batch_bytes:
+                batches.append([])
+                size = 0
+            batches[-1].append(item)
+            size += min(item.size or 0, self.max_fetch_bytes)
+        return [b for b in batches if b]
+
+    async def _process_batch(
+        self,
+        client: aioimaplib.IMAP4,
+        lost: asyncio.Event,
+        handler: Handler,
+        validity: int,
+        batch: list[FetchItem],
+        last: int,
+    ) -> int:
+        todo = [m for m in batch if PROCESSED_KEYWORD not in m.flags]
+        small = [m.uid for m in todo if (m.size or 0) <= self.max_fetch_bytes]
+        large = [m.uid for m in todo if (m.size or 0) > self.max_fetch_bytes]
+        bodies: dict[int, bytes] = {}
+        if small:
+            for item in await self._fetch(client, lost, small, "(UID BODY.PEEK[])"):
+                bodies[item.uid] = item.body or b""
+        if large:
+            for item in await self._fetch(client, lost, large, "(UID BODY.PEEK[HEADER])"):
+                bodies[item.uid] = item.body or b""
+        done: list[int] = []
+        quarantined: list[int] = []
+        for item in todo:
+            if item.uid not in bodies:
+                continue  # expunged by someone else meanwhile
+            fetched = Fetched(
+                raw=bodies[item.uid],
+                source=f"imap:{self.mailbox}:{validity}:{item.uid}",
+                uid=item.uid,
+                uidvalidity=validity,
+                mailbox=self.mailbox,
+                size=item.size,
+                truncated=item.uid in large,
+            )
+            outcome = await handler(fetched)  # not wrapped: handler errors must propagate
+            (quarantined if outcome is Outcome.QUARANTINE else done).append(item.uid)
+        await self._flag(client, lost, done, quarantined)
+        return max(last, *(m.uid for m in batch))
+
+    async def _fetch(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, uids: list[int], parts: str
+    ) -> list[FetchItem]:
+        resp = await self._call(client.uid("fetch", uid_set(uids), parts), lost)
+        if resp.result != "OK":
+            raise MailConnectionError(f"UID FETCH failed: {_last(resp)}")
+        return fetch_items(resp.lines)
+
+    async def _flag(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, done: list[int], bad: list[int]
+    ) -> None:
+        if done:
+            flags = f"(\\Seen {PROCESSED_KEYWORD})"
+            await self._call(client.uid("store", uid_set(done), "+FLAGS.SILENT", flags), lost)
+        if bad:
+            flags = f"({PROCESSED_KEYWORD} {QUARANTINED_KEYWORD})"
+            await self._call(client.uid("store", uid_set(bad), "+FLAGS.SILENT", flags), lost)
+            verb = "move" if client.has_capability("MOVE") else "copy"
+            resp = await self._call(client.uid(verb, uid_set(bad), self.quarantine_mailbox), lost)
+            if resp.result != "OK":  # still kept and flagged in place; never deleted
+                log.warning("imap could not %s to quarantine: %s", verb, _last(resp))
+            log.info("imap quarantined uids=%s", uid_set(bad))
+
+    # -- waiting --------------------------------------------------------------------------
+
+    async def _wait_for_news(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
+        if self.use_idle and client.has_capability("IDLE"):
+            await self._idle(client, lost)
+            return
+        try:
+            async with asyncio.timeout(self.poll_interval):
+                await lost.wait()
+        except TimeoutError:
+            await self._call(client.noop(), lost)
+            return
+        raise MailConnectionError("connection lost while polling")
+
+    async def _idle(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
+        idle = await self._call(client.idle_start(timeout=self.idle_refresh), lost)
+        self.idling.set()
+        try:
+            while True:
+                push = await self._call(client.wait_server_push(), lost, forever=True)
+                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    break  # refresh the IDLE
+                lines = [bytes(x) for x in push]
+                if any(x.startswith(b"BYE") for x in lines):
+                    raise MailConnectionError("server closed the connection (BYE) during IDLE")
+                if any(x.endswith(b"EXISTS") for x in lines):
+                    break
+        finally:
+            self.idling.clear()
+        client.idle_done()
+        await self._call(asyncio.shield(idle), lost)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _call(self, aw: Awaitable[T], lost: asyncio.Event, *, forever: bool = False) -> T:
+        """Await one IMAP step, failing fast when the connection drops or the step times out.
+
+        Raises:
+            MailConnectionError: network error, timeout, protocol abort or lost connection.
+        """
+        limit = None if forever else self.timeout
+        task: asyncio.Future[T] = asyncio.ensure_future(aw)
+        watcher: asyncio.Future[Any] = asyncio.ensure_future(lost.wait())
+        waiting: set[asyncio.Future[Any]] = {task, watcher}
+        try:
+            done, _ = await asyncio.wait(
+                waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            watcher.cancel()
+            if not task.done():
+                task.cancel()
+        if task in done:
+            try:
+                return task.result()
+            except _NETWORK_ERRORS as exc:
+                raise MailConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        if lost.is_set():
+            raise MailConnectionError("the server closed the connection")
+        raise MailConnectionError(f"no answer within {limit} s")
+
+    def _close(self, client: aioimaplib.IMAP4) -> None:
+        """Drop the connection and every task aioimaplib keeps for it."""
+        for task in [*client.tasks, *client.protocol.tasks]:
+            task.cancel()
+        transport: Any = client.protocol.transport
+        if transport is not None:
+            transport.close()
+        elif not client._client_task.done():
+            client._client_task.cancel()
+
+
+def _last(resp: Any) -> str:
+    lines = getattr(resp, "lines", None) or [b""]
+    return bytes(lines[-1]).decode("utf-8", "replace")[:200]
