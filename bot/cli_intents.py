@@ -124,7 +124,7 @@ def train_command(
     ] = None,
     out: Annotated[Path, typer.Option(help="model directory to write")] = MODEL_DIR,
     corpus: Annotated[Path, typer.Option(help="corpus directory")] = CORPUS_DIR,
-    architecture: Annotated[str, typer.Option(help=f"one of {sorted(ARCHITECTURES)}")] = "bow",
+    architecture: Annotated[str, typer.Option(help=f"one of {sorted(ARCHITECTURES)}")] = "hashed",
 ) -> None:
     """Train the model from the corpus (deterministic for the same corpus and seed)."""
     try:

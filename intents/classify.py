@@ -91,12 +91,22 @@ def prepare_text(text: str) -> str:
     return cut.encode("utf-8", "replace").decode("utf-8")
 
 
+def looks_like_words(doc: Doc) -> bool:
+    """True when at least two tokens, and half of all non-space tokens, are alphabetic words.
+
+    Binary noise, base64 blobs and one endless "word" fail; such input always goes to a human.
+    """
+    tokens = [token for token in doc if not token.is_space]
+    words = sum(1 for token in tokens if token.is_alpha and len(token) > 1)
+    return words >= 2 and words * 2 >= len(tokens)
+
+
 def _result(model: IntentModel, doc: Doc) -> Classification:
-    scores = {label: float(doc.cats.get(label, 0.0)) for label in LABELS}
+    # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
+    scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
     decision = decide(scores, model.thresholds, model.margin)
-    return Classification(
-        decision.intent, decision.intents, scores, str(doc._.language), decision.needs_review
-    )
+    review = decision.needs_review or not looks_like_words(doc)
+    return Classification(decision.intent, decision.intents, scores, str(doc._.language), review)
 
 
 def classify(model: IntentModel, text: str) -> Classification:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from intents.labels import LABELS, Intent
 
+#: More intents than this in one message sends it to a human.
+MAX_INTENTS = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -23,9 +26,10 @@ def decide(
 ) -> Decision:
     """Decide which intents a message carries.
 
-    A message needs review when no label reaches its threshold, or when the runner-up is
-    within ``margin`` of the top score without reaching its own threshold (the model cannot
-    tell which of the two it is). Two labels both above threshold are two intents, not doubt.
+    A message needs review when no label reaches its threshold, when the runner-up is within
+    ``margin`` of the top score without reaching its own threshold (the model cannot tell
+    which of the two it is), or when more than :data:`MAX_INTENTS` labels pass. Two labels
+    both above threshold are two intents, not doubt.
 
     Args:
         scores: a score in [0, 1] per label; missing labels count as 0, unknown keys are ignored.
@@ -53,4 +57,5 @@ def decide(
     if len(intents) > 1:  # a request next to "not a request" is still a request
         intents = tuple(intent for intent in intents if intent is not Intent.OTHER)
     doubtful = score(second) < limit(second) and score(top) - score(second) < margin
-    return Decision(Intent(top), intents, not intents or doubtful)
+    # Three requests in one message are rare; so many labels at once means the model is lost.
+    return Decision(Intent(top), intents, not intents or doubtful or len(intents) > MAX_INTENTS)

@@ -67,7 +67,7 @@ class TrainResult:
     test_report: dict[str, Any]
 
 
-def build_pipeline(architecture: str = "bow") -> Language:
+def build_pipeline(architecture: str = "hashed") -> Language:
     """A blank multilingual pipeline with ``language_detector`` and ``textcat_multilabel``.
 
     Raises:
@@ -103,9 +103,9 @@ def train(
     corpus_dir: Path = CORPUS_DIR,
     seed: int = 0,
     include_labels: Sequence[Path] = (),
-    architecture: str = "bow",
+    architecture: str = "hashed",
     epochs: int = 12,
-    learn_rate: float = 0.001,
+    learn_rate: float = 0.01,
 ) -> TrainResult:
     """Train, tune thresholds on the validation split, score the test split, write the model.
 

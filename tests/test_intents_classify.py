@@ -1,0 +1,99 @@
+"""The shipped model: up to date with the corpus, classifies, and survives any input."""
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from intents import Intent, IntentModel, classify, classify_many, load_model, with_overrides
+from intents.classify import MODEL_DIR
+from intents.corpus import CORPUS_DIR, corpus_files, corpus_sha256
+from intents.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def shipped() -> IntentModel:
+    return load_model()
+
+
+def test_model_is_not_stale() -> None:
+    meta = load_model().meta
+    files = corpus_files(CORPUS_DIR)
+    assert meta["corpus_files"] == [p.name for p in files]
+    assert meta["corpus_sha256"] == corpus_sha256(files), (
+        "intents/model was trained on another corpus; run `dsr train` and commit intents/model"
+    )
+
+
+def test_model_is_small_and_loads_fast() -> None:
+    size = sum(p.stat().st_size for p in MODEL_DIR.rglob("*") if p.is_file())
+    assert size < 50 * 2**20
+    start = time.perf_counter()
+    load_model()
+    assert time.perf_counter() - start < 5.0  # the bench measures the real figure (< 1 s)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Please send me a copy of all personal data you store about me.", Intent.SEE),
+        ("Bitte löschen Sie mein Konto und alle meine Daten.", Intent.DELETE),
+        ("Mijn adres is veranderd, wilt u het aanpassen naar Dorpsstraat 4?", Intent.CHANGE),
+        ("Je ne veux plus recevoir votre newsletter, désinscrivez-moi.", Intent.UNSUBSCRIBE),
+        ("Where is my parcel? I ordered two weeks ago.", Intent.OTHER),
+    ],
+    ids=["en-see", "de-delete", "nl-change", "fr-unsubscribe", "en-other"],
+)
+def test_clear_messages(shipped: IntentModel, text: str, intent: Intent) -> None:
+    result = classify(shipped, text)
+    assert result.intent is intent
+    assert set(result.scores) == {i.value for i in Intent}
+
+
+def test_batch_matches_single(shipped: IntentModel) -> None:
+    texts = ["Please delete my account.", "What data do you have about me?", ""]
+    assert classify_many(shipped, texts) == [classify(shipped, t) for t in texts]
+
+
+def test_overrides(shipped: IntentModel) -> None:
+    strict = with_overrides(shipped, threshold=0.999, margin=0.0)
+    result = classify(strict, "Please delete my account.")
+    assert result.intents == () and result.needs_review
+    assert shipped.thresholds != strict.thresholds  # the loaded model is not changed
+
+
+def test_missing_model_says_how_to_fix(tmp_path: object) -> None:
+    with pytest.raises(ModelError, match="dsr train"):
+        load_model(MODEL_DIR / "does-not-exist")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   \n\t ", "x" * 1_000_000, "Lorem ipsum dolor " * 60_000, "\x00\x01\x02\ud800\udfff"],
+    ids=["empty", "blank", "1MB-one-word", "1MB-words", "control-and-surrogates"],
+)
+def test_bad_input_needs_a_human(shipped: IntentModel, text: str) -> None:
+    result = classify(shipped, text)
+    assert result.intent is Intent.OTHER or result.needs_review
+
+
+def test_mixed_languages_still_answer(shipped: IntentModel) -> None:
+    result = classify(shipped, "Bonjour, please löschen Sie my data, gracias, Ευχαριστώ")
+    assert result.intent in Intent
+    assert result.language != ""
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(st.binary(max_size=4000))
+def test_binary_noise(shipped: IntentModel, noise: bytes) -> None:
+    result = classify(shipped, noise.decode("latin-1"))
+    assert result.intent is Intent.OTHER or result.needs_review
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(st.text(max_size=3000))
+def test_any_text_gives_a_result(shipped: IntentModel, text: str) -> None:
+    result = classify(shipped, text)
+    assert result.intent in Intent
+    assert all(0.0 <= s <= 1.0 for s in result.scores.values())

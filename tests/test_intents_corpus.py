@@ -1,0 +1,67 @@
+"""Corpus parsing, hashing and the deterministic split."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from intents.corpus import (
+    CORPUS_DIR,
+    Example,
+    corpus_files,
+    corpus_sha256,
+    load_corpus,
+    parse_line,
+    split,
+)
+from intents.errors import CorpusError
+from intents.labels import LABELS
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"labels": ["see"]}', "no string field 'text'"),
+        ('{"text": "x", "labels": []}', "non-empty list"),
+        ('{"text": "x", "labels": ["access"]}', "unknown label 'access'"),
+    ],
+    ids=["json", "no-text", "no-labels", "unknown-label"],
+)
+def test_bad_lines_name_the_place(line: str, fragment: str) -> None:
+    with pytest.raises(CorpusError, match=fragment) as info:
+        parse_line(line, "xx.jsonl:7")
+    assert "xx.jsonl:7" in str(info.value)
+
+
+def test_label_or_labels() -> None:
+    assert parse_line('{"text": "t", "label": "see"}', "f:1").labels == ("see",)
+    parsed = parse_line('{"text": "t", "labels": ["see", "delete", "see"], "lang": "de"}', "f:1")
+    assert parsed == Example("t", ("see", "delete"), "de", "")
+
+
+def test_shipped_corpus_is_valid() -> None:
+    examples = load_corpus(corpus_files(CORPUS_DIR))
+    assert len(examples) > 500
+    assert {label for ex in examples for label in ex.labels} == set(LABELS)
+    assert all(ex.lang for ex in examples)
+
+
+def test_split_is_stable_and_disjoint() -> None:
+    examples = [Example(f"text {i}", ("see",)) for i in range(1000)]
+    train, valid, test = split(examples, seed=0)
+    assert len(train) + len(valid) + len(test) == 1000
+    assert 100 < len(test) < 200 and 100 < len(valid) < 200
+    # Adding examples never moves an existing one to another part.
+    train2, valid2, test2 = split([*examples, Example("new", ("see",))], seed=0)
+    assert set(test) <= set(test2) and set(valid) <= set(valid2)
+    assert split(examples, seed=1)[2] != test
+
+
+def test_hash_depends_on_content_and_name(tmp_path: Path) -> None:
+    a = tmp_path / "a.jsonl"
+    a.write_text(json.dumps({"text": "x", "labels": ["see"]}) + "\n")
+    first = corpus_sha256([a])
+    assert first == corpus_sha256([a])
+    a.write_text(json.dumps({"text": "y", "labels": ["see"]}) + "\n")
+    assert corpus_sha256([a]) != first

@@ -1,0 +1,87 @@
+"""decide() and the threshold/margin tuning: pure functions."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from intents.decide import decide
+from intents.labels import LABELS, Intent
+from intents.tune import tune_margin, tune_thresholds
+
+
+def scores(**given_scores: float) -> dict[str, float]:
+    return {label: given_scores.get(label, 0.0) for label in LABELS}
+
+
+@pytest.mark.parametrize(
+    ("cats", "intent", "intents", "review"),
+    [
+        (scores(see=0.9, delete=0.1), Intent.SEE, (Intent.SEE,), False),
+        (scores(see=0.9, delete=0.8), Intent.SEE, (Intent.SEE, Intent.DELETE), False),
+        (scores(see=0.3, delete=0.2), Intent.SEE, (), True),
+        (scores(see=0.55, delete=0.49), Intent.SEE, (Intent.SEE,), True),
+        (scores(see=0.55, delete=0.2), Intent.SEE, (Intent.SEE,), False),
+        (scores(other=0.9, concern=0.7), Intent.OTHER, (Intent.CONCERN,), False),
+        ({}, Intent.OTHER, (), True),
+        ({"see": math.nan, "delete": 0.9}, Intent.DELETE, (Intent.DELETE,), False),
+        (
+            scores(see=0.7, delete=0.6, change=0.55),
+            Intent.SEE,
+            (Intent.SEE, Intent.DELETE, Intent.CHANGE),
+            True,
+        ),
+    ],
+    ids=[
+        "clear",
+        "two-intents",
+        "all-low",
+        "close-runner-up",
+        "margin-ok",
+        "request-beats-other",
+        "no-scores",
+        "nan-ignored",
+        "three-intents",
+    ],
+)
+def test_decide(
+    cats: dict[str, float], intent: Intent, intents: tuple[Intent, ...], review: bool
+) -> None:
+    decision = decide(cats, 0.5, 0.1)
+    assert (decision.intent, decision.intents, decision.needs_review) == (intent, intents, review)
+
+
+def test_per_label_thresholds() -> None:
+    decision = decide(scores(change=0.35), {"change": 0.3}, 0.0)
+    assert decision.intents == (Intent.CHANGE,)
+    assert not decision.needs_review
+    assert decide(scores(change=0.35), {"change": 0.4}, 0.0).needs_review
+
+
+@given(
+    st.dictionaries(st.sampled_from(LABELS), st.floats(0.0, 1.0)),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+)
+def test_decide_total(cats: dict[str, float], threshold: float, margin: float) -> None:
+    decision = decide(cats, threshold, margin)
+    assert decision.intent in Intent
+    assert all(cats.get(i.value, 0.0) >= threshold for i in decision.intents)
+    assert decision.needs_review or decision.intents
+
+
+def test_tune_thresholds_separates_labels() -> None:
+    gold = [("see",), ("see",), ("delete",), ("delete",)]
+    cats = [scores(see=0.42), scores(see=0.38), scores(see=0.2, delete=0.7), scores(delete=0.6)]
+    tuned = tune_thresholds(gold, cats)
+    assert 0.2 < tuned["see"] <= 0.38
+    assert tuned["unsubscribe"] == 0.5  # no positive example: left at the default
+
+
+def test_tune_margin_prefers_review_to_wrong_answers() -> None:
+    gold = [("see",), ("delete",)]
+    cats = [scores(see=0.6, delete=0.45), scores(see=0.62, delete=0.48)]
+    margin = tune_margin(gold, cats, dict.fromkeys(LABELS, 0.5))
+    assert margin >= 0.15  # wide enough to send the wrong one to a human
+    assert decide(cats[1], 0.5, margin).needs_review
