@@ -53,7 +53,7 @@ def test_split_is_stable_and_disjoint() -> None:
     assert len(train) + len(valid) + len(test) == 1000
     assert 100 < len(test) < 200 and 100 < len(valid) < 200
     # Adding examples never moves an existing one to another part.
-    train2, valid2, test2 = split([*examples, Example("new", ("see",))], seed=0)
+    _, valid2, test2 = split([*examples, Example("new", ("see",))], seed=0)
     assert set(test) <= set(test2) and set(valid) <= set(valid2)
     assert split(examples, seed=1)[2] != test
 
