@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, select, update
+from sqlalchemy import JSON, Column, UniqueConstraint, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 
 from storage.db import session_factory
 
@@ -67,10 +67,10 @@ class RetentionLedger:
         """The receipt of `operation` for the case, if one was started."""
         async with self._sessions() as s:
             stmt = select(StoreReceipt).where(
-                StoreReceipt.case_ref == case_ref,  # type: ignore[arg-type]
-                StoreReceipt.operation == operation,  # type: ignore[arg-type]
+                StoreReceipt.case_ref == case_ref,
+                StoreReceipt.operation == operation,
             )
-            return (await s.execute(stmt)).scalar_one_or_none()
+            return (await s.exec(stmt)).one_or_none()
 
     async def start(
         self,
@@ -91,7 +91,7 @@ class RetentionLedger:
         if case_ref is None:
             return
         async with self._sessions() as s, s.begin():
-            await s.execute(
+            await (await s.connection()).execute(
                 update(StoreReceipt)
                 .where(
                     StoreReceipt.case_ref == case_ref,  # type: ignore[arg-type]
@@ -99,7 +99,7 @@ class RetentionLedger:
                 )
                 .values(status="done", result=result, finished_at=_now())
             )
-            await s.execute(
+            await (await s.connection()).execute(
                 update(RetentionHold)
                 .where(RetentionHold.case_ref == case_ref)  # type: ignore[arg-type]
                 .values(active=True)
@@ -119,12 +119,12 @@ class RetentionLedger:
                 RetentionHold.active.is_(True),  # type: ignore[attr-defined]
                 RetentionHold.done_at.is_(None),  # type: ignore[union-attr]
             )
-            return list((await s.execute(stmt)).scalars())
+            return list((await s.exec(stmt)).all())
 
     async def close(self, hold_id: int) -> None:
         """Mark a hold done: none of its rows is left."""
         async with self._sessions() as s, s.begin():
-            await s.execute(
+            await (await s.connection()).execute(
                 update(RetentionHold)
                 .where(RetentionHold.id == hold_id)  # type: ignore[arg-type]
                 .values(done_at=_now())

@@ -8,16 +8,16 @@ Create Date: 2026-11-29 23:20:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 revision: str = "0002_retention"
 down_revision: str | None = "0001_initial"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_S = sqlmodel.sql.sqltypes.AutoString
-_T = sqlmodel.sql.sqltypes.UTCDateTime
+_S = AutoString
+_T = UTCDateTime
 
 
 def upgrade() -> None:
