@@ -66,13 +66,13 @@ async def test_unknown_identity_and_subscriber_without_account(executor: Executo
 async def test_access_package_is_complete_and_escaped(executor: Executor, tmp_path: Path) -> None:
     subject = await executor.subject("alice@example.com")
     package = await executor.export(subject, tmp_path)
-    data = json.loads(package.json_path.read_text())  # noqa: ASYNC240
+    data = json.loads(package.json_path.read_text())
     tables = data["tables"]
     assert tables["customer"]["rows"][0]["name"] == "Alice <script>alert(1)</script> & Co"
     assert len(tables["activity_log"]["rows"]) == 4
     assert tables["domain_registration"]["about"]["held_as_processor_for"]
     assert package.rows == 12
-    page = package.html_path.read_text()  # noqa: ASYNC240
+    page = package.html_path.read_text()
     assert "<script>alert" not in page and "<b>there</b>" not in page
     assert html.escape("Alice <script>alert(1)</script> & Co", quote=True) in page
     # Art. 15(1) information per category: purposes, recipients, retention, source, rights.
@@ -91,7 +91,7 @@ async def test_access_package_is_complete_and_escaped(executor: Executor, tmp_pa
         "supervisory authority",
     ):
         assert needle in page, needle
-    assert not list(tmp_path.glob("*.part"))
+    assert not list(tmp_path.glob("*.part"))  # noqa: ASYNC240
 
 
 async def test_erasure_preview_then_apply(
