@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+from spacy.attrs import IS_ALPHA, IS_SPACE, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -96,9 +97,10 @@ def looks_like_words(doc: Doc) -> bool:
 
     Binary noise, base64 blobs and one endless "word" fail; such input always goes to a human.
     """
-    tokens = [token for token in doc if not token.is_space]
-    words = sum(1 for token in tokens if token.is_alpha and len(token) > 1)
-    return words >= 2 and words * 2 >= len(tokens)
+    flags = doc.to_array([IS_ALPHA, IS_SPACE, LENGTH])  # vectorised: no Token objects
+    tokens = int((flags[:, 1] == 0).sum())
+    words = int(((flags[:, 0] == 1) & (flags[:, 2] > 1)).sum())
+    return words >= 2 and words * 2 >= tokens
 
 
 def _result(model: IntentModel, doc: Doc) -> Classification:

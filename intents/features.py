@@ -56,14 +56,13 @@ def token_features(
                 combined = combined * np.uint64(1000003) ^ lowers[k : lowers.size - n + 1 + k]
             parts.append(combined)
     words, counts = np.unique(lowers, return_counts=True)
-    weights = [np.ones(sum(p.size for p in parts), dtype=np.float32)]
-    for word, count in zip(words.tolist(), counts.tolist(), strict=True):
-        grams = char_ngram_keys(strings[word], low, high)
-        if grams.size:
-            parts.append(grams)
-            weights.append(np.full(grams.size, count, dtype=np.float32))
-    keys, inverse = np.unique(np.concatenate(parts), return_inverse=True)
-    values = np.bincount(inverse, weights=np.concatenate(weights)).astype(np.float32)
+    grams = [char_ngram_keys(strings[word], low, high) for word in words.tolist()]
+    # Each word's character n-grams count as often as the word occurs.
+    gram_weights = np.repeat(counts.astype(np.float32), [g.size for g in grams])
+    plain = sum(p.size for p in parts)
+    keys, inverse = np.unique(np.concatenate([*parts, *grams]), return_inverse=True)
+    weights = np.concatenate([np.ones(plain, dtype=np.float32), gram_weights])
+    values = np.bincount(inverse, weights=weights).astype(np.float32)
     values /= np.float32(np.sqrt(np.dot(values, values)))
     return _salt(keys, salt), values
 

@@ -1,0 +1,77 @@
+"""Benchmark the intents model: size on disk, load time, throughput on one core, latency.
+
+Run: .venv/bin/python tests/bench/bench_classify.py [--n 5000] [--model DIR] [--batch-size 128]
+Messages are the project's corpus texts (every language and kind), cycled to --n.
+"""
+
+import os
+
+# One core, one thread: set before numpy/blis are imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from itertools import cycle, islice  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from intents.classify import MODEL_DIR, classify, classify_many, load_model  # noqa: E402
+from intents.corpus import CORPUS_DIR, corpus_files, load_corpus  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--model", type=Path, default=MODEL_DIR)
+    parser.add_argument("--batch-size", type=int, default=128)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    size = sum(p.stat().st_size for p in args.model.rglob("*") if p.is_file())
+    print(f"model on disk: {size / 2**20:.1f} MiB ({args.model})")
+
+    loads = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model = load_model(args.model)
+        loads.append(time.perf_counter() - start)
+    print(f"load_model (imports done): first {loads[0]:.3f} s, best {min(loads):.3f} s")
+    code = f"import intents; intents.load_model(__import__('pathlib').Path({str(args.model)!r}))"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    print(f"fresh process, import + load: {time.perf_counter() - start:.3f} s")
+
+    texts = [ex.text for ex in load_corpus(corpus_files(CORPUS_DIR))]
+    batch = list(islice(cycle(texts), args.n))
+    mean_chars = statistics.mean(len(t) for t in batch)
+    for label in ("first pass (new words)", "second pass (words seen)"):
+        start = time.perf_counter()
+        classify_many(model, batch, batch_size=args.batch_size)
+        elapsed = time.perf_counter() - start
+        print(
+            f"classify_many, {label}: {args.n} messages (mean {mean_chars:.0f} chars) in "
+            f"{elapsed:.2f} s = {args.n / elapsed:,.0f} messages/s on one core"
+        )
+    latencies = []
+    for text in batch[:1000]:
+        start = time.perf_counter()
+        classify(model, text)
+        latencies.append(time.perf_counter() - start)
+    latencies.sort()
+    print(
+        f"classify one at a time: p50 {latencies[len(latencies) // 2] * 1000:.2f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.2f} ms, "
+        f"{len(latencies) / sum(latencies):,.0f} messages/s"
+    )
+    long_text = " ".join(texts)[:1_000_000]
+    start = time.perf_counter()
+    classify(model, long_text)
+    print(f"one 1 MB message: {(time.perf_counter() - start) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
