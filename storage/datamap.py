@@ -316,14 +316,15 @@ def _check_graph(dm: DataMap) -> None:
             cur = dm.tables[cur].find.via
     for name, table in dm.tables.items():
         parent = table.find.via
-        if (
-            parent
-            and dm.tables[parent].erasure.action == "delete"
-            and (table.erasure.action != "delete")
+        if parent is None or dm.tables[parent].processor_for:
+            continue
+        if dm.tables[parent].erasure.action in ("delete", "retain") and (
+            table.erasure.action != "delete"
         ):
             raise DataMapError(
-                f"data map table {parent!r} is deleted on erasure but {name!r} keeps rows that "
-                f"refer to it; anonymize {parent!r} instead"
+                f"data map table {parent!r} has its rows deleted on erasure (at once or when "
+                f"retention ends) but {name!r} keeps rows that refer to it; delete {name!r} "
+                f"on erasure too, or anonymize {parent!r}"
             )
     accounts = [n for n, t in dm.tables.items() if t.role == "account"]
     if len(accounts) > 1:

@@ -72,6 +72,13 @@ class Ledger(Protocol):
     async def close(self, hold_id: int) -> None: ...
 
 
+def _bound(column: Any, moment: datetime) -> datetime:
+    """`moment` as the column compares it: naive UTC for columns without a time zone."""
+    if getattr(column.type, "timezone", False):
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def _aware(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
@@ -280,7 +287,7 @@ class Executor:
             )
         assert retention.period and retention.starts
         starts = table.c[retention.starts]
-        cutoff = period_cutoff(retention.period, now)
+        cutoff = _bound(starts, period_cutoff(retention.period, now))
         stmt = select(
             func.count(), func.sum(case((starts < cutoff, 1), else_=0)), func.max(starts)
         ).where(where)
@@ -361,8 +368,9 @@ class Executor:
         elif item.action == "retain":
             retention = spec.retention
             assert retention.period and retention.starts
-            cutoff = period_cutoff(retention.period, now)
-            await conn.execute(delete(table).where(where, table.c[retention.starts] < cutoff))
+            starts = table.c[retention.starts]
+            cutoff = _bound(starts, period_cutoff(retention.period, now))
+            await conn.execute(delete(table).where(where, starts < cutoff))
             if replacements:
                 await conn.execute(update(table).where(where).values(**replacements))
 
@@ -500,11 +508,10 @@ class Executor:
                 log.warning("sweep: hold %s names unmapped table; skipped", hold.id)
                 continue
             where = table.c[hold.link_column].in_(hold.link_values)
-            cutoff = period_cutoff(hold.period, now)
+            starts = table.c[hold.starts_column]
+            cutoff = _bound(starts, period_cutoff(hold.period, now))
             async with self.engine.begin() as conn:
-                res = await conn.execute(
-                    delete(table).where(where, table.c[hold.starts_column] < cutoff)
-                )
+                res = await conn.execute(delete(table).where(where, starts < cutoff))
                 left = (await conn.execute(select(func.count()).where(where))).scalar_one()
             entry = counts.setdefault(hold.table_name, {"deleted": 0, "holds_closed": 0})
             entry["deleted"] += int(res.rowcount or 0)
