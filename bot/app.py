@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.http import build_app, serve
 from bot.outbox import Dispatch, OutboxWorker
 from bot.settings import Settings
-from storage.db import create_engine
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -77,29 +76,35 @@ async def main(
     extra_loops: Sequence[Loop] = (),
     dispatch: dict[str, Dispatch] | None = None,
     stop: asyncio.Event | None = None,
+    intake: bool = True,
 ) -> None:
-    """Start `dsr run`: check migrations, then serve HTTP and work the outbox until stopped."""
+    """Start `dsr run`: check migrations and settings, then run intake, pipeline, housekeeping,
+    the outbox and the HTTP server in one TaskGroup until SIGTERM/SIGINT."""
+    from bot.build import open_desk
+    from bot.mailbox import intake_loops
+    from bot.mailer import build_sender, mail_dispatch
+    from bot.scheduler import run_housekeeping, run_pipeline
+
     await check_current(settings.database_url)
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
-    engine = create_engine(settings.database_url)
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
-    web_app = build_app(_health(engine))
-    worker = OutboxWorker(
-        engine=engine,
-        dispatch=dispatch or {},
-        worker_id=worker_id(),
-        max_attempts=settings.outbox_max_attempts,
-    )
-    log.info("dsr run: serving on %s:%s", settings.http_host, settings.http_port)
-    try:
-        await run_loops(
-            [
-                lambda: serve(web_app, settings.http_host, settings.http_port),
-                worker.run,
-                *extra_loops,
-            ],
-            stop,
+    async with open_desk(settings) as desk:
+        routes = {"mail": mail_dispatch(settings, build_sender(settings)), **(dispatch or {})}
+        worker = OutboxWorker(
+            engine=desk.engine,
+            dispatch=routes,
+            worker_id=worker_id(),
+            max_attempts=settings.outbox_max_attempts,
         )
-    finally:
-        await engine.dispose()
+        web_app = build_app(_health(desk.engine))
+        loops: list[Loop] = [
+            lambda: serve(web_app, settings.http_host, settings.http_port),
+            worker.run,
+            lambda: run_pipeline(desk),
+            lambda: run_housekeeping(desk),
+            *(intake_loops(desk) if intake else []),
+            *extra_loops,
+        ]
+        log.info("dsr run: serving on %s:%s", settings.http_host, settings.http_port)
+        await run_loops(loops, stop)

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.deadlines import due_date
 from bot.errors import CaseNotFound
 from bot.lifecycle import Event, State, next_state
+from mail.threading import make_message_id
 from storage import audit
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, Outbox, parse_reference, utcnow
@@ -98,6 +99,7 @@ async def transition(
     details: Mapping[str, Any] | None = None,
     outbox: Sequence[OutboxItem] = (),
     changes: Mapping[str, Any] | None = None,
+    domain: str = "dsr.invalid",
 ) -> Case:
     """Move `case` by `event` inside the caller's transaction (no commit).
 
@@ -105,6 +107,7 @@ async def transition(
 
     Args:
         changes: other columns to set with the move (e.g. intents, extended_to).
+        domain: the domain of our Message-IDs (mail rows get one when stored).
 
     Raises:
         IllegalTransition: the event is not allowed in the case's state.
@@ -133,15 +136,30 @@ async def transition(
         case_ref=case.reference,
         details={"from": old.value, "to": new.value, **dict(details or {})},
     )
-    for item in outbox:
-        session.add(
-            Outbox(
-                case_id=case.id,
-                kind=item.kind,
-                template=item.template,
-                payload=dict(item.payload),
-                message_id=item.message_id,
-            )
-        )
-    await session.flush()
+    await add_outbox(session, case, outbox, domain=domain)
     return case
+
+
+async def add_outbox(
+    session: AsyncSession, case: Case, items: Sequence[OutboxItem], *, domain: str
+) -> list[Outbox]:
+    """Store outbox rows for `case`; mail rows get their stable Message-ID (no commit)."""
+    rows = [
+        Outbox(
+            case_id=case.id,
+            kind=item.kind,
+            template=item.template,
+            payload=dict(item.payload),
+            message_id=item.message_id,
+        )
+        for item in items
+    ]
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        if row.kind == "mail" and row.message_id is None:
+            row.message_id = make_message_id(case.id or 0, row.id or 0, domain)
+            session.add(row)
+    if rows:
+        await session.flush()
+    return rows

@@ -42,7 +42,9 @@ app = typer.Typer(
 _OPTIONAL = {
     "bot.cli_intents": ("classify", "train", "eval"),
     "bot.cli_store": ("store",),
-    "bot.cli_cases": ("cases", "demo", "report"),
+    "bot.cli_cases": ("cases",),
+    "bot.cli_demo": ("demo",),
+    "bot.cli_report": ("report",),
 }
 
 

@@ -45,7 +45,8 @@ def test_run_refuses_an_unmigrated_store(tmp_path: Path) -> None:
 def test_run_serves_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = _env(tmp_path, port)
-    subprocess.run(_dsr("db", "upgrade"), env=env, check=True, capture_output=True, cwd=tmp_path)
+    for step in (("db", "upgrade"), ("store", "init")):
+        subprocess.run(_dsr(*step), env=env, check=True, capture_output=True, cwd=tmp_path)
     proc = subprocess.Popen(
         _dsr("run"),
         env=env,
@@ -55,7 +56,7 @@ def test_run_serves_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline, body = time.monotonic() + 30, b""
+        deadline, body = time.monotonic() + 60, b""
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:

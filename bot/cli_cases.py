@@ -1,0 +1,192 @@
+"""`dsr cases list|show|approve|reject|reclassify|verify|extend|dismiss`: case work without Slack,
+on the same core functions (`bot.actions`) that the Slack buttons call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated
+
+import typer
+from sqlmodel import col, select
+
+from bot import actions
+from bot.build import open_desk
+from bot.cases import get_case
+from bot.desk import Desk
+from bot.lifecycle import OPEN_STATES
+from bot.settings import Settings
+from storage import audit
+from storage.models import Case, Outbox
+
+cases_app = typer.Typer(help="Work on cases without Slack.", no_args_is_help=True)
+
+ActorOpt = Annotated[str | None, typer.Option(help="Who acts (audited); default: the OS user.")]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _actor(actor: str | None) -> str:
+    return f"cli:{actor or getpass.getuser()}"[:128]
+
+
+def _with_desk(ctx: typer.Context, fn: Callable[[Desk], Awaitable[actions.ActionResult]]) -> None:
+    async def go() -> actions.ActionResult:
+        async with open_desk(_settings(ctx)) as desk:
+            return await fn(desk)
+
+    result = asyncio.run(go())
+    typer.echo(result.message)
+
+
+def _due_label(case: Case, today: date) -> str:
+    days = (case.effective_due - today).days
+    return f"OVERDUE {-days}d" if days < 0 else f"{days}d left"
+
+
+@cases_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Closed cases too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Open cases by due date (overdue first)."""
+
+    async def go() -> list[Case]:
+        async with open_desk(_settings(ctx)) as desk, desk.sessions() as session:
+            stmt = select(Case).order_by(col(Case.due_on), col(Case.id))
+            if not all_:
+                stmt = stmt.where(col(Case.state).in_([s.value for s in OPEN_STATES]))
+            return list((await session.exec(stmt)).all())
+
+    today = date.today()
+    for case in asyncio.run(go()):
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "ref": case.reference,
+                        "state": case.state,
+                        "intents": case.intents,
+                        "language": case.language,
+                        "due": case.effective_due.isoformat(),
+                    }
+                )
+            )
+        else:
+            typer.echo(
+                f"{case.reference:<9} {case.state:<22} {','.join(case.intents):<20} "
+                f"{case.language or '?':<3} due {case.effective_due} "
+                f"({_due_label(case, today)})"
+            )
+
+
+@cases_app.command("show")
+def show_cmd(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="DSR-n")]) -> None:
+    """One case: state, intents, scores, verification, deadline, mails and its audit trail."""
+
+    async def go() -> None:
+        async with open_desk(_settings(ctx)) as desk:
+            async with desk.sessions() as session:
+                case = await get_case(session, ref)
+                mails = (
+                    await session.exec(
+                        select(Outbox).where(Outbox.case_id == case.id).order_by(col(Outbox.id))
+                    )
+                ).all()
+            subject = case.data.get("subject", {})
+            typer.echo(f"{case.reference}  {case.state}")
+            typer.echo(f"  intents     {', '.join(case.intents)}  (review: {case.needs_review})")
+            typer.echo(
+                "  scores      "
+                + ", ".join(
+                    f"{k} {v:.2f}" for k, v in sorted(case.scores.items(), key=lambda kv: -kv[1])
+                )
+            )
+            typer.echo(f"  language    {case.language or '?'}   channel {case.channel}")
+            typer.echo(
+                f"  received    {case.received_at:%Y-%m-%d %H:%M} UTC; due "
+                f"{case.effective_due}"
+                + (f" (extended: {case.extension_reason})" if case.extended_to else "")
+            )
+            typer.echo(
+                f"  subject     {'found' if subject.get('found') else 'no match'}; "
+                f"accounts {len(subject.get('accounts', []))}; verified by "
+                f"{case.verified_by or '-'}"
+            )
+            for row in mails:
+                typer.echo(f"  {row.kind:<5} {row.template:<20} {row.status}")
+            async for ev in audit.events(desk.engine, case_ref=case.reference):
+                typer.echo(f"  #{ev.seq:<5} {ev.ts[:19]} {ev.actor:<28} {ev.action}")
+
+    asyncio.run(go())
+
+
+@cases_app.command("approve")
+def approve_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
+    """Approve (four-eyes deletions need two different approvers)."""
+    _with_desk(ctx, lambda d: actions.approve(d, ref, _actor(actor)))
+
+
+@cases_app.command("reject")
+def reject_cmd(
+    ctx: typer.Context,
+    ref: str,
+    reason: Annotated[str, typer.Option(help="Told to the customer.")],
+    actor: ActorOpt = None,
+) -> None:
+    """Reject with a reason that the customer is told."""
+    _with_desk(ctx, lambda d: actions.reject(d, ref, _actor(actor), reason))
+
+
+@cases_app.command("reclassify")
+def reclassify_cmd(
+    ctx: typer.Context,
+    ref: str,
+    intents: Annotated[str, typer.Argument(help="e.g. see,delete")],
+    actor: ActorOpt = None,
+) -> None:
+    """Set the intents by hand; the case starts over and the choice trains the classifier."""
+    _with_desk(ctx, lambda d: actions.reclassify(d, ref, _actor(actor), intents.split(",")))
+
+
+@cases_app.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    ref: str,
+    reason: Annotated[str, typer.Option(help="How the identity was checked.")],
+    actor: ActorOpt = None,
+) -> None:
+    """Mark the requester verified by other means (audited with the reason)."""
+    _with_desk(ctx, lambda d: actions.verify_manually(d, ref, _actor(actor), reason))
+
+
+@cases_app.command("extend")
+def extend_cmd(
+    ctx: typer.Context,
+    ref: str,
+    reason: Annotated[str, typer.Option(help="Told to the customer.")],
+    months: Annotated[int, typer.Option(min=1, max=2)] = 1,
+    actor: ActorOpt = None,
+) -> None:
+    """Extend the deadline by 1 or 2 months (Art. 12(3))."""
+    _with_desk(ctx, lambda d: actions.extend(d, ref, _actor(actor), months, reason))
+
+
+@cases_app.command("dismiss")
+def dismiss_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
+    """Close a triage case that is not a data-subject request."""
+    _with_desk(ctx, lambda d: actions.dismiss(d, ref, _actor(actor)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `cases`."""
+    app.add_typer(cases_app, name="cases")

@@ -1,0 +1,77 @@
+"""The desk: everything the pipeline stages share, built once from settings and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.cases import OutboxItem
+from bot.policy import Policy
+from bot.settings import Settings
+from intents.classify import IntentModel
+from storage.customer import Executor
+from storage.pseudonym import pseudonym
+
+
+@dataclass
+class Desk:
+    """Shared state of one `dsr run` process (or one CLI call)."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    executor: Executor
+    model: IntentModel
+    key: bytes
+    policy: Policy = field(default_factory=Policy)
+    packages_dir: Path = Path("var/packages")
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when Slack cards should be written to the outbox."""
+        return self.settings.slack_bot_token is not None
+
+    def pseudonym(self, identity: str) -> str:
+        """The keyed pseudonym of an identity (for the audit log and comparisons)."""
+        return pseudonym(self.key, identity)
+
+    def customer_actor(self, address: str | None) -> str:
+        """`customer:<pseudonym>` for audit events caused by a customer."""
+        return f"customer:{self.pseudonym(address)}" if address else "customer:unknown"
+
+
+def mail_item(
+    template: str,
+    *,
+    to: str,
+    lang: str | None,
+    context: Mapping[str, Any],
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    attachments: Sequence[str] = (),
+    auto_submitted: bool = True,
+) -> OutboxItem:
+    """An outbox row for one templated mail (the Message-ID is assigned when it is stored)."""
+    return OutboxItem(
+        "mail",
+        template,
+        {
+            "to": to,
+            "lang": lang or "en",
+            "context": dict(context),
+            "in_reply_to": in_reply_to,
+            "references": list(references),
+            "attachments": list(attachments),
+            "auto_submitted": auto_submitted,
+        },
+    )
+
+
+def slack_item(template: str, **payload: Any) -> OutboxItem:
+    """An outbox row for a Slack post or card update."""
+    return OutboxItem("slack", template, payload)

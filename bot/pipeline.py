@@ -1,0 +1,378 @@
+"""Advancing cases: route a fresh case, expire an unanswered challenge, execute an approved case.
+
+Work is claimed with `FOR UPDATE SKIP LOCKED` and a lease (`next_action_at`), so several
+`dsr run` processes share it and a crashed one's work is picked up again. Every move goes through
+`bot.cases.transition`, so its audit event and mails commit with it. Customer-store operations
+are idempotent per case (the executor's receipts), so a repeat after a crash does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot import verify
+from bot.cases import OutboxItem, add_outbox, get_case, transition
+from bot.desk import Desk, mail_item, slack_item
+from bot.lifecycle import Event, State
+from bot.policy import Route, ordered, route
+from storage.customer import CustomerStoreError
+from storage.errors import ConcurrentUpdateError
+from storage.models import Case, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+WORK_STATES = (State.RECEIVED, State.AWAITING_VERIFICATION, State.APPROVED)
+MAX_CHALLENGES = 3
+
+
+async def claim_due(desk: Desk, limit: int = 10) -> list[int]:
+    """Lease up to `limit` cases whose next action is due; returns their ids."""
+    now = utcnow()
+    async with desk.sessions() as session, session.begin():
+        stmt = (
+            select(Case.id)
+            .where(col(Case.next_action_at) <= now, col(Case.state).in_(WORK_STATES))
+            .order_by(col(Case.next_action_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [i for i in (await session.exec(stmt)).all() if i is not None]
+        if ids:
+            await session.exec(
+                update(Case).where(col(Case.id).in_(ids)).values(next_action_at=now + LEASE)
+            )
+    return ids
+
+
+async def advance_due(desk: Desk, limit: int = 10) -> int:
+    """Claim due cases and advance each one step; returns how many were claimed."""
+    ids = await claim_due(desk, limit)
+    for case_id in ids:
+        try:
+            await advance(desk, case_id)
+        except ConcurrentUpdateError:
+            log.info("DSR-%s moved by someone else; skipped", case_id)
+    return len(ids)
+
+
+async def advance(desk: Desk, case_id: int) -> None:
+    """One step for one case, chosen by its state."""
+    async with desk.sessions() as session:
+        case = await get_case(session, case_id)
+    if case.state == State.RECEIVED:
+        await _route(desk, case)
+    elif case.state == State.AWAITING_VERIFICATION:
+        await _expire(desk, case)
+    elif case.state == State.APPROVED:
+        await _execute(desk, case)
+
+
+def _ack_context(case: Case) -> dict[str, Any]:
+    return {
+        "case_ref": case.reference,
+        "intents": list(case.intents),
+        "due_date": case.effective_due.isoformat(),
+    }
+
+
+def _to_requester(desk: Desk, case: Case, template: str, **context: Any) -> OutboxItem:
+    """A mail to whoever wrote, threaded under their message. Never carries personal data."""
+    assert case.requester_address
+    root = case.data.get("message_id")
+    refs = [*case.data.get("references", []), *([root] if root else [])]
+    return mail_item(
+        template,
+        to=case.requester_address,
+        lang=case.language,
+        context={"case_ref": case.reference, **context},
+        in_reply_to=root,
+        references=refs,
+    )
+
+
+async def _route(desk: Desk, case: Case) -> None:
+    where = route(case.intents, needs_review=case.needs_review)
+    domain = desk.settings.own_domain
+    cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
+    if where is Route.TRIAGE or not case.requester_address:
+        async with desk.sessions() as session, session.begin():
+            await transition(
+                session,
+                await get_case(session, case.id or 0),
+                Event.TRIAGE,
+                actor="system",
+                details={"route": where.value},
+                changes={"next_action_at": None},
+                outbox=cards,
+                domain=domain,
+            )
+        return
+    if where is Route.CONCERN:
+        ack = _to_requester(
+            desk,
+            case,
+            "concern_ack",
+            authority_name=desk.settings.authority_name,
+            authority_url=desk.settings.authority_url,
+            due_date=case.effective_due.isoformat(),
+        )
+        async with desk.sessions() as session, session.begin():
+            await transition(
+                session,
+                await get_case(session, case.id or 0),
+                Event.NO_VERIFICATION_NEEDED,
+                actor="system",
+                details={"route": where.value},
+                changes={"next_action_at": None},
+                outbox=[ack, *cards],
+                domain=domain,
+            )
+        return
+    if where is Route.UNSUBSCRIBE:
+        result = await desk.executor.unsubscribe(case.requester_address, case.reference)
+        async with desk.sessions() as session, session.begin():
+            current = await get_case(session, case.id or 0)
+            await transition(
+                session,
+                current,
+                Event.NO_VERIFICATION_NEEDED,
+                actor="system",
+                details={"route": where.value},
+                domain=domain,
+            )
+            await transition(
+                session,
+                current,
+                Event.AUTO_APPROVE,
+                actor="system",
+                details={"policy": "unsubscribe_at_once"},
+                domain=domain,
+            )
+            await transition(
+                session,
+                current,
+                Event.COMPLETE,
+                actor="system",
+                details={"unsubscribed": _total(result.counts)},
+                changes={"next_action_at": None},
+                outbox=[_to_requester(desk, case, "unsubscribe_done"), *cards],
+                domain=domain,
+            )
+        return
+    await _challenge(desk, case, cards)
+
+
+def _total(counts: dict[str, dict[str, int]]) -> int:
+    return sum(sum(v.values()) for v in counts.values())
+
+
+async def _lookup(desk: Desk, case: Case) -> dict[str, Any]:
+    """Find the subject by every identifier the request carries; addresses on file only."""
+    addresses: list[str] = []
+    accounts: list[str] = []
+    ambiguous = False
+    for identity in case.data.get("identifiers", []):
+        match = await desk.executor.find(identity, counts=False)
+        if match.ambiguous:
+            ambiguous = True
+            accounts.extend(match.accounts)
+            if "@" in identity:
+                addresses.append(identity.lower())  # all these accounts share this address
+        elif match.subject is not None:
+            accounts.extend(match.accounts)
+            addresses.extend(a.lower() for a in match.subject.values("email"))
+    unique = list(dict.fromkeys(addresses))[:MAX_CHALLENGES]
+    return {
+        "found": bool(unique),
+        "addresses": unique,
+        "ambiguous": ambiguous,
+        "accounts": list(dict.fromkeys(accounts))[:10],
+    }
+
+
+async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
+    subject = await _lookup(desk, case)
+    settings = desk.settings
+    ttl = timedelta(days=settings.challenge_ttl_days)
+    # The requester's acknowledgement is the same whether or not we hold data about anyone.
+    items = [_to_requester(desk, case, "acknowledgement", **_ack_context(case))]
+    if case.data.get("processor"):
+        items.append(
+            _to_requester(
+                desk,
+                case,
+                "processor_redirect",
+                reseller="the reseller you registered your domain with",
+            )
+        )
+        if desk.slack_enabled:
+            items.append(slack_item("thread_note", case=case.reference, note="processor_data"))
+    async with desk.sessions() as session, session.begin():
+        current = await get_case(session, case.id or 0)
+        await add_outbox(session, current, items, domain=settings.own_domain)
+        for address in subject["addresses"]:
+            placeholder = mail_item(
+                "challenge", to=address, lang=case.language, context={"case_ref": case.reference}
+            )
+            (row,) = await add_outbox(session, current, [placeholder], domain=settings.own_domain)
+            assert row.message_id is not None
+            _, code = await verify.issue(
+                session,
+                current,
+                key=desk.key,
+                sent_to_pseudonym=desk.pseudonym(address),
+                message_id=row.message_id,
+                ttl=ttl,
+                max_attempts=settings.challenge_max_attempts,
+            )
+            row.payload = {
+                **row.payload,
+                "context": {
+                    "case_ref": case.reference,
+                    "code": code,
+                    "expires_at": (utcnow() + ttl).isoformat(),
+                },
+            }
+            session.add(row)
+        await transition(
+            session,
+            current,
+            Event.CLASSIFY,
+            actor="system",
+            details={
+                "route": "verify",
+                "challenges": len(subject["addresses"]),
+                "ambiguous": subject["ambiguous"],
+            },
+            changes={
+                "data": {**case.data, "subject": subject},
+                "subject_pseudonym": desk.pseudonym(subject["addresses"][0])
+                if subject["addresses"]
+                else None,
+                "next_action_at": utcnow() + ttl,
+            },
+            outbox=cards,
+            domain=settings.own_domain,
+        )
+
+
+async def _expire(desk: Desk, case: Case) -> None:
+    async with desk.sessions() as session, session.begin():
+        current = await get_case(session, case.id or 0)
+        outbox = [_to_requester(desk, current, "expired")] if current.requester_address else []
+        if desk.slack_enabled:
+            outbox.append(slack_item("case_card", case=case.reference))
+        await transition(
+            session,
+            current,
+            Event.EXPIRE,
+            actor="system",
+            details={"reason": "not_verified_in_time"},
+            changes={"next_action_at": None},
+            outbox=outbox,
+            domain=desk.settings.own_domain,
+        )
+
+
+def verified_address(case: Case) -> str | None:
+    """The address on file that proved control (or the first on file, after manual checks)."""
+    address = case.data.get("verified_address")
+    on_file = case.data.get("subject", {}).get("addresses", [])
+    if address and address.lower() in on_file:
+        return str(address).lower()
+    return str(on_file[0]) if on_file else None
+
+
+async def _execute(desk: Desk, case: Case) -> None:
+    address = verified_address(case)
+    domain = desk.settings.own_domain
+    mails: list[OutboxItem] = []
+    details: dict[str, Any] = {}
+    try:
+        if address is None:
+            raise CustomerStoreError("no address on file to act for; verify the subject first")
+        subject = await desk.executor.subject(address)
+        for intent in ordered(case.intents):
+            mails.extend(await _do(desk, case, intent, subject, address, details))
+    except CustomerStoreError as exc:
+        async with desk.sessions() as session, session.begin():
+            await transition(
+                session,
+                await get_case(session, case.id or 0),
+                Event.FAIL,
+                actor="system",
+                details={"error": type(exc).__name__},
+                changes={"next_action_at": None, "data": {**case.data, "failure": str(exc)[:500]}},
+                outbox=[slack_item("case_card", case=case.reference)] if desk.slack_enabled else [],
+                domain=domain,
+            )
+        log.warning("%s failed: %s", case.reference, type(exc).__name__)
+        return
+    if desk.slack_enabled:
+        mails.append(slack_item("case_card", case=case.reference))
+    async with desk.sessions() as session, session.begin():
+        await transition(
+            session,
+            await get_case(session, case.id or 0),
+            Event.COMPLETE,
+            actor="system",
+            details=details,
+            changes={"next_action_at": None},
+            outbox=mails,
+            domain=domain,
+        )
+
+
+async def _do(
+    desk: Desk, case: Case, intent: str, subject: Any, address: str, details: dict[str, Any]
+) -> list[OutboxItem]:
+    """Carry out one intent; mails go to the address on file only."""
+
+    def to_subject(template: str, **context: Any) -> OutboxItem:
+        return mail_item(
+            template,
+            to=address,
+            lang=case.language,
+            context={"case_ref": case.reference, **context},
+            **extra,
+        )
+
+    extra: dict[str, Any] = {}
+    executor = desk.executor
+    if intent == "see":
+        package = await executor.export(subject, desk.packages_dir / case.reference)
+        details["see_tables"] = sum(1 for t in package.tables if t.rows)
+        extra = {"attachments": [str(package.json_path), str(package.html_path)]}
+        return [to_subject("access_package")]
+    if intent == "change":
+        changes = {str(f): str(v) for f, v in case.data.get("changes", [])}
+        if not changes:
+            raise CustomerStoreError("the request names no field to change; staff must specify it")
+        plan = await executor.preview_change(subject, changes)
+        await executor.apply_change(plan, case.reference)
+        details["changed_fields"] = [c.column for c in plan.changes]
+        return [to_subject("change_done", fields=[c.label for c in plan.changes])]
+    if intent == "delete":
+        erasure = await executor.preview_erasure(subject)
+        await executor.apply_erasure(erasure, case.reference)
+        retained = [
+            {
+                "what": t.title,
+                "why": t.legal_basis or "",
+                "until": t.kept_until.date().isoformat() if t.kept_until else "",
+            }
+            for t in erasure.tables
+            if t.action == "retain" and t.rows
+        ]
+        details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
+        return [to_subject("delete_done", retained=retained)]
+    if intent == "unsubscribe":
+        await executor.unsubscribe(address, case.reference)
+        return [to_subject("unsubscribe_done")]
+    return []

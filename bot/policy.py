@@ -1,0 +1,68 @@
+"""Per-intent handling (DESIGN.md "Intents"): who must be verified, who must approve, and in
+which order a multi-intent case's actions run. Pure data and decisions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Route(StrEnum):
+    """What happens to a fresh case."""
+
+    TRIAGE = "triage"  # other, or the classifier is unsure: staff decide
+    VERIFY = "verify"  # see / change / delete: challenge the address on file, then approval
+    CONCERN = "concern"  # acknowledge, route to the privacy team
+    UNSUBSCRIBE = "unsubscribe"  # carry out at once for the sending address
+
+
+# Execution order: see before change before delete; opt-out last (it is idempotent).
+ACTION_ORDER = ("see", "change", "delete", "unsubscribe", "concern")
+NEEDS_VERIFICATION = frozenset({"see", "change", "delete"})
+
+# Words that point to domain-registration data, which we hold as a processor for resellers.
+_PROCESSOR_RE = re.compile(
+    r"\b(domain[ -]?(name|registration|registrant|holder|owner|whois)s?|whois|"
+    r"domeinnaam|domeinregistratie|domainregistrierung|domaininhaber|"
+    r"nom de domaine|nombre de dominio|titular del dominio|registrazione del dominio)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Settings of the policy that staff may change."""
+
+    four_eyes_delete: bool = False
+
+
+def ordered(intents: Iterable[str]) -> tuple[str, ...]:
+    """The case's intents in execution order, without duplicates."""
+    present = set(intents)
+    return tuple(i for i in ACTION_ORDER if i in present)
+
+
+def is_about_processor_data(text: str) -> bool:
+    """True when the request is about domain-registration data (held for a reseller)."""
+    return bool(_PROCESSOR_RE.search(text))
+
+
+def route(intents: Sequence[str], *, needs_review: bool) -> Route:
+    """Where a new case goes first. (Processor data is handled beside the route: the customer
+    is pointed to the reseller and staff are told, while our own data follows the route.)"""
+    labels = set(intents)
+    if needs_review or not labels or labels == {"other"}:
+        return Route.TRIAGE
+    if labels & NEEDS_VERIFICATION:
+        return Route.VERIFY
+    if "unsubscribe" in labels:
+        return Route.UNSUBSCRIBE
+    return Route.CONCERN
+
+
+def approvals_needed(intents: Iterable[str], policy: Policy) -> int:
+    """Distinct approvers a case needs before it is executed."""
+    return 2 if policy.four_eyes_delete and "delete" in set(intents) else 1

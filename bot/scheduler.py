@@ -1,0 +1,84 @@
+"""Time-driven work: advancing due cases, deadline reminders, and retention sweeps."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, timedelta
+
+from sqlmodel import col, select
+
+from bot.cases import get_case, transition
+from bot.desk import Desk, slack_item
+from bot.lifecycle import OPEN_STATES, Event
+from bot.pipeline import advance_due
+from storage.errors import ConcurrentUpdateError
+from storage.models import Case
+
+log = logging.getLogger(__name__)
+
+
+def reminder_due(case: Case, today: date, days_before: int) -> bool:
+    """True when the case is due within `days_before` days (or overdue) and was not reminded
+    for this due date yet. Pure."""
+    due = case.effective_due
+    return (due - today).days <= days_before and case.data.get("reminded_for") != due.isoformat()
+
+
+async def send_reminders(desk: Desk, today: date | None = None) -> int:
+    """Audit a reminder (and post it to Slack) once per due date for cases close to it."""
+    today = today or date.today()
+    horizon = today + timedelta(days=desk.settings.reminder_days)
+    async with desk.sessions() as session:
+        stmt = select(Case).where(
+            col(Case.state).in_([s.value for s in OPEN_STATES]), col(Case.due_on) <= horizon
+        )
+        candidates = [
+            c
+            for c in (await session.exec(stmt)).all()
+            if reminder_due(c, today, desk.settings.reminder_days)
+        ]
+    sent = 0
+    for case in candidates:
+        due = case.effective_due
+        try:
+            async with desk.sessions() as session, session.begin():
+                current = await get_case(session, case.id or 0)
+                await transition(
+                    session,
+                    current,
+                    Event.REMIND,
+                    actor="system",
+                    details={"due": due.isoformat(), "days_left": (due - today).days},
+                    changes={"data": {**current.data, "reminded_for": due.isoformat()}},
+                    outbox=[
+                        slack_item("reminder", case=case.reference, days_left=(due - today).days)
+                    ]
+                    if desk.slack_enabled
+                    else [],
+                    domain=desk.settings.own_domain,
+                )
+            sent += 1
+        except ConcurrentUpdateError:
+            continue
+    return sent
+
+
+async def run_pipeline(desk: Desk, idle: float = 0.5) -> None:
+    """Advance due cases until cancelled."""
+    while True:
+        if await advance_due(desk) == 0:
+            await asyncio.sleep(idle)
+
+
+async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
+    """Reminders every `every` seconds; the retention sweep once an hour."""
+    last_sweep = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        await send_reminders(desk)
+        if loop.time() - last_sweep >= 3600:
+            result = await desk.executor.sweep()
+            last_sweep = loop.time()
+            log.info("retention sweep: %s tables touched", len(result.counts))
+        await asyncio.sleep(every)
