@@ -194,12 +194,28 @@ def generate(
             )
 
 
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's own SQLite DATETIME storage format, so reads and comparisons agree.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
 async def _flush(conn: AsyncConnection, buffers: dict[str, list[dict[str, Any]]]) -> None:
+    sqlite = conn.dialect.name == "sqlite"
     for name in customer_metadata.tables:  # parents first (metadata order is sorted by FKs)
         rows = buffers.get(name)
-        if rows:
+        if not rows:
+            continue
+        if sqlite:
+            # The driver's executemany with tuples is ~5x faster than bound dicts for 1M rows.
+            cols = list(rows[0])
+            sql = f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            params = [tuple(_sqlite_value(r[c]) for c in cols) for r in rows]
+            await conn.exec_driver_sql(sql, params)
+        else:
             await conn.execute(insert(customer_metadata.tables[name]), rows)
-            rows.clear()
+        rows.clear()
 
 
 async def seed(
