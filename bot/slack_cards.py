@@ -1,0 +1,212 @@
+"""The case card in Block Kit, built by pure functions from `CardFacts`. Customer text goes into
+`plain_text` objects (never parsed by Slack); where mrkdwn is unavoidable it passes `escape()`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+Block = dict[str, Any]
+
+MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
+MAX_HEADER = 150
+INTENT_LABELS = {
+    "see": "See their data",
+    "change": "Change/correct data",
+    "delete": "Delete data",
+    "concern": "Concern/objection",
+    "unsubscribe": "Opt out of contact",
+    "other": "Not a data-subject request",
+}
+STATE_LABELS = {
+    "received": "Received",
+    "awaiting_verification": "Awaiting verification",
+    "awaiting_approval": "Awaiting approval",
+    "approved": "Approved, being carried out",
+    "done": "Done",
+    "needs_triage": "Needs triage",
+    "rejected": "Rejected",
+    "expired": "Expired (not verified in time)",
+    "failed": "Failed",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# mrkdwn has no escape character: formatting characters become look-alikes.
+_FORMATTING = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ", "|": "ǀ"})
+
+
+def plain(text: str, limit: int = MAX_SECTION) -> str:
+    """Customer text for a `plain_text` object: control and bidi characters removed, shortened."""
+    cleaned = _CONTROL.sub("", text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def escape(text: str, limit: int = MAX_SECTION) -> str:
+    """Customer text made inert for mrkdwn: `&`, `<`, `>` as entities (so no `<!channel>`,
+    `<@U…>` or `<http…|…>` survives), formatting characters as look-alikes, no line-start quote.
+
+    Use it with `verbatim: true` text objects, so Slack does not link bare URLs or names either.
+    """
+    text = plain(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"(?m)^(\s*)&gt;", r"\1›", text)
+    return text.translate(_FORMATTING)
+
+
+def pt(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
+    """A `plain_text` object (emoji codes not converted) for customer text."""
+    return {"type": "plain_text", "text": plain(text, limit) or " ", "emoji": False}
+
+
+def md(text: str) -> dict[str, Any]:
+    """A `mrkdwn` object for our own text (anything from a customer must be `escape()`d)."""
+    return {"type": "mrkdwn", "text": text[:MAX_SECTION] or " ", "verbatim": True}
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """Everything the card shows, gathered by `bot.slack_facts` (I/O) for these pure builders."""
+
+    ref: str
+    state: str
+    intents: tuple[str, ...]
+    due: date
+    today: date
+    language: str | None = None
+    confidence: float | None = None
+    needs_review: bool = False
+    channel: str = "email"
+    requester: str | None = None
+    verification: str = "not started"
+    extended: bool = False
+    found: tuple[tuple[str, int], ...] = ()
+    previews: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (our title, customer-data lines)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def days_left(self) -> int:
+        """Days until the due date (negative: overdue)."""
+        return (self.due - self.today).days
+
+
+def due_text(due: date, days_left: int, *, closed: bool = False) -> str:
+    """`2026-12-01 (5 days left)`, or a warning when overdue (mrkdwn, our text)."""
+    if closed:
+        return due.isoformat()
+    if days_left < 0:
+        return f":warning: *{due.isoformat()} — overdue by {-days_left} day(s)*"
+    if days_left == 0:
+        return f":warning: *{due.isoformat()} — due today*"
+    return f"{due.isoformat()} ({days_left} day(s) left)"
+
+
+def intents_text(intents: Sequence[str]) -> str:
+    """Human labels of the intents, e.g. `Delete data (delete)`."""
+    return ", ".join(f"{INTENT_LABELS.get(i, i)} ({i})" for i in intents) or "none"
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    """A button element; `value` carries the case reference."""
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def intent_options(include_other: bool = False) -> list[Block]:
+    """Options of an intent select."""
+    return [
+        {"text": {"type": "plain_text", "text": label}, "value": key}
+        for key, label in INTENT_LABELS.items()
+        if include_other or key != "other"
+    ]
+
+
+def _approve_button(facts: CardFacts) -> Block:
+    element = button("Approve", "approve", facts.ref, "primary")
+    if "delete" in facts.intents:
+        element["confirm"] = {
+            "title": {"type": "plain_text", "text": "Approve deletion?"},
+            "text": md(f"{facts.ref}: the subject's data is erased as the preview shows."),
+            "confirm": {"type": "plain_text", "text": "Approve"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
+        }
+    return element
+
+
+def action_elements(facts: CardFacts) -> list[Block]:
+    """The buttons that fit the case's state (none once it is closed)."""
+    ref = facts.ref
+    reject = button("Reject", "reject", ref, "danger")
+    reclassify = button("Reclassify", "reclassify", ref)
+    extend = button("Extend", "extend", ref)
+    if facts.state == "awaiting_approval":
+        return [_approve_button(facts), reject, reclassify, extend]
+    if facts.state == "awaiting_verification":
+        return [button("Verify manually", "verify_manually", ref), reject, reclassify, extend]
+    if facts.state == "needs_triage":
+        choose = {
+            "type": "static_select",
+            "action_id": "triage_intent",
+            "placeholder": {"type": "plain_text", "text": "Choose the intent"},
+            "options": intent_options(),
+        }
+        dismiss = button("Dismiss", "dismiss", ref)
+        return [choose, reclassify, dismiss, reject, extend]
+    if facts.state == "failed":
+        return [reject, extend]
+    return []
+
+
+def case_card(facts: CardFacts) -> list[Block]:
+    """The Block Kit blocks of a case card (or triage card, when the case needs triage)."""
+    closed = facts.state in {"done", "rejected", "expired"}
+    title = "Triage" if facts.state == "needs_triage" else "Privacy request"
+    header = f"{title} {facts.ref}: {', '.join(facts.intents) or 'unclassified'}"
+    confidence = f"{facts.confidence:.2f}" if facts.confidence is not None else "—"
+    if facts.needs_review:
+        confidence += " (unsure: needs review)"
+    due = due_text(facts.due, facts.days_left, closed=closed)
+    if facts.extended:
+        due += " (extended)"
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header[:MAX_HEADER]}},
+        {
+            "type": "section",
+            "fields": [
+                md(f"*State*\n{STATE_LABELS.get(facts.state, facts.state)}"),
+                md(f"*Due*\n{due}"),
+                md(f"*Intents*\n{intents_text(facts.intents)}"),
+                md(f"*Language* {facts.language or 'unknown'}\n*Confidence* {confidence}"),
+                md(f"*Verification*\n{facts.verification}"),
+                md(f"*Channel*\n{'staff intake' if facts.channel == 'staff' else facts.channel}"),
+            ],
+        },
+        {"type": "section", "text": pt(f"Requester: {facts.requester or 'unknown'}", 300)},
+    ]
+    if facts.found:
+        held = "\n".join(f"• {escape(t, 100)}: {n} row(s)" for t, n in facts.found)
+        blocks.append({"type": "section", "text": md(f"*Held about the subject*\n{held}")})
+    for title, lines in facts.previews:
+        blocks.append({"type": "section", "text": md(f"*{title}*")})
+        blocks.append({"type": "section", "text": pt("\n".join(lines) or "nothing")})
+    if facts.notes:
+        blocks.append({"type": "context", "elements": [md(n) for n in facts.notes[:10]]})
+    elements = action_elements(facts)
+    if elements:
+        blocks.append({"type": "actions", "block_id": f"case:{facts.ref}", "elements": elements})
+    return blocks
+
+
+def fallback_text(facts: CardFacts) -> str:
+    """The notification text of the card (our words only: it is parsed as mrkdwn)."""
+    state = STATE_LABELS.get(facts.state, facts.state)
+    return f"{facts.ref} ({', '.join(facts.intents) or 'unclassified'}): {state}"

@@ -1,0 +1,145 @@
+"""Gathers what a case card shows: the case, its approvals, and what the customer store holds
+and would do (find, erasure preview, change diff). The I/O half of the card; see slack_cards.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlmodel import col, select
+
+from bot.cases import get_case
+from bot.desk import Desk
+from bot.lifecycle import OPEN_STATES, State
+from bot.pipeline import verified_address
+from bot.policy import approvals_needed
+from bot.slack_cards import CardFacts, escape
+from bot.slack_views import CaseLine
+from storage.customer import CustomerStoreError, Subject
+from storage.models import Approval, Case
+
+_PREVIEW_STATES = frozenset({State.AWAITING_VERIFICATION, State.AWAITING_APPROVAL, State.FAILED})
+_SLACK_USER = re.compile(r"^slack:([UW][A-Z0-9]{2,20})$")
+
+
+def verification_text(case: Case) -> str:
+    """How far the requester's identity is established (our words; mrkdwn)."""
+    by = case.verified_by
+    if by == "reply":
+        return "Verified: the subject replied to the challenge from an address on file"
+    if by:
+        user = _SLACK_USER.match(by)
+        who = f"<@{user.group(1)}>" if user else escape(by, 64)
+        return f"Verified by hand by {who} (reason in the audit log)"
+    subject = case.data.get("subject")
+    if case.state == State.AWAITING_VERIFICATION and subject is not None:
+        n = len(subject.get("addresses", []))
+        if n == 0:
+            return "No account found for the identifiers given: nobody to verify against"
+        text = f"Challenge sent to {n} address(es) on file; waiting for the reply"
+        return text + ("; several accounts match" if subject.get("ambiguous") else "")
+    if case.state in {State.RECEIVED, State.NEEDS_TRIAGE}:
+        return "Not started"
+    return "Not verified"
+
+
+def case_notes(case: Case, approvals: int, needed: int) -> tuple[str, ...]:
+    """Context lines under the card (mrkdwn; staff- and customer-given text escaped)."""
+    notes = []
+    if case.state == State.AWAITING_APPROVAL and needed > 1:
+        notes.append(f"Approvals: {approvals} of {needed} (four-eyes for deletion)")
+    if case.data.get("dmarc") == "fail":
+        notes.append(":warning: DMARC failed for the sender address: identity only by challenge")
+    if case.data.get("processor"):
+        notes.append(
+            "Mentions domain-registration data, which we hold as a processor for resellers: "
+            "the customer was pointed to their reseller"
+        )
+    if case.extension_reason:
+        notes.append(f"Extension reason: {escape(case.extension_reason, 500)}")
+    if case.state == State.FAILED and case.data.get("failure"):
+        notes.append(f"Failure: {escape(str(case.data['failure']), 500)}")
+    return tuple(notes)
+
+
+async def _store_facts(
+    desk: Desk, case: Case
+) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """Tables and row counts held about the subject, and the previews of what would happen."""
+    address = verified_address(case)
+    if address is None:
+        return (), ()
+    try:
+        match = await desk.executor.find(address)
+    except CustomerStoreError as exc:
+        return (), (("Customer store", (f"unavailable: {type(exc).__name__}",)),)
+    found = tuple((t.title, t.rows) for t in match.tables if t.rows)
+    if case.state not in _PREVIEW_STATES or match.subject is None:
+        return found, ()
+    previews: list[tuple[str, tuple[str, ...]]] = []
+    subject: Subject = match.subject
+    if "change" in case.intents:
+        previews.append(("Proposed change", await _change_lines(desk, case, subject)))
+    if "delete" in case.intents:
+        try:
+            plan = await desk.executor.preview_erasure(subject)
+            previews.append(("Deletion preview", tuple(plan.lines())))
+        except CustomerStoreError as exc:
+            previews.append(("Deletion preview", (f"not possible: {exc}",)))
+    return found, tuple(previews)
+
+
+async def _change_lines(desk: Desk, case: Case, subject: Subject) -> tuple[str, ...]:
+    changes = {str(f): str(v) for f, v in case.data.get("changes", [])}
+    if not changes:
+        return ("The request names no field to change: ask the customer, or reject",)
+    try:
+        plan = await desk.executor.preview_change(subject, changes)
+    except CustomerStoreError as exc:
+        return (f"not possible: {exc}",)
+    return tuple(plan.lines())
+
+
+async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[Case, CardFacts]:
+    """Load a case and everything its card shows.
+
+    Raises:
+        CaseNotFound: no such case.
+    """
+    async with desk.sessions() as session:
+        case = await get_case(session, ref)
+        stmt = select(Approval.actor).where(
+            Approval.case_id == case.id,
+            Approval.decision == "approve",
+            Approval.round == case.round,
+        )
+        approvals = len(set((await session.exec(stmt)).all()))
+    found, previews = await _store_facts(desk, case)
+    facts = CardFacts(
+        ref=case.reference,
+        state=case.state,
+        intents=tuple(case.intents),
+        due=case.effective_due,
+        today=today or date.today(),
+        language=case.language,
+        confidence=case.confidence,
+        needs_review=case.needs_review,
+        channel=case.channel,
+        requester=case.requester_address,
+        verification=verification_text(case),
+        extended=case.extended_to is not None,
+        found=found,
+        previews=previews,
+        notes=case_notes(case, approvals, approvals_needed(case.intents, desk.policy)),
+    )
+    return case, facts
+
+
+async def open_case_lines(desk: Desk) -> list[CaseLine]:
+    """Every open case as a list line (no personal data), by due date."""
+    async with desk.sessions() as session:
+        stmt = select(Case).where(col(Case.state).in_([s.value for s in OPEN_STATES]))
+        cases = (await session.exec(stmt)).all()
+    lines = [CaseLine(c.reference, c.state, tuple(c.intents), c.effective_due) for c in cases]
+    return sorted(lines, key=lambda c: (c.due, c.ref))

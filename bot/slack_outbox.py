@@ -1,0 +1,134 @@
+"""The outbox's Slack sender: posts a case's card once, then edits it in place; notes and
+reminders go into the card's thread; the daily digest goes to the channel.
+
+Cards are rendered when the row is sent, from the case as it is then, so a card missed during
+a Slack outage shows the current state once Slack is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from sqlalchemy import update
+from sqlmodel import col
+
+from bot.cases import get_case
+from bot.desk import Desk
+from bot.slack_cards import case_card, fallback_text
+from bot.slack_client import SlackSendError, api_error_code, send_error
+from bot.slack_facts import card_facts, open_case_lines
+from bot.slack_views import digest_blocks, note_text, reminder_text
+from storage.models import Case, Outbox
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_GONE = frozenset({"message_not_found", "channel_not_found"})
+
+
+async def _call(method: str, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except Exception as exc:  # translated: transient errors retry, the rest fail the row
+        raise send_error(method, exc) from None
+
+
+@dataclass
+class SlackDispatcher:
+    """`OutboxWorker` dispatch for rows of kind "slack".
+
+    Args:
+        desk: the shared desk (case store, executor for previews).
+        client: the Web API client (see `bot.slack_client.make_client`).
+        channel: DSR_SLACK_CHANNEL, where cards and the digest go.
+    """
+
+    desk: Desk
+    client: AsyncWebClient
+    channel: str
+
+    async def send(self, row: Outbox) -> None:
+        """Send one outbox row.
+
+        Raises:
+            TransientSendError: Slack is rate-limiting, failing or unreachable (retried later).
+            SlackSendError: Slack refused for good, or the template is unknown.
+        """
+        payload: dict[str, Any] = dict(row.payload)
+        if row.template == "case_card":
+            await self.post_card(str(payload["case"]))
+        elif row.template == "thread_note":
+            await self.thread(str(payload["case"]), note_text(str(payload.get("note", ""))))
+        elif row.template == "reminder":
+            ref = str(payload["case"])
+            await self.post_card(ref)  # refresh "days left" / overdue on the card itself
+            await self.thread(ref, reminder_text(ref, int(payload["days_left"])), broadcast=True)
+        elif row.template == "digest":
+            await self.digest(date.fromisoformat(str(payload["day"])))
+        else:
+            raise SlackSendError(f"outbox row {row.id}: unknown Slack template {row.template!r}")
+
+    async def post_card(self, ref: str) -> tuple[str, str]:
+        """Post the case's card, or update it in place; returns (channel, ts)."""
+        case, facts = await card_facts(self.desk, ref)
+        blocks, text = case_card(facts), fallback_text(facts)
+        if case.slack_channel and case.slack_ts:
+            try:
+                await self.client.chat_update(
+                    channel=case.slack_channel, ts=case.slack_ts, blocks=blocks, text=text
+                )
+                return case.slack_channel, case.slack_ts
+            except Exception as exc:  # translated below, or the card is posted anew
+                gone = isinstance(exc, SlackApiError) and api_error_code(exc) in _GONE
+                if not gone:
+                    raise send_error("chat.update", exc) from None
+                log.warning("card of %s was deleted in Slack; posting it again", ref)
+        resp: AsyncSlackResponse = await _call(
+            "chat.postMessage",
+            self.client.chat_postMessage(channel=self.channel, blocks=blocks, text=text),
+        )
+        channel, ts = str(resp["channel"]), str(resp["ts"])
+        async with self.desk.sessions() as session, session.begin():
+            await session.exec(
+                update(Case)
+                .where(col(Case.id) == case.id)
+                .values(slack_channel=channel, slack_ts=ts)
+            )
+        log.info("card of %s posted (%s)", ref, ts)
+        return channel, ts
+
+    async def thread(self, ref: str, text: str, *, broadcast: bool = False) -> None:
+        """Post `text` (our mrkdwn) into the card's thread, posting the card first if needed."""
+        async with self.desk.sessions() as session:
+            case = await get_case(session, ref)
+        if case.slack_channel and case.slack_ts:
+            channel, ts = case.slack_channel, case.slack_ts
+        else:
+            channel, ts = await self.post_card(ref)
+        await _call(
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, text=text, reply_broadcast=broadcast
+            ),
+        )
+
+    async def digest(self, day: date) -> None:
+        """Post the digest of overdue cases and those due within 7 days."""
+        lines = await open_case_lines(self.desk)
+        blocks = digest_blocks(lines, day)
+        overdue = sum(1 for c in lines if c.due < day)
+        await _call(
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=self.channel,
+                blocks=blocks,
+                text=f"Privacy desk {day}: {overdue} overdue, {len(lines)} open",
+            ),
+        )
