@@ -1,0 +1,217 @@
+"""End to end through a real Dovecot, a real SMTP server and the database (SQLite and
+PostgreSQL): see, change, delete, unsubscribe, concern, other, two intents, a reply joining its
+case, and expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from bot import actions
+from bot.lifecycle import State
+from intents.classify import IntentModel, load_model
+from storage import audit
+from storage.models import utcnow
+from tests.agent_harness import Harness, harness, letter
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp import SmtpServer
+
+ALICE = "alice@example.org"
+
+
+@pytest.fixture(scope="session")
+def model() -> IntentModel:
+    return load_model()
+
+
+@pytest.fixture
+async def h(
+    case_store_url: str, dovecot: DovecotServer, smtp_server: SmtpServer, model: IntentModel
+) -> AsyncIterator[Harness]:
+    tmp = Path(tempfile.mkdtemp(prefix="dsr-e2e-"))
+    async with harness(case_store_url, dovecot, smtp_server, model, tmp) as hh:
+        yield hh
+
+
+def _text(msg: EmailMessage) -> str:
+    body = msg.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def _code(msg: EmailMessage) -> str:
+    found = re.search(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", _text(msg))
+    assert found, "challenge mail carries a code"
+    return found.group(1)
+
+
+async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -> str:
+    """Alice asks; the challenge goes to her address on file; she replies to it."""
+    await h.receive(letter(ALICE, subject, body))
+    (case,) = await h.cases()
+    assert case.state == State.AWAITING_VERIFICATION, (case.intents, case.state)
+    challenge = [m for m in h.sent_to(ALICE) if "confirm" in _text(m).lower() or _CODE(m)]
+    assert challenge, [m["Subject"] for m in h.sent]
+    reply = letter(
+        ALICE,
+        f"Re: {challenge[-1]['Subject']}",
+        "Yes, that was me.",
+        in_reply_to=str(challenge[-1]["Message-ID"]),
+    )
+    await h.receive(reply)
+    (case,) = await h.cases()
+    assert case.state == State.AWAITING_APPROVAL
+    return case.reference
+
+
+def _CODE(msg: EmailMessage) -> bool:
+    return re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(msg)) is not None
+
+
+def _customer_rows(h: Harness, sql: str) -> list[tuple[object, ...]]:
+    path = h.desk.settings.customer_database_url.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute(sql))
+
+
+async def test_see_request_sends_the_access_package_to_the_address_on_file(h: Harness) -> None:
+    ref = await _request_and_verify(
+        h, "Hello, under the GDPR I would like a copy of all personal data you hold about me."
+    )
+    result = await actions.approve(h.desk, ref, "cli:dpo")
+    assert "approved" in result.message
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == State.DONE
+    package = h.sent_to(ALICE)[-1]
+    assert f"[{ref}]" in str(package["Subject"])
+    names = sorted(p.get_filename() for p in package.iter_attachments())
+    assert names == ["personal-data.html", "personal-data.json"]
+    data = json.loads(
+        next(
+            p for p in package.iter_attachments() if p.get_filename() == "personal-data.json"
+        ).get_content()
+    )
+    assert "Alice Liddell" in json.dumps(data)
+    assert (await audit.verify(h.desk.engine)).ok
+
+
+async def test_change_request_is_applied_after_approval(h: Harness) -> None:
+    ref = await _request_and_verify(
+        h,
+        "Please correct my phone number. My new phone number is +49 30 7654321.",
+        subject="Wrong phone number",
+    )
+    await actions.approve(h.desk, ref, "cli:dpo")
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == State.DONE, case.data.get("failure")
+    assert _customer_rows(h, "select phone from customer where email = 'alice@example.org'") == [
+        ("+49307654321",)
+    ]
+    assert "phone" in "".join(str(m["Subject"]) + _text(m) for m in h.sent_to(ALICE)[-1:]).lower()
+
+
+async def test_delete_request_erases_and_names_what_is_kept(h: Harness) -> None:
+    ref = await _request_and_verify(h, "Please delete my account and erase all my personal data.")
+    await actions.approve(h.desk, ref, "cli:dpo")
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == State.DONE
+    assert _customer_rows(h, "select count(*) from customer where email = 'alice@example.org'") == [
+        (0,)
+    ]
+    assert _customer_rows(
+        h, "select count(*) from newsletter_subscription where email = 'alice@example.org'"
+    ) == [(0,)]
+
+
+async def test_unsubscribe_is_carried_out_at_once(h: Harness) -> None:
+    await h.receive(letter(ALICE, "newsletter", "Please stop sending me your newsletter."))
+    (case,) = await h.cases()
+    assert case.state == State.DONE and case.intents == ["unsubscribe"]
+    assert _customer_rows(
+        h, "select count(*) from newsletter_subscription where email = 'alice@example.org'"
+    ) == [(0,)]
+    assert len(h.sent_to(ALICE)) == 1
+
+
+async def test_concern_is_acknowledged_with_the_right_to_complain(h: Harness) -> None:
+    await h.receive(
+        letter(
+            ALICE,
+            "Worried",
+            "I am worried that you share my data with Facebook "
+            "and Google for advertising. Why do you do this?",
+        )
+    )
+    (case,) = await h.cases()
+    assert "concern" in case.intents and case.state == State.AWAITING_APPROVAL
+    (ack,) = h.sent_to(ALICE)
+    assert "supervisory" in _text(ack).lower() or "authority" in _text(ack).lower()
+
+
+async def test_other_goes_to_triage_without_a_reply(h: Harness) -> None:
+    await h.receive(
+        letter(
+            ALICE,
+            "Login",
+            "Hi, I cannot log in to the dashboard since "
+            "yesterday. How do I reset my password? Thanks!",
+        )
+    )
+    (case,) = await h.cases()
+    assert case.state == State.NEEDS_TRIAGE
+    assert h.sent == []
+
+
+async def test_two_intents_see_before_delete(h: Harness) -> None:
+    ref = await _request_and_verify(
+        h,
+        "Please send me a copy of all the data you have about me, and after that delete my "
+        "account and all my data.",
+    )
+    (case,) = await h.cases()
+    assert {"see", "delete"} <= set(case.intents)
+    await actions.approve(h.desk, ref, "cli:dpo")
+    await h.settle()
+    last_two = h.sent_to(ALICE)[-2:]
+    assert any(m.get_content_type() == "multipart/mixed" for m in last_two[:1])  # package first
+    assert _customer_rows(h, "select count(*) from customer where email = 'alice@example.org'") == [
+        (0,)
+    ]
+
+
+async def test_a_reply_joins_its_case(h: Harness) -> None:
+    await h.receive(letter(ALICE, "Worried", "I am worried about how you use my data."))
+    (case,) = await h.cases()
+    ack = h.sent_to(ALICE)[-1]
+    await h.receive(
+        letter(ALICE, f"Re: {ack['Subject']}", "Any news?", in_reply_to=str(ack["Message-ID"]))
+    )
+    assert len(await h.cases()) == 1
+    events = [e.action async for e in audit.events(h.desk.engine, case_ref=case.reference)]
+    assert "case_note" in events
+
+
+async def test_unverified_case_expires_with_a_polite_mail(h: Harness) -> None:
+    await h.receive(letter(ALICE, "Data", "Please send me all my personal data."))
+    (case,) = await h.cases()
+    async with h.desk.sessions() as s, s.begin():
+        stored = await s.get(type(case), case.id)
+        assert stored is not None
+        stored.next_action_at = utcnow() - timedelta(seconds=1)
+        s.add(stored)
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == State.EXPIRED
+    assert any(case.reference in str(m["Subject"]) for m in h.sent_to(ALICE))
