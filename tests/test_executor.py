@@ -272,3 +272,19 @@ async def test_unsubscribe_is_idempotent(executor: Executor, customer_engine: As
         )
         == 1
     )
+
+
+async def test_large_tables_are_streamed_in_order(
+    executor: Executor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.customer.executor as module
+
+    monkeypatch.setattr(module, "PROBE_ROWS", 2)  # every table above 2 rows takes the cursor
+    package = await executor.export(await executor.subject("alice@example.com"), tmp_path)
+    rows = json.loads(package.json_path.read_text())["tables"]["activity_log"]["rows"]
+    assert [r["occurred_at"][:10] for r in rows] == [
+        "2026-10-31",
+        "2026-10-30",
+        "2025-09-27",
+        "2024-08-23",
+    ]

@@ -38,6 +38,7 @@ from storage.retention import RetentionHold
 
 log = logging.getLogger(__name__)
 MAX_ACCOUNTS = 20
+PROBE_ROWS = 2000
 
 
 class Receipt(Protocol):
@@ -238,11 +239,17 @@ class Executor:
                             select(*[table.c[c] for c in cols])
                             .where(table.c[sel.column].in_(sel.values))
                             .order_by(table.c[self.pks[name]])
-                            .execution_options(yield_per=2000)
                         )
-                        result = await conn.stream(stmt)
-                        async for part in result.partitions():
-                            writer.rows(part)
+                        # Most tables hold a few rows: one plain round trip. Only a table that
+                        # overflows the probe is streamed (server-side cursor, bounded memory).
+                        probe = (await conn.execute(stmt.limit(PROBE_ROWS + 1))).all()
+                        if len(probe) <= PROBE_ROWS:
+                            writer.rows(probe)
+                        else:
+                            del probe
+                            result = await conn.stream(stmt.execution_options(yield_per=5000))
+                            async for part in result.partitions():
+                                writer.rows(part)
                     writer.end_table()
                 package = writer.finish()
         log.info("access package written: tables=%d rows=%d", len(package.tables), package.rows)
