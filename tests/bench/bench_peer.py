@@ -38,7 +38,7 @@ DATAMAP = Path(__file__).with_name("peer-datamap.yaml")
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def fmt(values: list[float]) -> str:
@@ -53,9 +53,9 @@ def load(server: PostgresServer, dbname: str, customers: int, schema: Path) -> f
     psql = (server.bindir / "initdb").resolve().parent / "psql"  # Debian: bin dir via symlink
     exe = str(psql) if psql.exists() else "psql"
     t0 = time.perf_counter()
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [
-            str(psql),
+            exe,
             "-h",
             "127.0.0.1",
             "-p",

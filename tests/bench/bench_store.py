@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import random
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from storage.retention import RetentionLedger  # noqa: E402
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def fmt(values: list[float]) -> str:
@@ -105,7 +104,7 @@ async def measure(db: Path, lookups: int, erasures: int, run_seed: int) -> None:
         people = (
             await conn.execute(
                 text(
-                    f"SELECT id, email, username, handle FROM customer WHERE id IN ({ids}) "  # noqa: S608
+                    f"SELECT id, email, username, handle FROM customer WHERE id IN ({ids}) "
                     "AND email IS NOT NULL"
                 )
             )
