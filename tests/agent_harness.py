@@ -117,8 +117,8 @@ class Harness:
         async with self.desk.sessions() as s:
             return list((await s.exec(select(Case).order_by(col(Case.id)))).all())
 
-    async def wait_for(self, cond: Callable[[], Any], timeout: float = 20.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, cond: Callable[[], Any], limit: float = 20.0) -> None:
+        async with asyncio.timeout(limit):
             while not await cond():
                 if self.intake_task is not None and self.intake_task.done():
                     self.intake_task.result()  # re-raise what stopped the intake
