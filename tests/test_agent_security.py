@@ -144,8 +144,8 @@ async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Har
     real = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _text(challenge))
     assert real
     for guess in ("AAAA-BBBB", "CCCC-DDDD", "EEEE-FFFF", "GGGG-HHHH", "JJJJ-KKKK"):
-        await h.receive(letter(ALICE, "[DSR-%d] code" % case_id, f"My code is {guess}"))
-    await h.receive(letter(ALICE, "[DSR-%d] code" % case_id, f"My code is {real.group(0)}"))
+        await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {guess}"))
+    await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {real.group(0)}"))
     (case,) = await h.cases()
     assert case.state == State.AWAITING_VERIFICATION
     async with h.desk.sessions() as s:
@@ -154,7 +154,7 @@ async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Har
 
 
 async def test_reused_and_expired_codes_fail(h: Harness) -> None:
-    case_id, challenge = await _case_with_challenge(h)
+    _, challenge = await _case_with_challenge(h)
     async with h.desk.sessions() as s, s.begin():
         (stored,) = (await s.exec(select(VerificationChallenge))).all()
         stored.expires_at = utcnow() - timedelta(seconds=1)
