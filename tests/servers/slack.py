@@ -181,3 +181,303 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.start()
     yield fake
     await fake.close()
+
+
+# --- A whole desk wired to the fake: signed HTTP requests in, Web API calls out -------------
+
+SECRET = "test-signing-secret-0123456789"
+APPROVERS = ("UAPP1", "UAPP2")
+CHANNEL, INTAKE = "CPRIV", "CINTAKE"
+CUSTOMERS = [
+    {
+        "username": "jane",
+        "email": "jane@example.com",
+        "name": "Jane Doe",
+        "company": None,
+        "phone": "+31 20 123 4567",
+        "street": "Damrak 1",
+        "postal_code": "1012 LG",
+        "city": "Amsterdam",
+        "country": "NL",
+        "newsletter": True,
+    },
+    {
+        "username": "piet",
+        "email": "piet@example.org",
+        "name": "Piet Jansen",
+        "company": "Jansen BV",
+        "phone": "+31 30 765 4321",
+        "street": "Oudegracht 2",
+        "postal_code": "3511 AB",
+        "city": "Utrecht",
+        "country": "NL",
+        "newsletter": False,
+    },
+]
+
+
+def sign(body: str, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
+    """Headers Slack would send with `body` (signed with `secret` at `ts`)."""
+    import hashlib
+    import hmac
+    import time
+
+    stamp = str(int(time.time()) if ts is None else ts)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + digest.hexdigest()}
+
+
+@dataclass
+class SlackRig:
+    """A desk (case store, customer store, model) with its Slack side mounted on a real
+    aiohttp server, talking to `fake`."""
+
+    desk: Any
+    fake: FakeSlack
+    parts: Any
+    base: str
+    http: Any
+    runner: web.AppRunner
+
+    async def post(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        """POST `body` to /slack/events with `headers` (default: correctly signed)."""
+        sent = {"Content-Type": content_type, **(headers if headers is not None else sign(body))}
+        async with self.http.post(self.base + "/slack/events", data=body, headers=sent) as r:
+            await r.read()
+            return int(r.status)
+
+    @staticmethod
+    def form(payload: dict[str, Any]) -> str:
+        """An interactivity body: `payload=<urlquoted json>`."""
+        from urllib.parse import urlencode
+
+        return urlencode({"payload": json.dumps(payload)})
+
+    def click_payload(self, user: str, action_id: str, ref: str, **action: Any) -> dict[str, Any]:
+        """A block_actions payload for a button (or select) on the card of `ref`."""
+        return {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": "T1"},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "trigger_id": f"trig-{action_id}",
+            "channel": {"id": CHANNEL},
+            "container": {"type": "message", "channel_id": CHANNEL, "message_ts": "1.1"},
+            "response_url": self.fake.response_url(),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": f"case:{ref}",
+                    "value": ref,
+                    "action_ts": "1.2",
+                    **action,
+                }
+            ],
+        }
+
+    async def click(self, user: str, action_id: str, ref: str, **action: Any) -> int:
+        """Click a card button as `user`; returns the HTTP status."""
+        return await self.post(self.form(self.click_payload(user, action_id, ref, **action)))
+
+    async def submit(
+        self, user: str, callback_id: str, ref: str | None, values: dict[str, Any]
+    ) -> int:
+        """Submit a modal as `user` with input `values` ({block: {"value": element state}})."""
+        payload = {
+            "type": "view_submission",
+            "user": {"id": user, "team_id": "T1"},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "trigger_id": "trig-submit",
+            "view": {
+                "id": f"V-{callback_id}",
+                "hash": "h1",
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": json.dumps({"ref": ref, "channel": CHANNEL}),
+                "state": {"values": values},
+            },
+        }
+        return await self.post(self.form(payload))
+
+    async def event(self, event: dict[str, Any]) -> int:
+        """An Events API callback carrying `event`."""
+        body = {
+            "type": "event_callback",
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event_id": f"Ev{event.get('ts', '1')}",
+            "event_time": 1,
+            "event": event,
+        }
+        return await self.post(json.dumps(body), content_type="application/json")
+
+    async def command(self, user: str, text: str, channel: str = CHANNEL) -> int:
+        """`/dsr <text>` typed by `user`."""
+        from urllib.parse import urlencode
+
+        body = urlencode(
+            {
+                "command": "/dsr",
+                "text": text,
+                "user_id": user,
+                "channel_id": channel,
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "token": "legacy",
+                "trigger_id": "trig-cmd",
+                "response_url": self.fake.response_url("cmd"),
+            }
+        )
+        return await self.post(body)
+
+    async def case(self, ref: str) -> Any:
+        """The case as stored now."""
+        from bot.cases import get_case
+
+        async with self.desk.sessions() as session:
+            return await get_case(session, ref)
+
+    async def audits(self, action: str | None = None) -> list[Any]:
+        """Audit events (optionally of one action), oldest first."""
+        from sqlmodel import select
+
+        from storage.audit import AuditEvent
+
+        async with self.desk.sessions() as session:
+            stmt = select(AuditEvent).order_by(AuditEvent.seq)  # type: ignore[arg-type]
+            events = list((await session.exec(stmt)).all())
+        return [e for e in events if action is None or e.action == action]
+
+    async def staff_case(self, intents: list[str], address: str = "jane@example.com") -> str:
+        """Open a case through staff intake and let the pipeline route it once."""
+        from bot.pipeline import advance_due
+        from bot.slack_intake import open_staff_case
+
+        opened = await open_staff_case(
+            self.desk,
+            actor="slack:UAPP1",
+            source=f"test:{len(self.fake.calls)}:{intents}",
+            text=f"{address} called about their data",
+            address=address,
+            intents=intents,
+        )
+        await advance_due(self.desk)
+        return opened.ref
+
+    async def send_outbox(self) -> int:
+        """Send the pending Slack rows once (mail rows stay)."""
+        from bot.outbox import OutboxWorker
+
+        worker = OutboxWorker(
+            engine=self.desk.engine, dispatch={"slack": self.parts.dispatch}, worker_id="t"
+        )
+        return await worker.run_once()
+
+
+@pytest.fixture(scope="session")
+def intent_model() -> Any:
+    """The shipped classifier, loaded once."""
+    from intents.classify import load_model
+
+    return load_model()
+
+
+@pytest.fixture
+async def slack_rig_factory(
+    case_store_url: str,
+    fake_slack: FakeSlack,
+    intent_model: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Any]:
+    """`await make(four_eyes=False)` builds a `SlackRig`; closed after the test."""
+    import aiohttp
+
+    from bot.desk import Desk
+    from bot.http import build_app
+    from bot.policy import Policy
+    from bot.settings import Settings
+    from bot.slack_http import install_slack
+    from storage.customer import Executor
+    from storage.customer.importer import import_customers
+    from storage.datamap import load_datamap
+    from storage.db import create_engine, session_factory
+    from storage.retention import RetentionLedger
+
+    opened: list[SlackRig] = []
+
+    async def make(four_eyes: bool = False, app_token: str | None = None) -> SlackRig:
+        tmp = tmp_path_factory.mktemp("slack")
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=case_store_url,
+            customer_database_url=f"sqlite+aiosqlite:///{tmp / 'customers.db'}",
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SECRET,
+            slack_app_token=app_token,
+            slack_api_url=fake_slack.url,
+            slack_channel=CHANNEL,
+            slack_intake_channel=INTAKE,
+            slack_approvers=",".join(APPROVERS),
+            four_eyes_delete=four_eyes,
+        )
+        engine = create_engine(settings.database_url)
+        customers = create_engine(settings.customer_database_url)
+        await import_customers(customers, [json.dumps(c) for c in CUSTOMERS])
+        executor = await Executor.open(
+            customers, load_datamap(settings.datamap), RetentionLedger(engine)
+        )
+        desk = Desk(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            executor=executor,
+            model=intent_model,
+            key=settings.secret_key_bytes(),
+            policy=Policy(four_eyes_delete=four_eyes),
+            packages_dir=tmp / "packages",
+        )
+
+        async def healthy() -> bool:
+            return True
+
+        web_app = build_app(healthy)
+        parts = install_slack(desk, web_app)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = int(runner.addresses[0][1])
+        http = aiohttp.ClientSession()
+        rig = SlackRig(desk, fake_slack, parts, f"http://127.0.0.1:{port}", http, runner)
+        opened.append(rig)
+        return rig
+
+    yield make
+    for rig in opened:
+        await close_rig(rig)
+
+
+@pytest.fixture
+async def slack_rig(slack_rig_factory: Any) -> SlackRig:
+    """A rig with the default policy (one approver per case)."""
+    rig: SlackRig = await slack_rig_factory()
+    return rig
+
+
+async def close_rig(rig: SlackRig) -> None:
+    """Stop the rig's server and dispose its engines."""
+    await rig.http.close()
+    await rig.runner.cleanup()
+    await rig.desk.engine.dispose()
+    await rig.desk.executor.engine.dispose()
