@@ -416,7 +416,9 @@ async def slack_rig_factory(
 
     opened: list[SlackRig] = []
 
-    async def make(four_eyes: bool = False, app_token: str | None = None) -> SlackRig:
+    async def make(
+        four_eyes: bool = False, app_token: str | None = None, **overrides: Any
+    ) -> SlackRig:
         tmp = tmp_path_factory.mktemp("slack")
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -430,6 +432,7 @@ async def slack_rig_factory(
             slack_intake_channel=INTAKE,
             slack_approvers=",".join(APPROVERS),
             four_eyes_delete=four_eyes,
+            **overrides,
         )
         engine = create_engine(settings.database_url)
         customers = create_engine(settings.customer_database_url)
