@@ -303,6 +303,11 @@ def _semantic(dm: DataMap) -> None:
     for name in [*dm.unsubscribe.delete, *dm.unsubscribe.set]:
         if name not in names:
             raise DataMapError(f"data map unsubscribe names {name!r}, not a mapped table")
+        if "email" not in (dm.tables[name].find.identity or {}):
+            raise DataMapError(
+                f"data map unsubscribe names table {name!r}, which is not found by e-mail; "
+                "give it find.identity with an email column"
+            )
     _check_graph(dm)
 
 

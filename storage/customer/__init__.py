@@ -6,7 +6,6 @@ from storage.customer.errors import (
     DataMapError,
     ImportFileError,
     InvalidChange,
-    ProcessorData,
     SubjectNotFound,
 )
 from storage.customer.executor import Executor, Ledger
@@ -35,7 +34,6 @@ __all__ = [
     "InvalidChange",
     "Ledger",
     "OperationResult",
-    "ProcessorData",
     "Subject",
     "SubjectMatch",
     "SubjectNotFound",

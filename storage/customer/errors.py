@@ -5,8 +5,7 @@ CustomerStoreError (storage.errors.StorageError)
  ├── SubjectNotFound (LookupError)    no row holds that identity
  ├── AmbiguousSubject (LookupError)   several accounts hold that identity
  ├── InvalidChange (ValueError)       a change names an unknown field or an invalid value
- ├── ImportFileError (ValueError)     an import file has bad lines (all are listed)
- └── ProcessorData (PermissionError)  the request concerns data held for another controller
+ └── ImportFileError (ValueError)     an import file has bad lines (all are listed)
 """
 
 from __future__ import annotations
@@ -56,7 +55,3 @@ class ImportFileError(CustomerStoreError, ValueError):
             "fix the lines and run the import again"
         )
         self.problems = problems
-
-
-class ProcessorData(CustomerStoreError, PermissionError):
-    """The data is held as processor; the controller (e.g. a reseller) decides on it."""
