@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -96,6 +97,7 @@ async def main(
             dispatch=routes,
             worker_id=worker_id(),
             max_attempts=settings.outbox_max_attempts,
+            lease=timedelta(seconds=settings.work_lease_seconds),
         )
         web_app = build_app(_health(desk.engine))
         loops: list[Loop] = [

@@ -57,6 +57,7 @@ class OutboxWorker:
     max_attempts: int = 8
     batch: int = 20
     idle_wait: float = 0.5
+    lease: timedelta = LEASE
 
     async def claim(self) -> list[Outbox]:
         """Lease up to `batch` due rows to this worker (committed before sending)."""
@@ -78,7 +79,7 @@ class OutboxWorker:
                 row.status = "sending"
                 row.claimed_by = self.worker_id
                 row.attempts += 1
-                row.next_attempt_at = now + LEASE
+                row.next_attempt_at = now + self.lease
                 session.add(row)
         return rows
 

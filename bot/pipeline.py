@@ -26,7 +26,6 @@ from storage.models import Case, utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 WORK_STATES = (State.RECEIVED, State.AWAITING_VERIFICATION, State.APPROVED)
 MAX_CHALLENGES = 3
 
@@ -45,7 +44,9 @@ async def claim_due(desk: Desk, limit: int = 10) -> list[int]:
         ids = [i for i in (await session.exec(stmt)).all() if i is not None]
         if ids:
             await session.exec(
-                update(Case).where(col(Case.id).in_(ids)).values(next_action_at=now + LEASE)
+                update(Case)
+                .where(col(Case.id).in_(ids))
+                .values(next_action_at=now + timedelta(seconds=desk.settings.work_lease_seconds))
             )
     return ids
 

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     smtp_tls: TlsMode = "starttls"
     outbox_maildir: Path = Path("var/outbox")
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long a claimed case or outbox row stays with a process that may have died.
+    work_lease_seconds: float = Field(default=300.0, ge=1.0, le=86_400.0)
     # Slack
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

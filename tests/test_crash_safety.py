@@ -1,0 +1,177 @@
+"""`dsr run` killed with SIGKILL at random points, over and over: every message yields exactly
+one case, and no customer gets the same mail twice (except one in flight at a kill, and then
+with the same Message-ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mailbox
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from storage import audit
+from storage.customer.importer import import_customers
+from storage.db import create_engine
+from storage.migrate import upgrade
+from tests.agent_harness import CUSTOMERS
+from tests.servers.postgres import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUESTS = [
+    ("alice@example.org", "Please stop sending me your newsletter."),
+    ("bob@example.net", "Unsubscribe me from all marketing e-mails, please."),
+    ("alice@example.org", "I am worried that you share my data with advertisers. Why?"),
+    ("bob@example.net", "Please send me a copy of all the personal data you hold about me."),
+    ("carol@nowhere.example", "Please delete my account and all of my data."),
+    ("dave@nowhere.example", "How do I reset my password? I cannot log in."),
+    ("erin@nowhere.example", "Stop mailing me newsletters, thanks."),
+    ("bob@example.net", "I object to the use of my data for profiling. Please explain it."),
+]
+
+
+class Recorder:
+    """aiosmtpd handler keeping every delivery."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
+        return "250 OK"
+
+
+def _write_requests(maildir: Path) -> list[str]:
+    box = mailbox.Maildir(maildir, create=True)
+    ids = []
+    for i, (sender, body) in enumerate(REQUESTS * 2):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, "privacy@example.com", f"Request {i}"
+        msg["Message-ID"] = make_msgid(domain="customer.example")
+        msg.set_content(body)
+        box.add(msg.as_bytes())
+        ids.append(str(msg["Message-ID"]))
+    return ids
+
+
+def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db, timeout=30) as conn:
+        return list(conn.execute(sql))
+
+
+def _settled(db: Path, expected: int) -> bool:
+    try:
+        inbound = _query(db, "select count(*) from inbound_message")[0][0]
+        unsent = _query(db, "select count(*) from outbox where status != 'sent'")[0][0]
+        fresh = _query(db, "select count(*) from dsr_case where state = 'received'")[0][0]
+    except sqlite3.OperationalError:
+        return False
+    return bool(inbound == expected and unsent == 0 and fresh == 0)
+
+
+def test_sigkill_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+    db, customers = tmp_path / "dsr.db", tmp_path / "customers.db"
+    upgrade(f"sqlite+aiosqlite:///{db}")
+
+    async def seed() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{customers}")
+        await import_customers(engine, [json.dumps(c) for c in CUSTOMERS])
+        await engine.dispose()
+
+    asyncio.run(seed())
+    message_ids = _write_requests(tmp_path / "maildir")
+    recorder = Recorder()
+    smtp = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    env = {
+        **os.environ,
+        "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "DSR_CUSTOMER_DATABASE_URL": f"sqlite+aiosqlite:///{customers}",
+        "DSR_MAILDIR": str(tmp_path / "maildir"),
+        "DSR_SMTP_HOST": "127.0.0.1",
+        "DSR_SMTP_PORT": str(smtp.port),
+        "DSR_SMTP_TLS": "none",
+        "DSR_SMTP_RECEIVER_PORT": "0",
+        "DSR_WORK_LEASE_SECONDS": "1",
+        "DSR_PRIVACY_ADDRESS": "privacy@example.com",
+    }
+    rng = random.Random(20261129)
+    kills = 0
+    try:
+        for _ in range(10):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**env, "DSR_HTTP_PORT": str(free_port())},
+            )
+            time.sleep(rng.uniform(1.5, 5.0))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        log = (tmp_path / "last-run.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=log,
+            env={**env, "DSR_HTTP_PORT": str(free_port())},
+        )
+        deadline = time.monotonic() + 120
+        while not _settled(db, len(message_ids)) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        time.sleep(1.5)  # let a last send finish
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        log.close()
+        assert code == 0, (tmp_path / "last-run.log").read_text()
+    finally:
+        smtp.stop()
+    assert kills >= 5
+    assert _settled(db, len(message_ids))
+    # exactly one record per message, one case per request
+    stored = [r[0] for r in _query(db, "select message_id from inbound_message")]
+    assert sorted(stored) == sorted(message_ids)
+    per_case = _query(db, "select case_id, count(*) from inbound_message group by case_id")
+    assert all(n == 1 for _, n in per_case) and len(per_case) == len(message_ids)
+    # every sent outbox row was delivered; no row was delivered under two Message-IDs
+    rows = {r[0] for r in _query(db, "select message_id from outbox where kind = 'mail'")}
+    delivered = Counter(str(m["Message-ID"]) for m in recorder.messages)
+    assert set(delivered) == rows
+    # a duplicate is only ever the same Message-ID again (a send in flight at a kill)
+    per_content = Counter((str(m["To"]), str(m["Subject"])) for m in recorder.messages)
+    for (to, subject), n in per_content.items():
+        same = {
+            str(m["Message-ID"])
+            for m in recorder.messages
+            if (str(m["To"]), str(m["Subject"])) == (to, subject)
+        }
+        assert len(same) == 1 or n == len(same), (to, subject)
+    assert sum(delivered.values()) - len(delivered) <= kills
+
+    async def verify() -> bool:
+        engine = create_engine(f"sqlite+aiosqlite:///{db}")
+        try:
+            return (await audit.verify(engine)).ok
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(verify())
