@@ -36,6 +36,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)
     group_members: dict[str, list[str]] = field(default_factory=dict)
     acks: list[dict[str, Any]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code (HTTP 200)
     port: int = 0
     _fail: list[tuple[int, int]] = field(default_factory=list)  # (status, retry_after)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -105,6 +106,8 @@ class FakeSlack:
             headers = {"Retry-After": str(retry_after)} if status == 429 else {}
             body = {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"}
             return web.json_response(body, status=status, headers=headers)
+        if method in self.errors:
+            return web.json_response({"ok": False, "error": self.errors[method]})
         return web.json_response(self._answer(method, params))
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
