@@ -59,12 +59,25 @@ def token_features(
     grams = [char_ngram_keys(strings[word], low, high) for word in words.tolist()]
     # Each word's character n-grams count as often as the word occurs.
     gram_weights = np.repeat(counts.astype(np.float32), [g.size for g in grams])
-    plain = sum(p.size for p in parts)
-    keys, inverse = np.unique(np.concatenate([*parts, *grams]), return_inverse=True)
-    weights = np.concatenate([np.ones(plain, dtype=np.float32), gram_weights])
+    # Word and character blocks are normalised apart: there are far more character n-grams,
+    # and they should not drown the words.
+    word_keys, word_values = _normalised(np.concatenate(parts), None)
+    char_keys, char_values = _normalised(np.concatenate([_EMPTY, *grams]), gram_weights)
+    return (
+        _salt(np.concatenate([word_keys, char_keys]), salt),
+        np.concatenate([word_values, char_values]),
+    )
+
+
+def _normalised(
+    keys: Keys, weights: npt.NDArray[np.float32] | None
+) -> tuple[Keys, npt.NDArray[np.float32]]:
+    if keys.size == 0:
+        return _EMPTY, np.zeros(0, dtype=np.float32)
+    unique, inverse = np.unique(keys, return_inverse=True)
     values = np.bincount(inverse, weights=weights).astype(np.float32)
     values /= np.float32(np.sqrt(np.dot(values, values)))
-    return _salt(keys, salt), values
+    return unique, values
 
 
 #: Tokens that count as the opening of a message (subject line and first paragraph).

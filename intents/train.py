@@ -8,6 +8,7 @@ import random
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
                 "depth": 2,
             },
         },
-        "linear_model": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2},
+        "linear_model": {"@architectures": "dsr.TextCatHashedBOW.v1", "ngram_size": 2},
     },
 }
 
@@ -97,6 +98,35 @@ def _spacy_examples(nlp: Language, examples: Sequence[Example]) -> list[SpacyExa
     ]
 
 
+def _fit(
+    examples: Sequence[Example],
+    seed: int,
+    *,
+    architecture: str,
+    epochs: int,
+    learn_rate: float,
+    dropout: float,
+) -> Language:
+    """A fresh pipeline trained on ``examples`` (augmented); deterministic for the same seed."""
+    fix_random_seed(seed)
+    nlp = build_pipeline(architecture)
+    nlp.get_pipe("language_detector").fit(  # type: ignore[attr-defined]
+        [ex.text for ex in examples], [ex.lang for ex in examples]
+    )
+    training = _spacy_examples(nlp, augment(examples, seed))
+    optimizer = nlp.initialize(lambda: training)
+    optimizer.learn_rate = learn_rate
+    rng = random.Random(seed)
+    for epoch in range(epochs):
+        rng.shuffle(training)
+        losses: dict[str, float] = {}
+        for start in range(0, len(training), 32):
+            batch = training[start : start + 32]
+            nlp.update(batch, drop=dropout, sgd=optimizer, losses=losses)
+        logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
+    return nlp
+
+
 def train(
     out_dir: Path,
     *,
@@ -106,6 +136,8 @@ def train(
     architecture: str = "hashed",
     epochs: int = 12,
     learn_rate: float = 0.01,
+    dropout: float = 0.2,
+    refit: bool = True,
 ) -> TrainResult:
     """Train, tune thresholds on the validation split, score the test split, write the model.
 
@@ -117,6 +149,8 @@ def train(
         architecture: a key of :data:`ARCHITECTURES`.
         epochs: passes over the augmented training part.
         learn_rate: Adam's learning rate.
+        dropout: dropout rate during updates.
+        refit: after tuning, train again on train + validation parts (the test part stays out).
 
     Returns:
         Sizes, tuned parameters and the test-split report.
@@ -130,27 +164,22 @@ def train(
         raise CorpusError(f"no examples in {corpus_dir}; add <lang>.jsonl files first")
     train_part, valid_part, test_part = split(examples, seed)
     extra = load_corpus(include_labels)
-    fix_random_seed(seed)
-    nlp = build_pipeline(architecture)
-    nlp.get_pipe("language_detector").fit(  # type: ignore[attr-defined]
-        [ex.text for ex in train_part], [ex.lang for ex in train_part]
+    fit = partial(
+        _fit,
+        seed=seed,
+        architecture=architecture,
+        epochs=epochs,
+        learn_rate=learn_rate,
+        dropout=dropout,
     )
-    training = _spacy_examples(nlp, augment([*train_part, *extra], seed))
-    optimizer = nlp.initialize(lambda: training)
-    optimizer.learn_rate = learn_rate
-    rng = random.Random(seed)
-    for epoch in range(epochs):
-        rng.shuffle(training)
-        losses: dict[str, float] = {}
-        for start in range(0, len(training), 32):
-            batch = training[start : start + 32]
-            nlp.update(batch, drop=0.2, sgd=optimizer, losses=losses)
-        logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
+    nlp = fit([*train_part, *extra])
     provisional = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
     valid_scores = [c.scores for c in classify_many(provisional, [ex.text for ex in valid_part])]
     gold = [ex.labels for ex in valid_part]
     thresholds = tune_thresholds(gold, valid_scores)
     margin = tune_margin(gold, valid_scores, thresholds)
+    if refit:  # the tuned decision rule, on a model that has also seen the validation part
+        nlp = fit([*train_part, *valid_part, *extra])
     tuned = IntentModel(nlp, thresholds, margin)
     report = evaluate(test_part, classify_many(tuned, [ex.text for ex in test_part]))
     digest = corpus_sha256(files)
@@ -166,6 +195,9 @@ def train(
             "seed": seed,
             "architecture": architecture,
             "epochs": epochs,
+            "learn_rate": learn_rate,
+            "dropout": dropout,
+            "refit": refit,
             "sizes": {**sizes, "extra": len(extra)},
             "thresholds": thresholds,
             "margin": margin,
