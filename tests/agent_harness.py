@@ -9,6 +9,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -60,6 +61,32 @@ CUSTOMERS = [
         "newsletter": True,
     },
 ]
+# Mixed requests used by the process-level tests (crash safety, scale-out, benchmark).
+REQUESTS = [
+    ("alice@example.org", "Please stop sending me your newsletter."),
+    ("bob@example.net", "Unsubscribe me from all marketing e-mails, please."),
+    ("alice@example.org", "I am worried that you share my data with advertisers. Why?"),
+    ("bob@example.net", "Please send me a copy of all the personal data you hold about me."),
+    ("carol@nowhere.example", "Please delete my account and all of my data."),
+    ("dave@nowhere.example", "How do I reset my password? I cannot log in."),
+    ("erin@nowhere.example", "Stop mailing me newsletters, thanks."),
+    ("bob@example.net", "I object to the use of my data for profiling. Please explain it."),
+]
+
+
+class Recorder:
+    """aiosmtpd handler keeping every delivery."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
+        return "250 OK"
+
+
 SECRET = "test-secret-key-0123456789abcdef-0123456789"
 
 

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -28,33 +27,10 @@ from storage import audit
 from storage.customer.importer import import_customers
 from storage.db import create_engine
 from storage.migrate import upgrade
-from tests.agent_harness import CUSTOMERS
+from tests.agent_harness import CUSTOMERS, REQUESTS, Recorder
 from tests.servers.postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUESTS = [
-    ("alice@example.org", "Please stop sending me your newsletter."),
-    ("bob@example.net", "Unsubscribe me from all marketing e-mails, please."),
-    ("alice@example.org", "I am worried that you share my data with advertisers. Why?"),
-    ("bob@example.net", "Please send me a copy of all the personal data you hold about me."),
-    ("carol@nowhere.example", "Please delete my account and all of my data."),
-    ("dave@nowhere.example", "How do I reset my password? I cannot log in."),
-    ("erin@nowhere.example", "Stop mailing me newsletters, thanks."),
-    ("bob@example.net", "I object to the use of my data for profiling. Please explain it."),
-]
-
-
-class Recorder:
-    """aiosmtpd handler keeping every delivery."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        return "250 OK"
 
 
 def _write_requests(maildir: Path) -> list[str]:

@@ -1,0 +1,125 @@
+"""Two `dsr run` processes on one PostgreSQL and one Dovecot mailbox share the work: one reads
+the mailbox (advisory lock), both advance cases and send mail, and each case is handled once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import aioimaplib
+from aiosmtpd.controller import Controller
+
+from storage.customer.importer import import_customers
+from storage.db import create_engine
+from storage.migrate import upgrade
+from tests.agent_harness import CUSTOMERS, REQUESTS, Recorder
+from tests.servers.dovecot import DovecotServer
+from tests.servers.postgres import PostgresServer, free_port
+
+N_MESSAGES = 48
+
+
+async def _fill_mailbox(dovecot: DovecotServer, mailbox: str) -> list[str]:
+    client = aioimaplib.IMAP4(dovecot.host, dovecot.port, timeout=10)
+    await client.wait_hello_from_server()
+    await client.login("bot", "botpass")
+    await client.create(mailbox)
+    ids = []
+    for i in range(N_MESSAGES):
+        sender, body = REQUESTS[i % len(REQUESTS)]
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, "privacy@example.com", f"Request {i}"
+        msg["Message-ID"] = make_msgid(domain="customer.example")
+        msg.set_content(body)
+        await client.append(msg.as_bytes(), mailbox=mailbox)
+        ids.append(str(msg["Message-ID"]))
+    await client.logout()
+    return ids
+
+
+def test_two_processes_share_the_work_and_handle_each_case_once(
+    postgres_server: PostgresServer, dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    url = postgres_server.create_database("scale")
+    dbname = url.rsplit("/", 1)[1]
+    upgrade(url)
+    customers = postgres_server.create_database("cust")
+
+    async def seed() -> list[str]:
+        engine = create_engine(customers)
+        await import_customers(engine, [json.dumps(c) for c in CUSTOMERS])
+        await engine.dispose()
+        return await _fill_mailbox(dovecot, mailbox)
+
+    mailbox = f"scale{uuid.uuid4().hex[:8]}"
+    message_ids = asyncio.run(seed())
+    recorder = Recorder()
+    smtp = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    env = {
+        **os.environ,
+        "DSR_DATABASE_URL": url,
+        "DSR_CUSTOMER_DATABASE_URL": customers,
+        "DSR_IMAP_HOST": dovecot.host,
+        "DSR_IMAP_PORT": str(dovecot.port),
+        "DSR_IMAP_USER": "bot",
+        "DSR_IMAP_PASSWORD": "botpass",
+        "DSR_IMAP_TLS": "none",
+        "DSR_IMAP_MAILBOX": mailbox,
+        "DSR_SMTP_HOST": "127.0.0.1",
+        "DSR_SMTP_PORT": str(smtp.port),
+        "DSR_SMTP_TLS": "none",
+        "DSR_PRIVACY_ADDRESS": "privacy@example.com",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "DSR_HTTP_PORT": str(free_port())},
+        )
+        for _ in range(2)
+    ]
+
+    def q(sql: str) -> str:
+        return postgres_server.psql(sql, dbname).strip()
+
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            inbound = int(q("select count(*) from inbound_message") or 0)
+            unsent = int(q("select count(*) from outbox where status <> 'sent'") or 0)
+            fresh = int(q("select count(*) from dsr_case where state = 'received'") or 0)
+            if inbound == N_MESSAGES and unsent == 0 and fresh == 0:
+                break
+            time.sleep(0.5)
+        time.sleep(1)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(timeout=30) for proc in procs]
+        smtp.stop()
+    assert codes == [0, 0]
+    assert sorted(q("select message_id from inbound_message").split("\n")) == sorted(message_ids)
+    assert (
+        q("select count(distinct case_id), count(*) from inbound_message")
+        == f"{N_MESSAGES}|{N_MESSAGES}"
+    )
+    delivered = Counter(str(m["Message-ID"]) for m in recorder.messages)
+    assert all(n == 1 for n in delivered.values()), "a mail was sent twice"
+    assert set(delivered) == set(q("select message_id from outbox").split("\n"))
+    # both processes did part of the work
+    senders = q("select count(distinct claimed_by) from outbox")
+    assert int(senders) == 2, senders
