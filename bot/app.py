@@ -85,13 +85,19 @@ async def main(
     from bot.mailbox import intake_loops
     from bot.mailer import build_sender, mail_dispatch
     from bot.scheduler import run_housekeeping, run_pipeline
+    from bot.slack_http import install_slack
 
     await check_current(settings.database_url)
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
     async with open_desk(settings) as desk:
-        routes = {"mail": mail_dispatch(settings, build_sender(settings)), **(dispatch or {})}
+        web_app = build_app(_health(desk.engine))
+        slack = install_slack(desk, web_app)  # POST /slack/events, Socket Mode, digest
+        routes = {"mail": mail_dispatch(settings, build_sender(settings))}
+        if slack is not None:
+            routes["slack"] = slack.dispatch
+        routes.update(dispatch or {})
         worker = OutboxWorker(
             engine=desk.engine,
             dispatch=routes,
@@ -99,13 +105,13 @@ async def main(
             max_attempts=settings.outbox_max_attempts,
             lease=timedelta(seconds=settings.work_lease_seconds),
         )
-        web_app = build_app(_health(desk.engine))
         loops: list[Loop] = [
             lambda: serve(web_app, settings.http_host, settings.http_port),
             worker.run,
             lambda: run_pipeline(desk),
             lambda: run_housekeeping(desk),
             *(intake_loops(desk) if intake else []),
+            *(slack.loops if slack is not None else ()),
             *extra_loops,
         ]
         log.info("dsr run: serving on %s:%s", settings.http_host, settings.http_port)
