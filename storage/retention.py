@@ -63,28 +63,37 @@ class RetentionLedger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = session_factory(engine)
 
-    async def receipt(self, case_ref: str, operation: str) -> StoreReceipt | None:
-        """The receipt of `operation` for the case, if one was started."""
-        async with self._sessions() as s:
-            stmt = select(StoreReceipt).where(
-                StoreReceipt.case_ref == case_ref,
-                StoreReceipt.operation == operation,
-            )
-            return (await s.exec(stmt)).one_or_none()
-
-    async def start(
+    async def begin(
         self,
         case_ref: str | None,
         operation: str,
         plan: dict[str, Any],
         holds: Sequence[RetentionHold] = (),
-    ) -> None:
-        """Record the plan (and inactive holds) before the customer store is touched."""
+    ) -> StoreReceipt | None:
+        """Record the plan and holds before the customer store is touched (one transaction).
+
+        Returns:
+            The receipt this case already has for the operation (then nothing is written), or
+            None when this is the first attempt. Without a case (staff CLI) the holds are
+            active at once and nothing else is recorded.
+        """
         async with self._sessions() as s, s.begin():
-            if case_ref is not None:
-                s.add(StoreReceipt(case_ref=case_ref, operation=operation, plan=plan))
+            if case_ref is None:
+                for hold in holds:
+                    hold.active = True
+                    s.add(hold)
+                return None
+            stmt = select(StoreReceipt).where(
+                StoreReceipt.case_ref == case_ref,
+                StoreReceipt.operation == operation,
+            )
+            existing = (await s.exec(stmt)).one_or_none()
+            if existing is not None:
+                return existing
+            s.add(StoreReceipt(case_ref=case_ref, operation=operation, plan=plan))
             for hold in holds:
                 s.add(hold)
+            return None
 
     async def finish(self, case_ref: str | None, operation: str, result: dict[str, Any]) -> None:
         """Mark the operation done and its holds active, in one transaction."""
@@ -104,13 +113,6 @@ class RetentionLedger:
                 .where(RetentionHold.case_ref == case_ref)  # type: ignore[arg-type]
                 .values(active=True)
             )
-
-    async def activate_unreferenced(self, holds: Sequence[RetentionHold]) -> None:
-        """Holds of an operation without a case (staff CLI) are active at once."""
-        async with self._sessions() as s, s.begin():
-            for hold in holds:
-                hold.active = True
-                s.add(hold)
 
     async def open_holds(self) -> list[RetentionHold]:
         """Active holds whose rows have not all been swept."""

@@ -174,7 +174,7 @@ async def test_erasure_resumes_after_a_crash(
         period="10y",
         legal_basis="tax law",
     )
-    await executor.ledger.start("DSR-9", "erase", erasure_plan_to_json(plan), [hold])
+    assert await executor.ledger.begin("DSR-9", "erase", erasure_plan_to_json(plan), [hold]) is None
     # The process died here; the subject can no longer be... found? It still can, but the
     # pipeline resumes from the case alone, with any plan object: the recorded one is used.
     empty = type(plan)(tables=(), now=NOW)

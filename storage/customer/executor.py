@@ -8,7 +8,8 @@ holds) goes to an injected `Ledger` in the case store. Logs carry counts and cas
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,21 +53,17 @@ class Receipt(Protocol):
 class Ledger(Protocol):
     """Desk memory in the case store (see `storage.retention.RetentionLedger`)."""
 
-    async def receipt(self, case_ref: str, operation: str) -> Receipt | None: ...
-
-    async def start(
+    async def begin(
         self,
         case_ref: str | None,
         operation: str,
         plan: dict[str, Any],
         holds: Sequence[RetentionHold] = (),
-    ) -> None: ...
+    ) -> Receipt | None: ...
 
     async def finish(
         self, case_ref: str | None, operation: str, result: dict[str, Any]
     ) -> None: ...
-
-    async def activate_unreferenced(self, holds: Sequence[RetentionHold]) -> None: ...
 
     async def open_holds(self) -> list[RetentionHold]: ...
 
@@ -118,6 +115,15 @@ class Executor:
             )
         datamap.check_against(metadata)
         return cls(engine, datamap, {n: metadata.tables[n] for n in names}, ledger)
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads that need no snapshot: on PostgreSQL without BEGIN/ROLLBACK
+        (two round trips fewer). SQLite keeps its transaction (its begin hook needs the end)."""
+        async with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     # --- finding -------------------------------------------------------------------------
 
@@ -174,7 +180,7 @@ class Executor:
         Returns:
             A match; `accounts` lists every matching account (several: `ambiguous`).
         """
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             rows = await self._accounts(conn, identity)
             labels = tuple(self._label(r) for r in rows)
             if len(rows) > 1:
@@ -214,7 +220,7 @@ class Executor:
 
     async def selectors(self, subject: Subject) -> dict[str, Selector]:
         """The subject's rows, one selector per mapped table."""
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             return await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
 
     # --- see -----------------------------------------------------------------------------
@@ -261,7 +267,7 @@ class Executor:
         """What erasure would delete, anonymize and retain (with legal basis and until-date)."""
         now = now or datetime.now(UTC)
         out = []
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
             for name in self.datamap.parents_first():
                 out.append(await self._plan_table(conn, name, selectors[name], now))
@@ -325,26 +331,19 @@ class Executor:
         Idempotent per case: a finished case returns its recorded result; a case that crashed
         mid-way is completed from the plan recorded when it started.
         """
-        receipt = await self._receipt(case_ref, "erase")
-        if receipt is not None and receipt.status == "done":
-            return OperationResult("erase", receipt.result.get("counts", {}), replayed=True)
-        if receipt is not None:
-            plan = plans.erasure_plan_from_json(receipt.plan)
         holds = [
             self._hold(t, case_ref) for t in plan.tables if t.action == "retain" and t.retained
         ]
-        if self.ledger is not None and receipt is None:
-            await self.ledger.start(
-                case_ref, "erase", plans.erasure_plan_to_json(plan), holds if case_ref else ()
-            )
+        receipt = await self._begin(case_ref, "erase", plans.erasure_plan_to_json(plan), holds)
+        if receipt is not None and receipt.status == "done":
+            return OperationResult("erase", receipt.result.get("counts", {}), replayed=True)
+        if receipt is not None:  # started before a crash: finish exactly what was recorded
+            plan = plans.erasure_plan_from_json(receipt.plan)
         async with self.engine.begin() as conn:
             for item in reversed(plan.tables):
                 await self._erase_table(conn, item, plan.now)
         counts = plan.summary()
-        if self.ledger is not None:
-            if case_ref is None:
-                await self.ledger.activate_unreferenced(holds)
-            await self.ledger.finish(case_ref, "erase", {"counts": counts})
+        await self._finish(case_ref, "erase", counts)
         log.info("erasure applied: case=%s tables=%d", case_ref, len(counts))
         return OperationResult("erase", counts)
 
@@ -381,10 +380,22 @@ class Executor:
             if replacements:
                 await conn.execute(update(table).where(where).values(**replacements))
 
-    async def _receipt(self, case_ref: str | None, operation: str) -> Receipt | None:
-        if case_ref is None or self.ledger is None:
+    async def _begin(
+        self,
+        case_ref: str | None,
+        operation: str,
+        plan: dict[str, Any],
+        holds: Sequence[RetentionHold] = (),
+    ) -> Receipt | None:
+        if self.ledger is None:
             return None
-        return await self.ledger.receipt(case_ref, operation)
+        return await self.ledger.begin(case_ref, operation, plan, holds)
+
+    async def _finish(
+        self, case_ref: str | None, operation: str, counts: dict[str, dict[str, int]]
+    ) -> None:
+        if self.ledger is not None and case_ref is not None:
+            await self.ledger.finish(case_ref, operation, {"counts": counts})
 
     # --- change --------------------------------------------------------------------------
 
@@ -419,7 +430,7 @@ class Executor:
         if account is None or subject.account_pk is None:
             raise InvalidChange(next(iter(changes)), "the subject has no account to correct")
         table, pk = self.tables[account], self.pks[account]
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             stmt = select(*[table.c[c] for c in editable]).where(table.c[pk] == subject.account_pk)
             row = (await conn.execute(stmt)).one()._mapping
         country_col = next((c for c, (k, _) in editable.items() if k == "country"), None)
@@ -441,7 +452,8 @@ class Executor:
             ConcurrentUpdateError: a field changed since the preview.
             InvalidChange: the new value collides with another row (e.g. e-mail in use).
         """
-        receipt = await self._receipt(case_ref, "change")
+        fields = sorted(c.column for c in plan.changes)
+        receipt = await self._begin(case_ref, "change", {"fields": fields})
         if receipt is not None and receipt.status == "done":
             return OperationResult("change", receipt.result.get("counts", {}), replayed=True)
         table = self.tables[plan.table]
@@ -468,9 +480,7 @@ class Executor:
             field = next(iter(to_set), "-")
             raise InvalidChange(field, "another record already uses this value") from None
         counts = {plan.table: {"changed": len(to_set)}}
-        if self.ledger is not None and case_ref is not None:
-            await self.ledger.start(case_ref, "change", {"fields": sorted(to_set)})
-            await self.ledger.finish(case_ref, "change", {"counts": counts})
+        await self._finish(case_ref, "change", counts)
         log.info("change applied: case=%s fields=%d", case_ref, len(to_set))
         return OperationResult("change", counts)
 
@@ -478,7 +488,7 @@ class Executor:
 
     async def unsubscribe(self, address: str, case_ref: str | None = None) -> OperationResult:
         """Remove newsletter subscriptions and marketing consent for an address (idempotent)."""
-        receipt = await self._receipt(case_ref, "unsubscribe")
+        receipt = await self._begin(case_ref, "unsubscribe", {})
         if receipt is not None and receipt.status == "done":
             return OperationResult("unsubscribe", receipt.result.get("counts", {}), True)
         forms = selection.variants(selection.EMAIL_KEY, address)
@@ -497,9 +507,7 @@ class Executor:
                     update(table).where(table.c[col].in_(forms)).values(**values)
                 )
                 counts[name] = {"updated": int(res.rowcount or 0)}
-        if self.ledger is not None and case_ref is not None:
-            await self.ledger.start(case_ref, "unsubscribe", {})
-            await self.ledger.finish(case_ref, "unsubscribe", {"counts": counts})
+        await self._finish(case_ref, "unsubscribe", counts)
         log.info("unsubscribe applied: case=%s tables=%d", case_ref, len(counts))
         return OperationResult("unsubscribe", counts)
 
