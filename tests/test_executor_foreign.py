@@ -142,7 +142,9 @@ async def test_find_and_export_on_a_foreign_schema(foreign: Executor, tmp_path: 
     package = await foreign.export(await foreign.subject("ERIKA@example.de"), tmp_path)
     data = json.loads(package.json_path.read_text())
     assert [r["ip"] for r in data["tables"]["zugriff"]["rows"]] == ["192.0.2.1", "192.0.2.2"]
-    assert "Vertragserfüllung" in package.html_path.read_text()
+    page = package.html_path.read_text()
+    assert "Vertragserfüllung" in page
+    assert "6 years, counted from each record&#39;s beginn (§ 257 HGB)" in page
 
 
 async def test_erasure_on_a_foreign_schema(foreign: Executor) -> None:

@@ -65,9 +65,12 @@ def table_info(datamap: DataMap, spec: Table) -> dict[str, Any]:
     categories = list(dict.fromkeys(spec.column(c).category for c in spec.columns))
     retention = spec.retention
     if retention.period:
-        kept = f"{_period_words(retention.period)} from the {retention.starts}".replace("_", " ")
+        starts = (retention.starts or "").replace("_", " ")
+        kept = retention.description or (
+            f"{_period_words(retention.period)}, counted from each record's {starts}"
+        )
         if retention.legal_basis:
-            kept += f"; {retention.legal_basis}"
+            kept += f" ({retention.legal_basis})"
     else:
         kept = retention.description or ""
     return {
