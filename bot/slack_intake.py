@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.cases import open_case
 from bot.desk import Desk
 from bot.errors import DsrError
 from bot.policy import is_about_processor_data
-from intents.classify import classify
+from intents.classify import Classification, classify
 from intents.extract import extract
 from intents.labels import LABELS
 from storage.models import InboundMessage, reference_of, utcnow
@@ -90,6 +91,26 @@ async def open_staff_case(
     if done is not None:
         return StaffCase(reference_of(done), False, tuple(chosen))
     result = await asyncio.to_thread(classify, desk.model, text)
+    labels = chosen or [str(i) for i in result.intents] or [str(result.intent)]
+    try:
+        return await _open(desk, actor, key, source, text, requester, chosen, result)
+    except IntegrityError:  # the same message, delivered twice at once: the other one won
+        async with desk.sessions() as session:
+            stmt = select(InboundMessage.case_id).where(InboundMessage.message_id == key)
+            won = (await session.exec(stmt)).first()
+        return StaffCase(reference_of(won), False, tuple(labels))
+
+
+async def _open(
+    desk: Desk,
+    actor: str,
+    key: str,
+    source: str,
+    text: str,
+    requester: str,
+    chosen: list[str],
+    result: Classification,
+) -> StaffCase:
     found = await asyncio.to_thread(extract, text, result.language)
     labels = chosen or [str(i) for i in result.intents] or [str(result.intent)]
     identifiers = list(dict.fromkeys([requester, *found.emails, *found.handles]))[:10]

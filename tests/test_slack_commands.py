@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -156,3 +158,19 @@ def test_slack_formatting_is_undone_before_intake() -> None:
     assert customer_address(None, "write to A@B.nl please") == "a@b.nl"
     with pytest.raises(StaffIntakeError, match="e-mail address"):
         customer_address("not-an-address", "")
+
+
+async def test_same_message_twice_at_once_opens_one_case(slack_rig: SlackRig) -> None:
+    from bot.slack_intake import open_staff_case
+
+    def once() -> Any:
+        return open_staff_case(
+            slack_rig.desk,
+            actor="slack:UAPP1",
+            source="msg:CINTAKE:1.1",
+            text="jane@example.com: please delete my account and all my personal data",
+        )
+
+    first, second = await asyncio.gather(once(), once())
+    assert first.ref == second.ref and {first.created, second.created} == {True, False}
+    assert len(await cases(slack_rig)) == 1
