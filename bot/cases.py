@@ -80,7 +80,10 @@ async def get_case(
     Raises:
         CaseNotFound: no such case.
     """
-    case_id = reference if isinstance(reference, int) else parse_reference(reference)
+    try:
+        case_id = reference if isinstance(reference, int) else parse_reference(reference)
+    except ValueError as exc:
+        raise CaseNotFound(str(exc)) from None
     stmt = select(Case).where(Case.id == case_id)
     if for_update:
         stmt = stmt.with_for_update()
