@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from email.message import Message
 
 import html2text
@@ -75,10 +76,16 @@ def _payload(part: Message) -> bytes:
 
 
 def _nested_size(part: Message) -> int:
-    try:
-        return len(part.as_bytes())
-    except Exception:  # a nested message too broken to serialise: size unknown
-        return 0
+    """Approximate size of a nested message: the sum of its parts' encoded payloads.
+
+    Cheaper than serialising it again, and exact enough for the record.
+    """
+    total = 0
+    for sub in part.walk():
+        payload = sub.get_payload()
+        if isinstance(payload, str | bytes):
+            total += len(payload)
+    return total
 
 
 def _charset(part: Message) -> str | None:
@@ -94,7 +101,17 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:  # a mangled RFC 2231 parameter
         return None
-    return " ".join(str(name).split()) if name else None
+    if not name:
+        return None
+    return " ".join(_decode_words(str(name)).split()) or None
+
+
+def _decode_words(value: str) -> str:
+    """RFC 2047 encoded words in a parameter (common, though not standard, in filenames)."""
+    try:
+        return str(make_header(decode_header(value)))
+    except Exception:  # broken encoded words: keep the raw text
+        return value
 
 
 def _is_attachment(part: Message, ctype: str) -> bool:

@@ -23,14 +23,18 @@ def one_line(value: str) -> str:
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
-def _raw_values(msg: Message, name: str) -> list[str]:
-    """The undecoded values of every header `name`, in message order."""
-    wanted = name.lower()
-    values: list[str] = []
-    for key, value in msg.raw_items():
-        if key.lower() == wanted:
-            values.append(_undo_surrogates(value if isinstance(value, str) else str(value)))
-    return values
+class HeaderIndex:
+    """The raw header values of one message by lower-case name, built once (lookups are many)."""
+
+    def __init__(self, msg: Message) -> None:
+        self._values: dict[str, list[str]] = {}
+        for key, value in msg.raw_items():
+            text = _undo_surrogates(value if isinstance(value, str) else str(value))
+            self._values.setdefault(str(key).lower(), []).append(text)
+
+    def values(self, name: str) -> list[str]:
+        """The undecoded values of every header `name`, in message order."""
+        return self._values.get(name.lower(), [])
 
 
 def _undo_surrogates(value: str) -> str:
@@ -51,34 +55,36 @@ def _undo_surrogates(value: str) -> str:
 
 def _decode(raw: str) -> str:
     """Decode RFC 2047 encoded words; fall back to the raw text when they are broken."""
+    if "=?" not in raw:
+        return raw
     try:
         return str(make_header(decode_header(raw)))
     except Exception:  # any broken encoded word: keep the raw text
         return raw
 
 
-def header_raw(msg: Message, name: str) -> str | None:
+def header_raw(headers: HeaderIndex, name: str) -> str | None:
     """The first header `name` unfolded but not decoded (for address parsing), or None."""
-    values = _raw_values(msg, name)
+    values = headers.values(name)
     return one_line(values[0]) if values else None
 
 
-def all_header_raw(msg: Message, name: str) -> list[str]:
+def all_header_raw(headers: HeaderIndex, name: str) -> list[str]:
     """Every header `name` unfolded but not decoded, top first."""
-    return [one_line(v) for v in _raw_values(msg, name)]
+    return [one_line(v) for v in headers.values(name)]
 
 
-def header_text(msg: Message, name: str) -> str | None:
+def header_text(headers: HeaderIndex, name: str) -> str | None:
     """The first header `name`, decoded and on one line, or None when absent."""
-    values = _raw_values(msg, name)
+    values = headers.values(name)
     if not values:
         return None
     return one_line(_decode(values[0]))
 
 
-def all_header_texts(msg: Message, name: str) -> list[str]:
+def all_header_texts(headers: HeaderIndex, name: str) -> list[str]:
     """Every header `name`, decoded and on one line, in message order (top first)."""
-    return [one_line(_decode(v)) for v in _raw_values(msg, name)]
+    return [one_line(_decode(v)) for v in headers.values(name)]
 
 
 def message_ids(value: str | None) -> tuple[str, ...]:
