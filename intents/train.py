@@ -27,10 +27,11 @@ from intents.labels import LABELS
 from intents.tune import tune_margin, tune_thresholds
 
 logger = logging.getLogger(__name__)
+BATCH_SIZE = 64
 
 #: Model architectures that ``train`` can build; the config is stored with the model.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "hashed": {"@architectures": "dsr.TextCatHashedBOW.v1", "ngram_size": 2, "length": 2**19},
+    "hashed": {"@architectures": "dsr.TextCatHashedBOW.v1", "ngram_size": 2, "length": 2**18},
     "bow": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2, "length": 262144},
     "ensemble": {
         "@architectures": "spacy.TextCatEnsemble.v2",
@@ -120,8 +121,8 @@ def _fit(
     for epoch in range(epochs):
         rng.shuffle(training)
         losses: dict[str, float] = {}
-        for start in range(0, len(training), 32):
-            batch = training[start : start + 32]
+        for start in range(0, len(training), BATCH_SIZE):
+            batch = training[start : start + BATCH_SIZE]
             nlp.update(batch, drop=dropout, sgd=optimizer, losses=losses)
         logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
     return nlp
