@@ -6,7 +6,7 @@ after the handler returned, so a crash before the case is committed loses nothin
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -43,6 +43,17 @@ class Fetched:
 
 
 Handler = Callable[[Fetched], Awaitable[Outcome]]
+# Records a whole batch in one transaction; returns one outcome per item, in order.
+BatchHandler = Callable[[Sequence[Fetched]], Awaitable[Sequence[Outcome]]]
+
+
+def one_by_one(handler: Handler) -> BatchHandler:
+    """A `BatchHandler` that calls `handler` for each item in turn."""
+
+    async def batch(items: Sequence[Fetched]) -> Sequence[Outcome]:
+        return [await handler(item) for item in items]
+
+    return batch
 
 
 class UidStateStore(Protocol):

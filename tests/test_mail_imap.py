@@ -98,8 +98,10 @@ class Recorder:
                 await self.changed.wait()
 
 
-def intake(server: DovecotServer, mailbox: str, **kw: object) -> ImapIntake:
-    options: dict[object, object] = {
+def intake(
+    server: DovecotServer, mailbox: str, port: int | None = None, **kw: object
+) -> ImapIntake:
+    options: dict[str, object] = {
         "tls": "none",
         "quarantine_mailbox": f"{mailbox}-quarantine",
         "timeout": 5.0,
@@ -107,7 +109,14 @@ def intake(server: DovecotServer, mailbox: str, **kw: object) -> ImapIntake:
         "backoff_cap": 0.5,
     }
     options.update(kw)
-    return ImapIntake(server.host, server.port, "bot", "botpass", mailbox=mailbox, **options)  # type: ignore[arg-type]
+    return ImapIntake(
+        server.host,
+        port or server.port,
+        "bot",
+        "botpass",
+        mailbox=mailbox,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 @contextlib.asynccontextmanager
@@ -304,10 +313,13 @@ async def test_oversize_message_is_fetched_header_only(
     assert parsed.oversize and parsed.message_id == "<m1@customer.example>"
 
 
-async def test_wrong_password_fails_fast(dovecot: DovecotServer) -> None:
-    # its own server: Dovecot slows every later login from this IP after a failed one
+async def test_wrong_password_and_missing_starttls_fail_fast(dovecot: DovecotServer) -> None:
+    # its own plain server: Dovecot slows every later login from this IP after a failed one
     own = await asyncio.to_thread(start_dovecot)
     try:
+        reader = ImapIntake(own.host, own.port, "bot", "botpass", tls="starttls", timeout=5)
+        with pytest.raises(MailConnectionError, match="does not offer STARTTLS"):
+            await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)
         reader = ImapIntake(own.host, own.port, "bot", "wrong", tls="none", timeout=5)
         with pytest.raises(MailConnectionError, match="DSR_IMAP_PASSWORD"):
             await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)
@@ -321,7 +333,28 @@ async def test_missing_mailbox_fails_fast(dovecot: DovecotServer) -> None:
         await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)
 
 
-async def test_starttls_required_but_not_offered(dovecot: DovecotServer, mailbox: str) -> None:
-    reader = intake(dovecot, mailbox, tls="starttls")
-    with pytest.raises(MailConnectionError, match="STARTTLS"):
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_encrypted_connections(
+    dovecot: DovecotServer, admin: Admin, mailbox: str, mode: str
+) -> None:
+    await admin.append(mailbox, raw_message(1))
+    port = dovecot.tls_port if mode == "tls" else dovecot.port
+    assert port is not None
+    rec = Recorder()
+    reader = intake(dovecot, mailbox, tls=mode, port=port, ssl_context=dovecot.client_ssl_context())
+    async with running(reader, rec, InMemoryUidState()):
+        await rec.wait_committed(1)
+        await asyncio.wait_for(reader.idling.wait(), 5)
+        await admin.append(mailbox, raw_message(2))
+        await rec.wait_committed(2, seconds=5)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_untrusted_certificate_fails_fast(
+    dovecot: DovecotServer, mailbox: str, mode: str
+) -> None:
+    port = dovecot.tls_port if mode == "tls" else dovecot.port
+    assert port is not None
+    reader = intake(dovecot, mailbox, tls=mode, port=port)  # system CAs: the test CA is unknown
+    with pytest.raises(MailConnectionError, match="certificate is not trusted"):
         await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)

@@ -15,6 +15,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import trustme
 
 USERS = {"bot": "botpass", "alice": "alicepass"}
 
@@ -55,6 +57,15 @@ class DovecotServer:
     host: str = "127.0.0.1"
     users: dict[str, str] = field(default_factory=lambda: dict(USERS))
     proc: subprocess.Popen[bytes] | None = None
+    tls_port: int | None = None
+    ca: trustme.CA | None = None
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server's test CA (needs `tls=True`)."""
+        assert self.ca is not None, "start_dovecot(tls=True) for a TLS-capable server"
+        ctx = ssl.create_default_context()
+        self.ca.configure_trust(ctx)
+        return ctx
 
     @property
     def config(self) -> Path:
@@ -137,7 +148,7 @@ class DovecotServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _write_config(root: Path, port: int) -> None:
+def _write_config(root: Path, port: int, tls_port: int | None) -> None:
     uid, gid, internal_user, internal_group, login_user = _identity()
     (root / "mail").mkdir()
     for user in USERS:
@@ -156,6 +167,9 @@ def _write_config(root: Path, port: int) -> None:
             "managesieve-login",
         )
     )
+    ssl = "ssl = no"
+    if tls_port:
+        ssl = f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
     (root / "dovecot.conf").write_text(f"""\
 base_dir = {root}/run
 state_dir = {root}/state
@@ -163,7 +177,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal_user}
@@ -173,6 +187,8 @@ first_valid_uid = {uid}
 first_valid_gid = {gid}
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
+# a throwaway server: no fsync, so appends in tests and benchmarks are fast
+mail_fsync = never
 mail_plugins =
 passdb {{
   driver = passwd-file
@@ -189,14 +205,19 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port or 0}
   }}
 }}
 {chroots}""")
 
 
-def start_dovecot() -> DovecotServer:
+def start_dovecot(*, tls: bool = False) -> DovecotServer:
     """Configure and start a fresh Dovecot on a free loopback port.
+
+    Args:
+        tls: also offer STARTTLS on `port` and implicit TLS on `tls_port`, with a certificate
+            for 127.0.0.1/localhost from a fresh trustme CA (`client_ssl_context()` trusts it).
 
     Raises:
         ServerUnavailable: the `dovecot` binary is not installed.
@@ -210,7 +231,18 @@ def start_dovecot() -> DovecotServer:
     root = Path(tempfile.mkdtemp(prefix="dsr-dovecot-"))
     os.chmod(root, 0o755)
     port = free_port()
-    _write_config(root, port)
-    server = DovecotServer(root=root, port=port)
+    ca: trustme.CA | None = None
+    tls_port: int | None = None
+    if tls:
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
+        for extra in cert.cert_chain_pems[1:]:
+            extra.write_to_path(str(root / "cert.pem"), append=True)
+        cert.private_key_pem.write_to_path(str(root / "key.pem"))
+        os.chmod(root / "key.pem", 0o600)
+        tls_port = free_port()
+    _write_config(root, port, tls_port)
+    server = DovecotServer(root=root, port=port, tls_port=tls_port, ca=ca)
     server.start()
     return server

@@ -18,11 +18,14 @@ from tests.servers.smtp import SmtpServer, start_smtp
 def dovecot() -> Iterator[DovecotServer]:
     """A real Dovecot on a free loopback port, users bot/botpass and alice/alicepass.
 
+    Plain IMAP and STARTTLS on `.port`, implicit TLS on `.tls_port`; trust its certificate
+    with `.client_ssl_context()`.
+
     Skips when dovecot is not installed, or fails under DSR_REQUIRE_SERVERS=1. Tests that
     restart or kill it must leave it running (call `start()`/`restart()` before returning).
     """
     try:
-        server = start_dovecot()
+        server = start_dovecot(tls=True)
     except ServerUnavailable as exc:
         unavailable(str(exc))
         raise AssertionError("unreachable") from exc
