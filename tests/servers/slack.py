@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -370,7 +372,7 @@ class SlackRig:
         opened = await open_staff_case(
             self.desk,
             actor="slack:UAPP1",
-            source=f"test:{len(self.fake.calls)}:{intents}",
+            source=f"test:{uuid.uuid4()}",
             text=f"{address} called about their data",
             address=address,
             intents=intents,
@@ -396,14 +398,18 @@ def intent_model() -> Any:
     return load_model()
 
 
-@pytest.fixture
-async def slack_rig_factory(
+async def build_rig(
     case_store_url: str,
-    fake_slack: FakeSlack,
-    intent_model: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Any]:
-    """`await make(four_eyes=False)` builds a `SlackRig`; closed after the test."""
+    fake: FakeSlack,
+    model: Any,
+    tmp: Path,
+    *,
+    four_eyes: bool = False,
+    app_token: str | None = None,
+    **overrides: Any,
+) -> SlackRig:
+    """A desk on `case_store_url` (migrated) with a fresh customer store in `tmp`, and its
+    Slack side mounted on a real aiohttp server on a free port, talking to `fake`."""
     import aiohttp
 
     from bot.desk import Desk
@@ -417,55 +423,64 @@ async def slack_rig_factory(
     from storage.db import create_engine, session_factory
     from storage.retention import RetentionLedger
 
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=case_store_url,
+        customer_database_url=f"sqlite+aiosqlite:///{tmp / 'customers.db'}",
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_app_token=app_token,
+        slack_api_url=fake.url,
+        slack_channel=CHANNEL,
+        slack_intake_channel=INTAKE,
+        slack_approvers=",".join(APPROVERS),
+        four_eyes_delete=four_eyes,
+        **overrides,
+    )
+    engine = create_engine(settings.database_url)
+    customers = create_engine(settings.customer_database_url)
+    await import_customers(customers, [json.dumps(c) for c in CUSTOMERS])
+    executor = await Executor.open(
+        customers, load_datamap(settings.datamap), RetentionLedger(engine)
+    )
+    desk = Desk(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        executor=executor,
+        model=model,
+        key=settings.secret_key_bytes(),
+        policy=Policy(four_eyes_delete=four_eyes),
+        packages_dir=tmp / "packages",
+    )
+
+    async def healthy() -> bool:
+        return True
+
+    web_app = build_app(healthy)
+    parts = install_slack(desk, web_app)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = int(runner.addresses[0][1])
+    http = aiohttp.ClientSession()
+    return SlackRig(desk, fake, parts, f"http://127.0.0.1:{port}", http, runner)
+
+
+@pytest.fixture
+async def slack_rig_factory(
+    case_store_url: str,
+    fake_slack: FakeSlack,
+    intent_model: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Any]:
+    """`await make(four_eyes=False, app_token=None, **settings)` builds a `SlackRig`."""
     opened: list[SlackRig] = []
 
-    async def make(
-        four_eyes: bool = False, app_token: str | None = None, **overrides: Any
-    ) -> SlackRig:
+    async def make(**options: Any) -> SlackRig:
         tmp = tmp_path_factory.mktemp("slack")
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=case_store_url,
-            customer_database_url=f"sqlite+aiosqlite:///{tmp / 'customers.db'}",
-            slack_bot_token="xoxb-test",
-            slack_signing_secret=SECRET,
-            slack_app_token=app_token,
-            slack_api_url=fake_slack.url,
-            slack_channel=CHANNEL,
-            slack_intake_channel=INTAKE,
-            slack_approvers=",".join(APPROVERS),
-            four_eyes_delete=four_eyes,
-            **overrides,
-        )
-        engine = create_engine(settings.database_url)
-        customers = create_engine(settings.customer_database_url)
-        await import_customers(customers, [json.dumps(c) for c in CUSTOMERS])
-        executor = await Executor.open(
-            customers, load_datamap(settings.datamap), RetentionLedger(engine)
-        )
-        desk = Desk(
-            settings=settings,
-            engine=engine,
-            sessions=session_factory(engine),
-            executor=executor,
-            model=intent_model,
-            key=settings.secret_key_bytes(),
-            policy=Policy(four_eyes_delete=four_eyes),
-            packages_dir=tmp / "packages",
-        )
-
-        async def healthy() -> bool:
-            return True
-
-        web_app = build_app(healthy)
-        parts = install_slack(desk, web_app)
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = int(runner.addresses[0][1])
-        http = aiohttp.ClientSession()
-        rig = SlackRig(desk, fake_slack, parts, f"http://127.0.0.1:{port}", http, runner)
+        rig = await build_rig(case_store_url, fake_slack, intent_model, tmp, **options)
         opened.append(rig)
         return rig
 
