@@ -58,6 +58,7 @@ class OutboxWorker:
     batch: int = 20
     idle_wait: float = 0.5
     lease: timedelta = LEASE
+    concurrency: int = 8
 
     async def claim(self) -> list[Outbox]:
         """Lease up to `batch` due rows to this worker (committed before sending)."""
@@ -135,16 +136,30 @@ class OutboxWorker:
                 )
             session.add(current)
 
+    async def _send(self, row: Outbox) -> None:
+        try:
+            await self.dispatch[row.kind](row)
+        except Exception as exc:  # recorded on the row and retried or failed, never lost
+            await self._finish(row, exc)
+        else:
+            await self._finish(row, None)
+
     async def run_once(self) -> int:
-        """Claim and send one batch; returns how many rows were handled."""
+        """Claim one batch and send it, up to `concurrency` messages at a time.
+
+        Returns:
+            How many rows were handled.
+        """
         rows = await self.claim()
-        for row in rows:
-            try:
-                await self.dispatch[row.kind](row)
-            except Exception as exc:  # recorded on the row and retried or failed, never lost
-                await self._finish(row, exc)
-            else:
-                await self._finish(row, None)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(row: Outbox) -> None:
+            async with gate:
+                await self._send(row)
+
+        async with asyncio.TaskGroup() as tg:
+            for row in rows:
+                tg.create_task(one(row))
         return len(rows)
 
     async def run(self) -> None:

@@ -8,6 +8,7 @@ are idempotent per case (the executor's receipts), so a repeat after a crash doe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -51,14 +52,21 @@ async def claim_due(desk: Desk, limit: int = 10) -> list[int]:
     return ids
 
 
-async def advance_due(desk: Desk, limit: int = 10) -> int:
-    """Claim due cases and advance each one step; returns how many were claimed."""
+async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
+    """Claim due cases and advance each one step, a few at a time; returns how many."""
     ids = await claim_due(desk, limit)
-    for case_id in ids:
-        try:
-            await advance(desk, case_id)
-        except ConcurrentUpdateError:
-            log.info("DSR-%s moved by someone else; skipped", case_id)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(case_id: int) -> None:
+        async with gate:
+            try:
+                await advance(desk, case_id)
+            except ConcurrentUpdateError:
+                log.info("DSR-%s moved by someone else; skipped", case_id)
+
+    async with asyncio.TaskGroup() as tg:
+        for case_id in ids:
+            tg.create_task(one(case_id))
     return len(ids)
 
 
