@@ -184,8 +184,10 @@ async def test_two_intents_see_before_delete(h: Harness) -> None:
     assert {"see", "delete"} <= set(case.intents)
     await actions.approve(h.desk, ref, "cli:dpo")
     await h.settle()
-    last_two = h.sent_to(ALICE)[-2:]
-    assert any(m.get_content_type() == "multipart/mixed" for m in last_two[:1])  # package first
+    # The package was exported before the erasure: it still holds Alice's data.
+    (package,) = [m for m in h.sent_to(ALICE) if m.get_content_type() == "multipart/mixed"]
+    data = next(p for p in package.iter_attachments() if p.get_filename() == "personal-data.json")
+    assert "Alice Liddell" in data.get_content()
     assert _customer_rows(h, "select count(*) from customer where email = 'alice@example.org'") == [
         (0,)
     ]
