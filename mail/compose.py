@@ -220,6 +220,7 @@ def compose(
     if auto_submitted:
         msg["Auto-Submitted"] = "auto-replied"
     msg["X-DSR-Case"] = case_ref  # lets robot detection recognise our own mail coming back
+    msg["X-DSR-Template"] = template  # which letter this is, for staff, tests and debugging
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     for att in attachments:

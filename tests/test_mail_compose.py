@@ -119,6 +119,7 @@ def test_headers_thread_and_tag() -> None:
     assert msg["In-Reply-To"] == "<orig@customer.example>"  # type: ignore[index]
     assert str(msg["References"]).split() == ["<a@customer.example>", "<orig@customer.example>"]  # type: ignore[index]
     assert msg["Auto-Submitted"] == "auto-replied"  # type: ignore[index]
+    assert (msg["X-DSR-Case"], msg["X-DSR-Template"]) == ("DSR-12", "acknowledgement")  # type: ignore[index]
     assert build(auto_submitted=False)["Auto-Submitted"] is None  # type: ignore[index]
 
 

@@ -79,3 +79,11 @@ def test_mail_imports_no_other_package_of_ours() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in {"bot", "intents", "storage"}, (path.name, name)
+
+
+def test_senders_satisfy_the_protocol(tmp_path: Path) -> None:
+    senders: list[mail.Sender] = [
+        mail.SmtpSender("127.0.0.1", 25, tls="none"),
+        mail.MaildirSender(tmp_path / "outbox"),
+    ]
+    assert all(callable(s.send) for s in senders)
