@@ -187,7 +187,7 @@ async def test_two_intents_see_before_delete(h: Harness) -> None:
     # The package was exported before the erasure: it still holds Alice's data.
     (package,) = [m for m in h.sent_to(ALICE) if m.get_content_type() == "multipart/mixed"]
     data = next(p for p in package.iter_attachments() if p.get_filename() == "personal-data.json")
-    assert "Alice Liddell" in data.get_content()
+    assert b"Alice Liddell" in data.get_content()
     assert _customer_rows(h, "select count(*) from customer where email = 'alice@example.org'") == [
         (0,)
     ]
