@@ -151,7 +151,7 @@ def reject_modal(ref: str, channel: str | None) -> dict[str, Any]:
 
 def verify_modal(ref: str, channel: str | None) -> dict[str, Any]:
     """Verify by hand with a reason (how the identity was confirmed)."""
-    hint = "How was the identity confirmed (e.g. call-back to the number on file)? Audited."
+    hint = "How was it confirmed (e.g. call-back to the number on file)? Audited: no personal data."
     block = reason_input("How was it verified?", hint)
     return _modal("verify_submit", f"Verify {ref}", [block], _meta(ref, channel))
 
