@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import resource
 import subprocess
@@ -127,13 +128,14 @@ async def measure(db: Path, lookups: int, erasures: int, run_seed: int) -> None:
     print(f"find with row counts per table:             {fmt(find_ms)}")
 
     rss_before = psutil.Process().memory_info().rss
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     subject = await executor.subject(f"C{top:08d}")
     package = await executor.export(subject, work / "export")
-    export_s = time.perf_counter() - t0
+    export_s, export_cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"access package, {package.rows:,} rows: {export_s:.2f} s; "
+        f"access package, {package.rows:,} rows: {export_s:.2f} s "
+        f"(CPU {export_cpu:.2f} s; load average {os.getloadavg()[0]:.1f}); "
         f"json {package.json_path.stat().st_size / 1e6:.1f} MB, "
         f"html {package.html_path.stat().st_size / 1e6:.1f} MB; peak RSS {peak:.0f} MB "
         f"(RSS before export {rss_before / 2**20:.0f} MB)"
