@@ -63,6 +63,15 @@ class RetentionLedger:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = session_factory(engine)
 
+    async def receipt(self, case_ref: str, operation: str) -> StoreReceipt | None:
+        """The receipt of `operation` for the case, if one was started."""
+        async with self._sessions() as s:
+            stmt = select(StoreReceipt).where(
+                StoreReceipt.case_ref == case_ref,
+                StoreReceipt.operation == operation,
+            )
+            return (await s.exec(stmt)).one_or_none()
+
     async def begin(
         self,
         case_ref: str | None,

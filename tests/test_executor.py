@@ -178,8 +178,12 @@ async def test_erasure_resumes_after_a_crash(
     # The process died here; the subject can no longer be... found? It still can, but the
     # pipeline resumes from the case alone, with any plan object: the recorded one is used.
     empty = type(plan)(tables=(), now=NOW)
+    recorded = await executor.recorded_erasure("DSR-9")
+    assert recorded is not None and recorded.summary() == plan.summary()
+    assert await executor.recorded_erasure("DSR-404") is None
     result = await executor.apply_erasure(empty, "DSR-9")
     assert result.counts["customer"]["anonymized"] == 1
+    assert (await executor.apply_erasure(recorded, "DSR-9")).replayed
     assert await scalar(customer_engine, f"SELECT name FROM customer WHERE id={KNOWN_ID}") is None
 
 

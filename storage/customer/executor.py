@@ -53,6 +53,8 @@ class Receipt(Protocol):
 class Ledger(Protocol):
     """Desk memory in the case store (see `storage.retention.RetentionLedger`)."""
 
+    async def receipt(self, case_ref: str, operation: str) -> Receipt | None: ...
+
     async def begin(
         self,
         case_ref: str | None,
@@ -346,6 +348,17 @@ class Executor:
         await self._finish(case_ref, "erase", counts)
         log.info("erasure applied: case=%s tables=%d", case_ref, len(counts))
         return OperationResult("erase", counts)
+
+    async def recorded_erasure(self, case_ref: str) -> ErasurePlan | None:
+        """The erasure plan recorded for a case, if its erasure was started (maybe finished).
+
+        After a crash the subject may no longer be findable (its identity was anonymized);
+        pass this plan to `apply_erasure` to finish or replay, and use it for the reply.
+        """
+        if self.ledger is None:
+            return None
+        receipt = await self.ledger.receipt(case_ref, "erase")
+        return None if receipt is None else plans.erasure_plan_from_json(receipt.plan)
 
     def _hold(self, item: TableErasure, case_ref: str | None) -> RetentionHold:
         retention = self.datamap.tables[item.table].retention
