@@ -169,3 +169,31 @@ def test_unsubscribe_and_sweep(env: dict[str, str]) -> None:
     assert code == 0 and "newsletter_subscription: 2" in out
     code, out, _ = run(env, "sweep")
     assert code == 0 and "swept" in out
+
+
+def test_seed_and_import_commands(tmp_path: Path) -> None:
+    env = {
+        "DSR_CUSTOMER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+        "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+    }
+    code, out, _ = run(env, "seed", "--customers", "25", "--seed", "4")
+    assert code == 0 and "seeded 25 customers (ids 1..25)" in out
+    good = {
+        "username": "imp",
+        "email": "imp@example.org",
+        "name": "Imke Port",
+        "company": "",
+        "phone": "+31 20 555 0101",
+        "street": "Damrak 1",
+        "postal_code": "1012 LG",
+        "city": "Amsterdam",
+        "country": "NL",
+        "newsletter": False,
+    }
+    file = tmp_path / "in.jsonl"
+    file.write_text(json.dumps(good) + "\n" + json.dumps({**good, "username": "x", "phone": "1"}))
+    code, _, err = run(env, "import", str(file))
+    assert code == 2 and "line 2: field 'phone'" in err
+    file.write_text(json.dumps(good) + "\n")
+    code, out, _ = run(env, "import", str(file))
+    assert code == 0 and out.split() == ["26", "C00000026"]
