@@ -99,6 +99,7 @@ class Column(_Strict):
     category: str
     rectify: Literal["email", "phone", "name", "postal_code", "country", "text"] | None = None
     label: str | None = None
+    export: bool = True  # False: described in the report, value not copied (e.g. password hash)
 
 
 class Find(_Strict):
@@ -144,6 +145,10 @@ class Table(_Strict):
         """The column spec, expanding the short form `name: category`."""
         spec = self.columns[name]
         return Column(category=spec) if isinstance(spec, str) else spec
+
+    def exported(self) -> list[str]:
+        """Columns whose values go into the access package."""
+        return [c for c in self.columns if self.column(c).export]
 
 
 class Unsubscribe(_Strict):

@@ -69,6 +69,7 @@ async def test_access_package_is_complete_and_escaped(executor: Executor, tmp_pa
     data = json.loads(package.json_path.read_text())
     tables = data["tables"]
     assert tables["customer"]["rows"][0]["name"] == "Alice <script>alert(1)</script> & Co"
+    assert "password_hash" not in tables["customer"]["rows"][0]  # described, never copied
     assert len(tables["activity_log"]["rows"]) == 4
     assert tables["domain_registration"]["about"]["held_as_processor_for"]
     assert package.rows == 12

@@ -135,7 +135,7 @@ class PackageWriter:
     def begin_table(self, name: str, spec: Table) -> None:
         """Start one table's section in both files."""
         self._name, self._spec, self._rows = name, spec, 0
-        self._columns = list(spec.columns)
+        self._columns = spec.exported()
         info = table_info(self.datamap, spec)
         sep = "" if self._first_table else ","
         self._first_table = False

@@ -240,7 +240,7 @@ class Executor:
             with access.PackageWriter(out_dir, self.datamap) as writer:
                 for name, spec in self.datamap.tables.items():
                     sel, table = selectors[name], self.tables[name]
-                    cols = list(spec.columns)
+                    cols = spec.exported()
                     writer.begin_table(name, spec)
                     if sel.values:
                         stmt = (
