@@ -87,6 +87,10 @@ registry.architectures.register("dsr.TextCatBOWLower.v1", func=build_bow_lower)
 registry.architectures.register("dsr.TextCatHashedBOW.v1", func=build_hashed_bow)
 
 
+#: Tokens of the opening that the language detector reads (about 300 characters).
+LANGUAGE_TOKENS = 64
+
+
 class LanguageDetector:
     """Pipeline component writing ``doc._.language`` (ISO 639-1 or ``und``) and its score."""
 
@@ -95,8 +99,8 @@ class LanguageDetector:
         self.model = LanguageModel((), np.zeros((0, 1), dtype=np.float32), max_chars=max_chars)
 
     def __call__(self, doc: Doc) -> Doc:
-        # Only the opening is needed; Doc.text would rebuild the whole text token by token.
-        language, score = self.model.predict(doc[: self.model.max_chars // 4].text)
+        # The opening is enough, and Doc.text would rebuild the whole text token by token.
+        language, score = self.model.predict(doc[:LANGUAGE_TOKENS].text)
         doc._.language = language
         doc._.language_score = score
         return doc

@@ -62,7 +62,10 @@ def token_features(
     # Word and character blocks are normalised apart: there are far more character n-grams,
     # and they should not drown the words.
     word_keys, word_values = _normalised(np.concatenate(parts), None)
-    char_keys, char_values = _normalised(np.concatenate([_EMPTY, *grams]), gram_weights)
+    # Character n-grams are not merged: SparseLinear sums repeated keys anyway, and skipping
+    # the sort keeps featurisation cheap.
+    char_keys = np.concatenate([_EMPTY, *grams])
+    char_values = gram_weights / np.float32(max(np.sqrt(np.dot(gram_weights, gram_weights)), 1e-6))
     return (
         _salt(np.concatenate([word_keys, char_keys]), salt),
         np.concatenate([word_values, char_values]),
