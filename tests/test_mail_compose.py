@@ -17,11 +17,7 @@ from mail.parse import parse_message
 from mail.robots import RobotKind, detect_robot
 from mail.smtp import SmtpSender
 from mail.threading import make_message_id, referenced_case
-from tests.servers import fixtures
 from tests.servers.smtp import SmtpServer
-
-# until tests/conftest.py loads tests.servers.fixtures as a plugin
-smtp_server = fixtures.smtp_server
 
 CONTEXT: dict[str, dict[str, object]] = {
     "acknowledgement": {"intents": ["see", "delete"], "due_date": date(2026, 12, 29)},

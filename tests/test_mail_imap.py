@@ -17,11 +17,7 @@ from mail.imap import ImapIntake
 from mail.imap_proto import fetch_items
 from mail.intake import Fetched, InMemoryUidState, Outcome
 from mail.parse import parse_message
-from tests.servers import fixtures
 from tests.servers.dovecot import DovecotServer, start_dovecot
-
-# until tests/conftest.py loads tests.servers.fixtures as a plugin
-dovecot = fixtures.dovecot
 
 _names = itertools.count()
 

@@ -10,12 +10,7 @@ import pytest
 from mail.errors import MailSendError
 from mail.retry import retry_delay, should_retry
 from mail.smtp import SmtpSender
-from tests.servers import fixtures
 from tests.servers.smtp import SmtpServer, start_smtp
-
-# until tests/conftest.py loads tests.servers.fixtures as a plugin
-smtp_server = fixtures.smtp_server
-smtp_tls_server = fixtures.smtp_tls_server
 
 
 def message(mid: str = "<DSR-1.1.aa@shop.example>") -> EmailMessage:
