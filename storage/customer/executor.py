@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import MetaData, Table, case, delete, func, or_, select, update
+from sqlalchemy import MetaData, Table, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.customer import access, plans, selection
+from storage.customer import access, erasure, plans, selection
 from storage.customer.errors import AmbiguousSubject, InvalidChange, SubjectNotFound
 from storage.customer.plans import (
     AccessPackage,
@@ -30,10 +30,9 @@ from storage.customer.plans import (
     Subject,
     SubjectMatch,
     TableCount,
-    TableErasure,
 )
 from storage.customer.validate import normalise
-from storage.datamap import DataMap, period_cutoff, period_end
+from storage.datamap import DataMap, period_cutoff
 from storage.errors import ConcurrentUpdateError
 from storage.retention import RetentionHold
 
@@ -70,19 +69,6 @@ class Ledger(Protocol):
     async def open_holds(self) -> list[RetentionHold]: ...
 
     async def close(self, hold_id: int) -> None: ...
-
-
-def _bound(column: Any, moment: datetime) -> datetime:
-    """`moment` as the column compares it: naive UTC for columns without a time zone."""
-    if getattr(column.type, "timezone", False):
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Executor:
@@ -272,58 +258,9 @@ class Executor:
         async with self._reading() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
             for name in self.datamap.parents_first():
-                out.append(await self._plan_table(conn, name, selectors[name], now))
+                spec, table = self.datamap.tables[name], self.tables[name]
+                out.append(await erasure.plan_table(conn, name, spec, table, selectors[name], now))
         return ErasurePlan(tables=tuple(out), now=now)
-
-    async def _plan_table(
-        self, conn: AsyncConnection, name: str, sel: Selector, now: datetime
-    ) -> TableErasure:
-        spec, table = self.datamap.tables[name], self.tables[name]
-        erasure, retention = spec.erasure, spec.retention
-        base = TableErasure(name, spec.title, erasure.action, sel, 0)
-        if spec.processor_for:
-            base = TableErasure(
-                name, spec.title, "processor", sel, 0, processor_for=spec.processor_for
-            )
-        if not sel.values:
-            return base
-        where = table.c[sel.column].in_(sel.values)
-        if erasure.action != "retain" or spec.processor_for:
-            rows = int((await conn.execute(select(func.count()).where(where))).scalar_one())
-            if spec.processor_for:
-                return TableErasure(
-                    name, spec.title, "processor", sel, rows, processor_for=spec.processor_for
-                )
-            if erasure.action == "delete":
-                return TableErasure(name, spec.title, "delete", sel, rows, deleted=rows)
-            cols = tuple(erasure.replacements())
-            return TableErasure(
-                name, spec.title, "anonymize", sel, rows, anonymized=rows, columns=cols
-            )
-        assert retention.period and retention.starts
-        starts = table.c[retention.starts]
-        cutoff = _bound(starts, period_cutoff(retention.period, now))
-        stmt = select(
-            func.count(), func.sum(case((starts < cutoff, 1), else_=0)), func.max(starts)
-        ).where(where)
-        total, expired, newest = (await conn.execute(stmt)).one()
-        total, expired = int(total or 0), int(expired or 0)
-        retained = total - expired
-        newest_at = _aware(newest)
-        cols = tuple(erasure.replacements())
-        return TableErasure(
-            name,
-            spec.title,
-            "retain",
-            sel,
-            total,
-            deleted=expired,
-            anonymized=retained if cols else 0,
-            retained=retained,
-            columns=cols,
-            legal_basis=retention.legal_basis,
-            kept_until=period_end(retention.period, newest_at) if retained and newest_at else None,
-        )
 
     async def apply_erasure(
         self, plan: ErasurePlan, case_ref: str | None = None
@@ -334,7 +271,9 @@ class Executor:
         mid-way is completed from the plan recorded when it started.
         """
         holds = [
-            self._hold(t, case_ref) for t in plan.tables if t.action == "retain" and t.retained
+            erasure.hold_for(self.datamap.tables[t.table], t, case_ref)
+            for t in plan.tables
+            if t.action == "retain" and t.retained
         ]
         receipt = await self._begin(case_ref, "erase", plans.erasure_plan_to_json(plan), holds)
         if receipt is not None and receipt.status == "done":
@@ -343,7 +282,8 @@ class Executor:
             plan = plans.erasure_plan_from_json(receipt.plan)
         async with self.engine.begin() as conn:
             for item in reversed(plan.tables):
-                await self._erase_table(conn, item, plan.now)
+                spec, table = self.datamap.tables[item.table], self.tables[item.table]
+                await erasure.erase_table(conn, spec, table, item, plan.now)
         counts = plan.summary()
         await self._finish(case_ref, "erase", counts)
         log.info("erasure applied: case=%s tables=%d", case_ref, len(counts))
@@ -359,39 +299,6 @@ class Executor:
             return None
         receipt = await self.ledger.receipt(case_ref, "erase")
         return None if receipt is None else plans.erasure_plan_from_json(receipt.plan)
-
-    def _hold(self, item: TableErasure, case_ref: str | None) -> RetentionHold:
-        retention = self.datamap.tables[item.table].retention
-        assert retention.period and retention.starts and retention.legal_basis
-        return RetentionHold(
-            case_ref=case_ref,
-            table_name=item.table,
-            link_column=item.selector.column,
-            link_values=list(item.selector.values),
-            starts_column=retention.starts,
-            period=retention.period,
-            legal_basis=retention.legal_basis[:500],
-            kept_until=item.kept_until,
-        )
-
-    async def _erase_table(self, conn: AsyncConnection, item: TableErasure, now: datetime) -> None:
-        if item.rows == 0 or item.action == "processor" or not item.selector.values:
-            return
-        spec, table = self.datamap.tables[item.table], self.tables[item.table]
-        where = table.c[item.selector.column].in_(item.selector.values)
-        replacements = spec.erasure.replacements()
-        if item.action == "delete":
-            await conn.execute(delete(table).where(where))
-        elif item.action == "anonymize":
-            await conn.execute(update(table).where(where).values(**replacements))
-        elif item.action == "retain":
-            retention = spec.retention
-            assert retention.period and retention.starts
-            starts = table.c[retention.starts]
-            cutoff = _bound(starts, period_cutoff(retention.period, now))
-            await conn.execute(delete(table).where(where, starts < cutoff))
-            if replacements:
-                await conn.execute(update(table).where(where).values(**replacements))
 
     async def _begin(
         self,
@@ -537,7 +444,7 @@ class Executor:
                 continue
             where = table.c[hold.link_column].in_(hold.link_values)
             starts = table.c[hold.starts_column]
-            cutoff = _bound(starts, period_cutoff(hold.period, now))
+            cutoff = erasure.bound(starts, period_cutoff(hold.period, now))
             async with self.engine.begin() as conn:
                 res = await conn.execute(delete(table).where(where, starts < cutoff))
                 left = (await conn.execute(select(func.count()).where(where))).scalar_one()
