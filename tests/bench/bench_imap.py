@@ -110,8 +110,43 @@ def samples_corpus(n: int, tag: str) -> list[bytes]:
     return out
 
 
-async def connect(server: DovecotServer) -> aioimaplib.IMAP4:
-    client = aioimaplib.IMAP4(server.host, server.port, timeout=30)
+class DelayProxy:
+    """A loopback TCP proxy that delivers every chunk `one_way` seconds late, in order.
+
+    Simulates a network round trip of 2 x `one_way` for the bench's own connections only
+    (nothing else on the machine is affected); throughput is not limited.
+    """
+
+    def __init__(self, upstream: tuple[str, int], one_way: float) -> None:
+        self.upstream, self.one_way = upstream, one_way
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        while data := await reader.read(65536):
+            loop.call_at(loop.time() + self.one_way, writer.write, data)
+        loop.call_at(loop.time() + self.one_way, writer.close)
+
+
+TARGET: dict[str, int] = {}  # the port the measured clients use (Dovecot or the proxy)
+
+
+async def connect(server: DovecotServer, *, measured: bool = False) -> aioimaplib.IMAP4:
+    port = TARGET.get("port", server.port) if measured else server.port
+    client = aioimaplib.IMAP4(server.host, port, timeout=30)
     await client.wait_hello_from_server()
     await client.login("bot", "botpass")
     return client
@@ -134,7 +169,7 @@ CPU: dict[str, list[float]] = {"bare1": [], "bare100": [], "ours": []}
 
 
 async def bare_fetch(server: DovecotServer, mailbox: str, batch: int) -> tuple[float, int]:
-    client = await connect(server)
+    client = await connect(server, measured=True)
     await client.select(mailbox)
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -215,7 +250,8 @@ async def intake_round(
     """Seconds for a fresh ImapIntake to record every message of the `bench` mailbox."""
     committer.count, committer.target = 0, args.messages
     committer.done.clear()
-    intake = ImapIntake(server.host, server.port, "bot", "botpass", tls="none", mailbox="bench")
+    port = TARGET.get("port", server.port)
+    intake = ImapIntake(server.host, port, "bot", "botpass", tls="none", mailbox="bench")
     state = InMemoryUidState()
     c0 = time.process_time()
     t0 = time.perf_counter()
@@ -250,6 +286,12 @@ async def main() -> None:
     parser.add_argument("--per-message", action="store_true", help="one commit per message")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=0.0,
+        help="simulate this network round trip for the measured connections (a delaying proxy)",
+    )
+    parser.add_argument(
         "--parse-workers", type=int, default=0, help="parse in N worker processes (default: inline)"
     )
     parser.add_argument(
@@ -266,6 +308,12 @@ async def main() -> None:
         for f in [pool.submit(parse_all, corpus(1, "warm")) for _ in range(args.parse_workers)]:
             f.result()
     server = await asyncio.to_thread(start_dovecot)
+    proxy: DelayProxy | None = None
+    if args.rtt_ms:
+        proxy = DelayProxy((server.host, server.port), args.rtt_ms / 2000)
+        await proxy.start()
+        TARGET["port"] = proxy.port
+        print(f"measured connections go through a proxy adding {args.rtt_ms:g} ms round trip")
     tmp = tempfile.mkdtemp(prefix="dsr-bench-imap-")
     url = args.db or f"sqlite+aiosqlite:///{tmp}/cases.db"
     try:
@@ -319,7 +367,12 @@ async def main() -> None:
         committer.target = committer.count + args.latency_messages
         committer.done.clear()
         intake = ImapIntake(
-            server.host, server.port, "bot", "botpass", tls="none", mailbox="latency"
+            server.host,
+            TARGET.get("port", server.port),
+            "bot",
+            "botpass",
+            tls="none",
+            mailbox="latency",
         )
         task = asyncio.create_task(intake.run(committer, InMemoryUidState()))
         await asyncio.wait_for(intake.idling.wait(), 30)
@@ -342,6 +395,8 @@ async def main() -> None:
         await admin.logout()
         await committer.engine.dispose()
     finally:
+        if proxy is not None:
+            await proxy.close()
         await asyncio.to_thread(server.destroy)
         if pool is not None:
             pool.shutdown()
