@@ -179,3 +179,16 @@ def test_checked_against_the_database() -> None:
 def test_periods(period: str, start: datetime, end: datetime) -> None:
     assert period_end(period, start) == end
     assert period_cutoff(period, end) <= start
+
+
+@pytest.mark.parametrize(
+    "module", ["storage.datamap", "storage.customer.schema", "storage.retention", "bot.cli_store"]
+)
+def test_each_module_imports_first_without_a_cycle(module: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-500:]
