@@ -28,8 +28,9 @@ def decide(
 
     A message needs review when no label reaches its threshold, when the runner-up is within
     ``margin`` of the top score without reaching its own threshold (the model cannot tell
-    which of the two it is), or when more than :data:`MAX_INTENTS` labels pass. Two labels
-    both above threshold are two intents, not doubt.
+    which of the two it is), when ``other`` and a request both pass (contradiction), or when
+    more than :data:`MAX_INTENTS` labels pass. Two request labels both above threshold are
+    two intents, not doubt.
 
     Args:
         scores: a score in [0, 1] per label; missing labels count as 0, unknown keys are ignored.
@@ -54,8 +55,11 @@ def decide(
     if score(top) <= 0.0:
         return Decision(Intent.OTHER, (), True)
     intents = tuple(Intent(label) for label in ranked if score(label) >= limit(label))
-    if len(intents) > 1:  # a request next to "not a request" is still a request
+    # "Not a request" next to a request contradicts it: keep the request, but ask a human.
+    conflict = len(intents) > 1 and Intent.OTHER in intents
+    if conflict:
         intents = tuple(intent for intent in intents if intent is not Intent.OTHER)
     doubtful = score(second) < limit(second) and score(top) - score(second) < margin
     # Three requests in one message are rare; so many labels at once means the model is lost.
-    return Decision(Intent(top), intents, not intents or doubtful or len(intents) > MAX_INTENTS)
+    too_many = len(intents) > MAX_INTENTS
+    return Decision(Intent(top), intents, not intents or doubtful or conflict or too_many)

@@ -23,7 +23,7 @@ def scores(**given_scores: float) -> dict[str, float]:
         (scores(see=0.3, delete=0.2), Intent.SEE, (), True),
         (scores(see=0.55, delete=0.49), Intent.SEE, (Intent.SEE,), True),
         (scores(see=0.55, delete=0.2), Intent.SEE, (Intent.SEE,), False),
-        (scores(other=0.9, concern=0.7), Intent.OTHER, (Intent.CONCERN,), False),
+        (scores(other=0.9, concern=0.7), Intent.OTHER, (Intent.CONCERN,), True),
         ({}, Intent.OTHER, (), True),
         ({"see": math.nan, "delete": 0.9}, Intent.DELETE, (Intent.DELETE,), False),
         (
@@ -39,7 +39,7 @@ def scores(**given_scores: float) -> dict[str, float]:
         "all-low",
         "close-runner-up",
         "margin-ok",
-        "request-beats-other",
+        "request-and-other-conflict",
         "no-scores",
         "nan-ignored",
         "three-intents",

@@ -37,6 +37,11 @@ def test_fit_and_predict() -> None:
         ("Prosím o výmaz všech mých osobních údajů z vaší databáze.", "cs"),
         ("Molim vas da izbrišete sve moje osobne podatke iz vaše baze.", "hr"),
         ("Παρακαλώ διαγράψτε όλα τα προσωπικά μου δεδομένα από τη βάση σας.", "el"),
+        ("Jag vill att ni raderar alla mina personuppgifter omedelbart.", "sv"),
+        ("Ik wil graag een kopie van al mijn persoonsgegevens ontvangen.", "nl"),
+        ("Proszę o usunięcie wszystkich moich danych osobowych.", "pl"),
+        ("Прошу удалить все мои персональные данные из вашей базы.", "ru"),
+        ("Vă rog să ștergeți toate datele mele personale din baza de date.", "ro"),
     ],
     ids=lambda v: v if len(v) == 2 else "",
 )
