@@ -201,8 +201,10 @@ class DataMap(_Strict):
             db = metadata.tables.get(name)
             if db is None:
                 raise DataMapError(
-                    f"data map table {name!r} does not exist in the customer database; "
-                    f"tables there: {', '.join(sorted(metadata.tables)) or 'none'}"
+                    f"data map table {name!r} does not exist in the customer database "
+                    f"(mapped tables found there: {', '.join(sorted(metadata.tables)) or 'none'}); "
+                    "fix the name in the data map, point DSR_CUSTOMER_DATABASE_URL at the right "
+                    "database, or create the reference store with `dsr store init`"
                 )
             wanted = set(table.columns) | set(table.erasure.replacements())
             wanted |= set((table.find.identity or {}).values())
