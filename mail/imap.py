@@ -46,7 +46,8 @@ class ImapIntake:
         mailbox: the folder to read (`DSR_IMAP_MAILBOX`).
         quarantine_mailbox: where unusable messages are moved (created when missing).
         use_idle: use IDLE when the server offers it; otherwise poll every `poll_interval` s.
-        idle_refresh: re-issue IDLE after this many seconds (RFC 2177 asks for < 29 min).
+        idle_refresh: re-issue IDLE (and re-check the mailbox) after this many seconds; RFC 2177
+            asks for less than 29 min, and a re-check bounds any missed notification.
         timeout: seconds allowed for each command and for connecting.
         batch_count, batch_bytes: fetch and hand over at most this many messages, and about
             this many bytes, at a time.
@@ -69,7 +70,7 @@ class ImapIntake:
         *,
         quarantine_mailbox: str = "Quarantine",
         use_idle: bool = True,
-        idle_refresh: float = 25 * 60.0,
+        idle_refresh: float = 10 * 60.0,
         poll_interval: float = 30.0,
         timeout: float = 30.0,
         batch_count: int = 100,

@@ -354,3 +354,16 @@ async def test_untrusted_certificate_fails_fast(
     reader = intake(dovecot, mailbox, tls=mode, port=port)  # system CAs: the test CA is unknown
     with pytest.raises(MailConnectionError, match="certificate is not trusted"):
         await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)
+
+
+async def test_idle_is_refreshed_in_place(
+    dovecot: DovecotServer, admin: Admin, mailbox: str
+) -> None:
+    rec = Recorder()
+    reader = intake(dovecot, mailbox, idle_refresh=0.3)
+    async with running(reader, rec, InMemoryUidState()):
+        await asyncio.wait_for(reader.idling.wait(), 5)
+        await asyncio.sleep(1.0)  # about three IDLE refreshes
+        await admin.append(mailbox, raw_message(3))
+        await rec.wait_committed(1, seconds=5)
+    assert reader.sessions == 1  # no reconnect was needed
