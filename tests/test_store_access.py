@@ -30,7 +30,8 @@ def test_stored_text_is_escaped_and_exact(values: list[str]) -> None:
             writer.rows([(v, v, v, v, v, v, now) for v in values])
             writer.end_table()
             package = writer.finish()
-        page = package.html_path.read_text()
+        with package.html_path.open(encoding="utf-8", newline="") as handle:
+            page = handle.read()
         rows = json.loads(package.json_path.read_text())["tables"]["contact_message"]["rows"]
     assert [r["body"] for r in rows] == values
     body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
