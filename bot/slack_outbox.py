@@ -7,9 +7,13 @@ a Slack outage shows the current state once Slack is back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
+import time
+import zlib
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
@@ -21,6 +25,7 @@ from sqlmodel import col
 
 from bot.cases import get_case
 from bot.desk import Desk
+from bot.outbox import TransientSendError
 from bot.slack_cards import case_card, fallback_text
 from bot.slack_client import SlackSendError, api_error_code, send_error
 from bot.slack_facts import card_facts, open_case_lines
@@ -31,6 +36,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _GONE = frozenset({"message_not_found", "channel_not_found"})
+PENDING = "pending:"  # Case.slack_ts while a worker posts the card
+CLAIM_SECONDS = 120
+LOCKS = 64
+
+
+def _posted(case: Case) -> bool:
+    return bool(case.slack_channel and case.slack_ts and not case.slack_ts.startswith(PENDING))
 
 
 async def _call(method: str, call: Awaitable[T]) -> T:
@@ -53,6 +65,9 @@ class SlackDispatcher:
     desk: Desk
     client: AsyncWebClient
     channel: str
+    _locks: list[asyncio.Lock] = field(
+        default_factory=lambda: [asyncio.Lock() for _ in range(LOCKS)]
+    )
 
     async def send(self, row: Outbox) -> None:
         """Send one outbox row.
@@ -62,6 +77,12 @@ class SlackDispatcher:
             SlackSendError: Slack refused for good, or the template is unknown.
         """
         payload: dict[str, Any] = dict(row.payload)
+        ref = str(payload.get("case", ""))
+        # rows of one case are sent one at a time (the worker sends several rows at once)
+        async with self._locks[zlib.crc32(ref.encode()) % LOCKS]:
+            await self._send(row, payload)
+
+    async def _send(self, row: Outbox, payload: dict[str, Any]) -> None:
         if row.template == "case_card":
             await self.post_card(str(payload["case"]))
         elif row.template == "thread_note":
@@ -76,10 +97,15 @@ class SlackDispatcher:
             raise SlackSendError(f"outbox row {row.id}: unknown Slack template {row.template!r}")
 
     async def post_card(self, ref: str) -> tuple[str, str]:
-        """Post the case's card, or update it in place; returns (channel, ts)."""
+        """Post the case's card, or update it in place; returns (channel, ts).
+
+        Raises:
+            TransientSendError: another worker is posting this card right now (try later).
+        """
         case, facts = await card_facts(self.desk, ref)
         blocks, text = case_card(facts), fallback_text(facts)
-        if case.slack_channel and case.slack_ts:
+        if _posted(case):
+            assert case.slack_channel and case.slack_ts
             try:
                 await self.client.chat_update(
                     channel=case.slack_channel, ts=case.slack_ts, blocks=blocks, text=text
@@ -90,25 +116,53 @@ class SlackDispatcher:
                 if not gone:
                     raise send_error("chat.update", exc) from None
                 log.warning("card of %s was deleted in Slack; posting it again", ref)
-        resp: AsyncSlackResponse = await _call(
-            "chat.postMessage",
-            self.client.chat_postMessage(channel=self.channel, blocks=blocks, text=text),
-        )
+        marker = await self._claim(case)
+        try:
+            resp: AsyncSlackResponse = await _call(
+                "chat.postMessage",
+                self.client.chat_postMessage(channel=self.channel, blocks=blocks, text=text),
+            )
+        except Exception:
+            await self._set(case, marker, None, None)
+            raise
         channel, ts = str(resp["channel"]), str(resp["ts"])
+        await self._set(case, marker, channel, ts)
+        log.info("card of %s posted (%s)", ref, ts)
+        return channel, ts
+
+    async def _claim(self, case: Case) -> str:
+        """Mark the card as being posted by this worker (a guarded UPDATE, so two processes
+        never both post it); a marker older than `CLAIM_SECONDS` is taken over."""
+        now = int(time.time())
+        current = case.slack_ts
+        if current and current.startswith(PENDING):
+            since = current.split(":")[1]
+            if since.isdigit() and now - int(since) < CLAIM_SECONDS:
+                raise TransientSendError(f"card of {case.reference} is being posted elsewhere")
+        marker = f"{PENDING}{now}:{secrets.token_hex(4)}"
+        guard = col(Case.slack_ts).is_(None) if current is None else col(Case.slack_ts) == current
+        async with self.desk.sessions() as session, session.begin():
+            result = await session.exec(
+                update(Case).where(col(Case.id) == case.id, guard).values(slack_ts=marker)
+            )
+            if result.rowcount != 1:
+                raise TransientSendError(f"card of {case.reference} is being posted elsewhere")
+        return marker
+
+    async def _set(self, case: Case, marker: str, channel: str | None, ts: str | None) -> None:
         async with self.desk.sessions() as session, session.begin():
             await session.exec(
                 update(Case)
-                .where(col(Case.id) == case.id)
+                .where(col(Case.id) == case.id, col(Case.slack_ts) == marker)
                 .values(slack_channel=channel, slack_ts=ts)
             )
-        log.info("card of %s posted (%s)", ref, ts)
-        return channel, ts
 
     async def thread(self, ref: str, text: str, *, broadcast: bool = False) -> None:
         """Post `text` (our mrkdwn) into the card's thread, posting the card first if needed."""
         async with self.desk.sessions() as session:
             case = await get_case(session, ref)
-        if case.slack_channel and case.slack_ts:
+        if _posted(case):
+            assert case.slack_channel and case.slack_ts
             channel, ts = case.slack_channel, case.slack_ts
         else:
             channel, ts = await self.post_card(ref)

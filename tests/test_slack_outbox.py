@@ -165,3 +165,28 @@ async def test_one_digest_a_day_lists_overdue_cases(slack_rig: SlackRig) -> None
     body = texts(digest.params["blocks"])
     assert "Overdue: 1" in body and late in body and "overdue by 2 day(s)" in body
     assert "1 overdue" in digest.params["text"]
+
+
+async def test_a_card_being_posted_elsewhere_is_not_posted_twice(slack_rig: SlackRig) -> None:
+    import time
+
+    ref = await slack_rig.staff_case(["see"])
+    fresh = f"pending:{int(time.time())}:other"
+    async with slack_rig.desk.sessions() as session, session.begin():
+        await session.exec(update(Case).values(slack_ts=fresh))
+    await slack_rig.send_outbox()
+    (row,) = await slack_rows(slack_rig)
+    assert row.status == "pending" and "posted elsewhere" in (row.last_error or "")
+    assert top_level_posts(slack_rig) == []
+    stale = f"pending:{int(time.time()) - 600}:crashed"  # its worker died mid-post
+    async with slack_rig.desk.sessions() as session, session.begin():
+        await session.exec(update(Case).values(slack_ts=stale))
+        await session.exec(update(Outbox).values(next_attempt_at=row.created_at))
+    await slack_rig.send_outbox()
+    assert len(top_level_posts(slack_rig)) == 1
+    posted = (await slack_rig.case(ref)).slack_ts
+    assert (
+        posted
+        and not posted.startswith("pending:")
+        and (CHANNEL, posted) in slack_rig.fake.messages
+    )
