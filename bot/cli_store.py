@@ -12,7 +12,7 @@ import getpass
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -158,7 +158,7 @@ def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
         async with _desk(settings) as (executor, cases):
             match = await executor.find(identity)
             if not match.found:
-                raise_not_found()
+                _not_found()
             details: dict[str, Any] = {
                 "subject": _subject_pseudonym(settings, match.subject, identity),
                 "accounts": len(match.accounts),
@@ -178,7 +178,7 @@ def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
     _run(go())
 
 
-def raise_not_found() -> None:
+def _not_found() -> NoReturn:
     """The uniform not-found error (same wording whatever the reason)."""
     raise SubjectNotFound(
         "no data is held under that identity; check the spelling, or try the customer's "
