@@ -6,6 +6,7 @@ approvers only (`bot.slack_staff`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -26,6 +27,8 @@ from bot.slack_views import (
 )
 
 log = logging.getLogger(__name__)
+
+_Submit = Callable[[str, str, dict[str, Any]], Awaitable[actions.ActionResult]]
 
 MODALS = {
     "reject": reject_modal,
@@ -128,7 +131,7 @@ def _register_buttons(app: AsyncApp, staff: Staff) -> None:
 def _register_modals(app: AsyncApp, staff: Staff) -> None:
     desk = staff.desk
 
-    async def submitted(args: AsyncArgs, attempted: str, run: Any) -> None:
+    async def submitted(args: AsyncArgs, attempted: str, run: _Submit) -> None:
         await args.ack()
         view = args.view or {}
         ref, channel = read_meta(view)

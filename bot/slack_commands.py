@@ -15,7 +15,7 @@ from bot.errors import CaseNotFound
 from bot.slack_cards import case_card
 from bot.slack_facts import card_facts, open_case_lines
 from bot.slack_intake import StaffIntakeError, open_staff_case, slack_plain
-from bot.slack_staff import Staff, case_ref_or_none
+from bot.slack_staff import REFUSAL, Staff, case_ref_or_none
 from bot.slack_views import list_blocks, new_case_modal, read_meta
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,9 @@ def register_commands(app: AsyncApp, staff: Staff) -> None:
         if verb == "help":
             await args.respond(text=USAGE, response_type="ephemeral")
             return
-        if not await staff.gate(user, None, case_ref_or_none(rest), f"command_{verb}"):
-            await args.respond(text="Only approvers may use /dsr.", response_type="ephemeral")
+        if not await staff.is_approver(user):
+            await staff.audit_refusal(user, rest, f"command_{verb}", "not_an_approver")
+            await args.respond(text=REFUSAL, response_type="ephemeral")
             return
         if verb == "list":
             lines = await open_case_lines(desk)
