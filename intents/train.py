@@ -15,7 +15,7 @@ from typing import Any
 import spacy
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
-from thinc.api import fix_random_seed
+from thinc.api import Adam, Model, Optimizer, fix_random_seed
 
 import intents.components  # noqa: F401  (registers factories and the architecture)
 from intents.augment import augment
@@ -115,8 +115,8 @@ def _fit(
         [ex.text for ex in examples], [ex.lang for ex in examples]
     )
     training = _spacy_examples(nlp, augment(examples, seed))
-    optimizer = nlp.initialize(lambda: training)
-    optimizer.learn_rate = learn_rate
+    optimizer = Adam(learn_rate, use_averages=True)
+    nlp.initialize(lambda: training, sgd=optimizer)
     rng = random.Random(seed)
     for epoch in range(epochs):
         rng.shuffle(training)
@@ -125,7 +125,20 @@ def _fit(
             batch = training[start : start + BATCH_SIZE]
             nlp.update(batch, drop=dropout, sgd=optimizer, losses=losses)
         logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
+    _use_averages(nlp, optimizer)
     return nlp
+
+
+def _use_averages(nlp: Language, optimizer: Optimizer) -> None:
+    """Keep the running averages of the weights (steadier than the last update's weights)."""
+    averages = optimizer.averages or {}
+    for _, component in nlp.components:
+        model = getattr(component, "model", None)
+        if isinstance(model, Model):
+            for node in model.walk():
+                for name in node.param_names:
+                    if (node.id, name) in averages:
+                        node.set_param(name, averages[(node.id, name)].copy())
 
 
 def train(
