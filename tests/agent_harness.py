@@ -128,8 +128,13 @@ class Harness:
     def sent(self) -> list[EmailMessage]:
         return [r.parsed() for r in self.smtp.handler.received]
 
-    def sent_to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.sent if address in str(m["To"])]
+    def sent_to(self, address: str, template: str | None = None) -> list[EmailMessage]:
+        """Mail delivered to `address`, optionally only one template (X-DSR-Template)."""
+        return [
+            m
+            for m in self.sent
+            if address in str(m["To"]) and (template is None or m["X-DSR-Template"] == template)
+        ]
 
     async def deliver(self, raw: bytes) -> None:
         client = aioimaplib.IMAP4(self.dovecot.host, self.dovecot.port, timeout=10)

@@ -111,7 +111,7 @@ async def test_dmarc_failing_spoof_cannot_delete_or_change(h: Harness) -> None:
     )
     (case,) = await h.cases()
     assert case.state == State.AWAITING_VERIFICATION  # a challenge was not skipped
-    (challenge,) = h.sent_to(ALICE)[-1:]
+    (challenge,) = h.sent_to(ALICE, "challenge")
     # Worst case: the spoofer even knows the challenge's Message-ID and the code.
     code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _text(challenge))
     assert code
@@ -136,7 +136,8 @@ async def test_dmarc_failing_spoof_cannot_delete_or_change(h: Harness) -> None:
 async def _case_with_challenge(h: Harness) -> tuple[int, EmailMessage]:
     await h.receive(letter(ALICE, "Copy", "Please send me a copy of my personal data."))
     (case,) = await h.cases()
-    return case.id or 0, h.sent_to(ALICE)[-1]
+    (challenge,) = h.sent_to(ALICE, "challenge")
+    return case.id or 0, challenge
 
 
 async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Harness) -> None:
@@ -209,7 +210,7 @@ async def test_application_logs_hold_no_personal_data(
         )
     )
     (case,) = await h.cases()
-    challenge = h.sent_to(ALICE)[-1]
+    (challenge,) = h.sent_to(ALICE, "challenge")
     await h.receive(
         letter(
             ALICE, f"Re: {challenge['Subject']}", "yes", in_reply_to=str(challenge["Message-ID"])
