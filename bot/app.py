@@ -94,20 +94,23 @@ async def main(
     async with open_desk(settings) as desk:
         web_app = build_app(_health(desk.engine))
         slack = install_slack(desk, web_app)  # POST /slack/events, Socket Mode, digest
-        routes = {"mail": mail_dispatch(settings, build_sender(settings))}
-        if slack is not None:
-            routes["slack"] = slack.dispatch
-        routes.update(dispatch or {})
-        worker = OutboxWorker(
-            engine=desk.engine,
-            dispatch=routes,
-            worker_id=worker_id(),
-            max_attempts=settings.outbox_max_attempts,
-            lease=timedelta(seconds=settings.work_lease_seconds),
-        )
+        routes = {"mail": mail_dispatch(settings, build_sender(settings)), **(dispatch or {})}
+        # Slack gets its own worker, so a hanging Slack API can never hold up mail rows.
+        separate = {"slack": slack.dispatch} if slack and "slack" not in routes else {}
+        workers = [
+            OutboxWorker(
+                engine=desk.engine,
+                dispatch=kinds,
+                worker_id=worker_id(),
+                max_attempts=settings.outbox_max_attempts,
+                lease=timedelta(seconds=settings.work_lease_seconds),
+            )
+            for kinds in (routes, separate)
+            if kinds
+        ]
         loops: list[Loop] = [
             lambda: serve(web_app, settings.http_host, settings.http_port),
-            worker.run,
+            *(w.run for w in workers),
             lambda: run_pipeline(desk),
             lambda: run_housekeeping(desk),
             *(intake_loops(desk) if intake else []),
