@@ -4,8 +4,10 @@ customer text reaches Slack inert, and a staff correction becomes a training lab
 from __future__ import annotations
 
 import json
+import logging
 from email.message import EmailMessage
 
+import pytest
 from sqlmodel import select
 
 from bot.intake import ingest
@@ -35,7 +37,10 @@ def blocks_of(rig: SlackRig) -> str:
     return json.dumps(message["blocks"], ensure_ascii=False)
 
 
-async def test_email_request_to_done_with_the_card_edited_in_place(slack_rig: SlackRig) -> None:
+async def test_email_request_to_done_with_the_card_edited_in_place(
+    slack_rig: SlackRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     body = "Hello,\n\nplease delete my account and all the personal data you hold about me.\n"
     got = await ingest(slack_rig.desk, mail(body, "<req-1@mail.example.com>"))
     assert got.case_ref == "DSR-1"
@@ -61,6 +66,7 @@ async def test_email_request_to_done_with_the_card_edited_in_place(slack_rig: Sl
         stmt = select(Outbox).where(Outbox.template == "delete_done")
         (done,) = (await session.exec(stmt)).all()
     assert done.payload["to"] == "jane@example.com"
+    assert caplog.records and "jane" not in caplog.text.lower()  # ids and types only
 
 
 async def test_reclassify_of_an_email_request_is_a_training_label(slack_rig: SlackRig) -> None:
