@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -193,6 +194,7 @@ async def run(server: PostgresServer, dbname: str, customers: int, rounds: int) 
     print(f"(PostgreSQL server processes, RSS sum at the end: {pg_rss:.0f} MB, not counted above)")
     await engine.dispose()
     await cases.dispose()
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import asyncio
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,7 +91,7 @@ async def build(db: Path, customers: int, heavy_rows: int, seed_value: int) -> N
 
 async def measure(db: Path, lookups: int, erasures: int, run_seed: int) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
-    work = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="dsr-bench-store-"))
     cases_url = f"sqlite+aiosqlite:///{work / 'cases.db'}"
     await upgrade_async(cases_url)
     cases = create_engine(cases_url)
@@ -150,6 +151,7 @@ async def measure(db: Path, lookups: int, erasures: int, run_seed: int) -> None:
     print(f"erasure lookup + preview + apply (typical):  {fmt(erase_ms)}")
     await engine.dispose()
     await cases.dispose()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
