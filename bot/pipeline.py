@@ -21,7 +21,7 @@ from bot.cases import OutboxItem, add_outbox, get_case, transition
 from bot.desk import Desk, mail_item, slack_item
 from bot.lifecycle import Event, State
 from bot.policy import Route, ordered, route
-from storage.customer import CustomerStoreError
+from storage.customer import CustomerStoreError, Subject, SubjectNotFound
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, utcnow
 
@@ -306,7 +306,13 @@ async def _execute(desk: Desk, case: Case) -> None:
     try:
         if address is None:
             raise CustomerStoreError("no address on file to act for; verify the subject first")
-        subject = await desk.executor.subject(address)
+        try:
+            subject: Subject | None = await desk.executor.subject(address)
+        except SubjectNotFound:
+            # A re-run after a crash: an earlier run may already have erased the subject.
+            if await desk.executor.recorded_erasure(case.reference) is None:
+                raise
+            subject = None
         for intent in ordered(case.intents):
             mails.extend(await _do(desk, case, intent, subject, address, details))
     except CustomerStoreError as exc:
@@ -339,9 +345,15 @@ async def _execute(desk: Desk, case: Case) -> None:
 
 
 async def _do(
-    desk: Desk, case: Case, intent: str, subject: Any, address: str, details: dict[str, Any]
+    desk: Desk,
+    case: Case,
+    intent: str,
+    subject: Subject | None,
+    address: str,
+    details: dict[str, Any],
 ) -> list[OutboxItem]:
-    """Carry out one intent; mails go to the address on file only."""
+    """Carry out one intent; mails go to the address on file only. `subject` is None only when
+    an earlier run of this case already erased it (then recorded work is replayed)."""
 
     def to_subject(template: str, **context: Any) -> OutboxItem:
         return mail_item(
@@ -354,21 +366,34 @@ async def _do(
 
     extra: dict[str, Any] = {}
     executor = desk.executor
+    out_dir = desk.packages_dir / case.reference
     if intent == "see":
-        package = await executor.export(subject, desk.packages_dir / case.reference)
-        details["see_tables"] = sum(1 for t in package.tables if t.rows)
-        extra = {"attachments": [str(package.json_path), str(package.html_path)]}
+        files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
+        if subject is not None:
+            package = await executor.export(subject, out_dir)
+            details["see_tables"] = sum(1 for t in package.tables if t.rows)
+        elif not all(f.exists() for f in files):
+            raise SubjectNotFound("the subject was erased before its access package was made")
+        extra = {"attachments": [str(f) for f in files]}
         return [to_subject("access_package")]
     if intent == "change":
         changes = {str(f): str(v) for f, v in case.data.get("changes", [])}
         if not changes:
             raise CustomerStoreError("the request names no field to change; staff must specify it")
+        if subject is None:
+            raise SubjectNotFound("the subject is no longer findable; staff must check the change")
         plan = await executor.preview_change(subject, changes)
         await executor.apply_change(plan, case.reference)
         details["changed_fields"] = [c.column for c in plan.changes]
         return [to_subject("change_done", fields=[c.label for c in plan.changes])]
     if intent == "delete":
-        erasure = await executor.preview_erasure(subject)
+        recorded = await executor.recorded_erasure(case.reference)
+        if recorded is not None:
+            erasure = recorded  # finish or replay what an earlier run started
+        elif subject is not None:
+            erasure = await executor.preview_erasure(subject)
+        else:
+            raise SubjectNotFound("nothing to erase and no erasure recorded for this case")
         await executor.apply_erasure(erasure, case.reference)
         retained = [
             {

@@ -212,3 +212,15 @@ async def test_unverified_case_expires_with_a_polite_mail(h: Harness) -> None:
     (case,) = await h.cases()
     assert case.state == State.EXPIRED
     assert any(case.reference in str(m["Subject"]) for m in h.sent_to(ALICE))
+
+
+async def test_a_rerun_after_a_crash_mid_erasure_completes_the_case(h: Harness) -> None:
+    ref = await _request_and_verify(h, "Please delete my account and erase all my personal data.")
+    executor = h.desk.executor
+    plan = await executor.preview_erasure(await executor.subject(ALICE))
+    await executor.apply_erasure(plan, ref)  # a first run got this far, then the process died
+    await actions.approve(h.desk, ref, "cli:dpo")
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == State.DONE, case.data.get("failure")
+    assert len(h.sent_to(ALICE, "delete_done")) == 1
