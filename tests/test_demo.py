@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +22,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "dsr audit verify: intact" in out
-    for line in (
-        "DSR-1  see             done",
-        "DSR-2  delete          done",
-        "DSR-3  change          done",
-        "DSR-4  unsubscribe     done",
-        "DSR-6  see             awaiting_verification",
-    ):
-        assert line in out, line
+    ends = dict(re.findall(r"^   (DSR-\d+)\s+\S+\s+(\w+)\s+due", out, re.MULTILINE))
+    assert ends == {
+        "DSR-1": "done",  # see
+        "DSR-2": "done",  # delete
+        "DSR-3": "done",  # change
+        "DSR-4": "done",  # unsubscribe
+        "DSR-5": "awaiting_approval",  # concern, acknowledged, with the privacy team
+        "DSR-6": "awaiting_verification",  # the impostor's request: nobody confirms it
+        "DSR-7": "needs_triage",  # not a data-subject request
+    }, out
     assert "personal-data.json" in out
     # the impostor got exactly one mail, the acknowledgement
     assert out.count("to mallory@evil.example") == 1
