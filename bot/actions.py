@@ -20,6 +20,7 @@ from bot.policy import approvals_needed
 from intents.labels import LABELS
 from storage import audit
 from storage.models import Approval, Case, InboundMessage, TrainingLabel, utcnow
+from storage.pseudonym import value_hash
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
         )
         approvers = set((await session.exec(stmt)).all())
         if actor in approvers:
+            await _audit_refusal(session, case, actor, "approve", "same_approver_twice")
             return ActionResult(
                 case.reference,
                 case.state,
@@ -218,17 +220,15 @@ async def verify_manually(desk: Desk, ref: str, actor: str, reason: str | None) 
             case,
             Event.VERIFY_MANUALLY,
             actor=actor,
-            details={"reason_chars": len(text)},
-            changes={"verified_by": actor[:64], "next_action_at": None},
+            # The reason may name the customer: the log keeps a keyed hash, the case the text.
+            details={"reason_chars": len(text), "reason_hash": value_hash(desk.key, text)},
+            changes={
+                "verified_by": actor[:64],
+                "next_action_at": None,
+                "data": {**case.data, "manual_verification_reason": text},
+            },
             outbox=_cards(desk, case),
             domain=desk.settings.own_domain,
-        )
-        await audit.append(
-            session,
-            action="manual_verification_reason",
-            actor=actor,
-            case_ref=case.reference,
-            details={"reason": text},
         )
         return ActionResult(case.reference, case.state, f"{case.reference} verified by hand")
 
