@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -216,6 +217,34 @@ def harness_settings(
     )
 
 
+async def open_test_desk(
+    settings: Settings,
+    model: IntentModel,
+    tmp: Path,
+    customers: Iterable[dict[str, Any]] = CUSTOMERS,
+) -> Desk:
+    """A desk on `settings`' stores with `customers` imported into a fresh reference store.
+
+    The caller disposes `desk.engine` and `desk.executor.engine`.
+    """
+    engine = create_engine(settings.database_url)
+    cust_engine = create_engine(settings.customer_database_url)
+    await import_customers(cust_engine, [json.dumps(c) for c in customers])
+    executor = await Executor.open(
+        cust_engine, load_datamap(settings.datamap), RetentionLedger(engine)
+    )
+    return Desk(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        executor=executor,
+        model=model,
+        key=settings.secret_key_bytes(),
+        policy=Policy(four_eyes_delete=settings.four_eyes_delete),
+        packages_dir=tmp / "packages",
+    )
+
+
 @contextlib.asynccontextmanager
 async def harness(
     case_store_url: str,
@@ -226,8 +255,6 @@ async def harness(
     customers: Iterable[dict[str, Any]] = CUSTOMERS,
     **extra: Any,
 ) -> AsyncIterator[Harness]:
-    import json
-
     mailbox = f"t{uuid.uuid4().hex[:10]}"
     client = aioimaplib.IMAP4(dovecot.host, dovecot.port, timeout=10)
     await client.wait_hello_from_server()
@@ -236,22 +263,8 @@ async def harness(
     await client.logout()
     customers_url = f"sqlite+aiosqlite:///{tmp / 'customers.db'}"
     settings = harness_settings(case_store_url, customers_url, dovecot, smtp, mailbox, tmp, **extra)
-    engine = create_engine(case_store_url)
-    cust_engine = create_engine(customers_url)
-    await import_customers(cust_engine, [json.dumps(c) for c in customers])
-    executor = await Executor.open(
-        cust_engine, load_datamap(settings.datamap), RetentionLedger(engine)
-    )
-    desk = Desk(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        executor=executor,
-        model=model,
-        key=SECRET.encode(),
-        policy=Policy(four_eyes_delete=settings.four_eyes_delete),
-        packages_dir=tmp / "packages",
-    )
+    desk = await open_test_desk(settings, model, tmp, customers)
+    engine = desk.engine
     worker = OutboxWorker(
         engine=engine,
         worker_id="test",
@@ -277,5 +290,5 @@ async def harness(
         h.intake_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await h.intake_task
-        await cust_engine.dispose()
+        await desk.executor.engine.dispose()
         await engine.dispose()

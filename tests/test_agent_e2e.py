@@ -18,7 +18,7 @@ import pytest
 
 from bot import actions
 from bot.lifecycle import State
-from intents.classify import IntentModel, load_model
+from intents.classify import IntentModel
 from storage import audit
 from storage.models import utcnow
 from tests.agent_harness import Harness, harness, letter
@@ -28,17 +28,15 @@ from tests.servers.smtp import SmtpServer
 ALICE = "alice@example.org"
 
 
-@pytest.fixture(scope="session")
-def model() -> IntentModel:
-    return load_model()
-
-
 @pytest.fixture
 async def h(
-    case_store_url: str, dovecot: DovecotServer, smtp_server: SmtpServer, model: IntentModel
+    case_store_url: str,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServer,
+    intent_model: IntentModel,
 ) -> AsyncIterator[Harness]:
     tmp = Path(tempfile.mkdtemp(prefix="dsr-e2e-"))
-    async with harness(case_store_url, dovecot, smtp_server, model, tmp) as hh:
+    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
         yield hh
 
 

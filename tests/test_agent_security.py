@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from bot import actions, verify
 from bot.lifecycle import State
-from intents.classify import IntentModel, load_model
+from intents.classify import IntentModel
 from storage.models import VerificationChallenge, utcnow
 from tests.agent_harness import Harness, harness, letter
 from tests.servers.dovecot import DovecotServer
@@ -29,18 +29,21 @@ MALLORY = "mallory@evil.example"
 ALICE_PII = ("alice@example.org", "Alice", "Liddell", "1234567", "Hauptstr")
 
 
-@pytest.fixture(scope="session")
-def model() -> IntentModel:
-    return load_model()
-
-
 @pytest.fixture
 async def h(
-    case_store_url: str, dovecot: DovecotServer, smtp_server: SmtpServer, model: IntentModel
+    case_store_url: str,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServer,
+    intent_model: IntentModel,
 ) -> AsyncIterator[Harness]:
     tmp = Path(tempfile.mkdtemp(prefix="dsr-sec-"))
     async with harness(
-        case_store_url, dovecot, smtp_server, model, tmp, trusted_authserv_id="mx.example.com"
+        case_store_url,
+        dovecot,
+        smtp_server,
+        intent_model,
+        tmp,
+        trusted_authserv_id="mx.example.com",
     ) as hh:
         yield hh
 

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
+from tests.agent_harness import open_test_desk
+
 
 @dataclass(frozen=True)
 class Call:
@@ -390,14 +392,6 @@ class SlackRig:
         return await worker.run_once()
 
 
-@pytest.fixture(scope="session")
-def intent_model() -> Any:
-    """The shipped classifier, loaded once."""
-    from intents.classify import load_model
-
-    return load_model()
-
-
 async def build_rig(
     case_store_url: str,
     fake: FakeSlack,
@@ -412,16 +406,9 @@ async def build_rig(
     Slack side mounted on a real aiohttp server on a free port, talking to `fake`."""
     import aiohttp
 
-    from bot.desk import Desk
     from bot.http import build_app
-    from bot.policy import Policy
     from bot.settings import Settings
     from bot.slack_http import install_slack
-    from storage.customer import Executor
-    from storage.customer.importer import import_customers
-    from storage.datamap import load_datamap
-    from storage.db import create_engine, session_factory
-    from storage.retention import RetentionLedger
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -437,22 +424,7 @@ async def build_rig(
         four_eyes_delete=four_eyes,
         **overrides,
     )
-    engine = create_engine(settings.database_url)
-    customers = create_engine(settings.customer_database_url)
-    await import_customers(customers, [json.dumps(c) for c in CUSTOMERS])
-    executor = await Executor.open(
-        customers, load_datamap(settings.datamap), RetentionLedger(engine)
-    )
-    desk = Desk(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        executor=executor,
-        model=model,
-        key=settings.secret_key_bytes(),
-        policy=Policy(four_eyes_delete=four_eyes),
-        packages_dir=tmp / "packages",
-    )
+    desk = await open_test_desk(settings, model, tmp, CUSTOMERS)
 
     async def healthy() -> bool:
         return True
