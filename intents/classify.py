@@ -18,6 +18,7 @@ import intents.components  # noqa: F401  (registers the factories the model need
 from intents.decide import decide
 from intents.errors import ModelError
 from intents.labels import LABELS, Intent
+from intents.langid import UNDETERMINED
 
 #: The model shipped with the package.
 MODEL_DIR = Path(__file__).parent / "model"
@@ -107,7 +108,9 @@ def _result(model: IntentModel, doc: Doc) -> Classification:
     # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
     scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
     decision = decide(scores, model.thresholds, model.margin)
-    review = decision.needs_review or not looks_like_words(doc)
+    # Text in no language we know (or none at all) always goes to a human.
+    unknown = doc._.language == UNDETERMINED or not looks_like_words(doc)
+    review = decision.needs_review or unknown
     return Classification(decision.intent, decision.intents, scores, str(doc._.language), review)
 
 

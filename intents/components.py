@@ -113,7 +113,8 @@ class LanguageDetector:
         """Write ``languages.json`` and ``log_probs.npy`` (both byte-stable)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "languages.json").write_text(json.dumps(list(self.model.languages)) + "\n")
+        info = {"languages": list(self.model.languages), "min_fit": float(self.model.min_fit)}
+        (path / "languages.json").write_text(json.dumps(info) + "\n")
         with (path / "log_probs.npy").open("wb") as handle:
             np.save(handle, self.model.log_probs, allow_pickle=False)
 
@@ -125,13 +126,17 @@ class LanguageDetector:
         """
         path = Path(path)
         try:
-            languages = tuple(cast(list[str], json.loads((path / "languages.json").read_text())))
+            info = cast(dict[str, Any], json.loads((path / "languages.json").read_text()))
+            languages = tuple(cast(list[str], info["languages"]))
+            min_fit = float(info["min_fit"])
             log_probs = np.load(path / "log_probs.npy", allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
                 f"language detector data in {path} is unreadable ({exc}); run `dsr train`"
             ) from exc
-        self.model = LanguageModel(languages, log_probs, max_chars=self.model.max_chars)
+        self.model = LanguageModel(
+            languages, log_probs, max_chars=self.model.max_chars, min_fit=min_fit
+        )
         return self
 
 

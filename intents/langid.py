@@ -6,13 +6,14 @@ Trained on the corpus' ``lang`` field; no downloaded model. Pure functions over 
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
-#: Returned when a text has too few letters to tell its language.
+#: Returned when a text has too few letters to tell its language, or fits none.
 UNDETERMINED = "und"
+FIT_MARGIN = 0.5
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
 # Odd multipliers give each n-gram order its own hash family; uint64 arithmetic wraps silently.
@@ -51,11 +52,20 @@ class LanguageModel:
     log_probs: npt.NDArray[np.float32]  # shape (len(languages), buckets)
     max_chars: int = 600
     min_letters: int = 3
+    #: Lowest mean n-gram log-probability of a text in a known language; below it, "und".
+    min_fit: float = -np.inf
 
     @property
     def buckets(self) -> int:
         """Size of the hash space."""
         return int(self.log_probs.shape[1])
+
+    def fit(self, text: str) -> float | None:
+        """Mean log-probability per n-gram under the best language (None without letters)."""
+        index = ngram_buckets(text, self.buckets, self.max_chars)
+        if index.size == 0 or not self.languages:
+            return None
+        return float(self.log_probs[:, index].sum(axis=1, dtype=np.float64).max() / index.size)
 
     def predict(self, text: str) -> tuple[str, float]:
         """The most likely language of ``text`` and its posterior (``("und", 0.0)`` if unsure).
@@ -68,6 +78,8 @@ class LanguageModel:
         if index.size < self.min_letters * 3:
             return UNDETERMINED, 0.0
         scores = self.log_probs[:, index].sum(axis=1, dtype=np.float64)
+        if scores.max() / index.size < self.min_fit:
+            return UNDETERMINED, 0.0  # looks like no language we know (noise, binary, code)
         # Naive Bayes is overconfident; scaling by the n-gram count gives a usable posterior.
         scaled = (scores - scores.max()) * (30.0 / index.size)
         posterior = np.exp(scaled) / np.exp(scaled).sum()
@@ -107,4 +119,8 @@ def fit_language_model(
                 )
     totals = counts.sum(axis=1, keepdims=True) + alpha * buckets
     log_probs = np.log((counts + alpha) / totals).astype(np.float32)
-    return LanguageModel(languages, log_probs, max_chars=max_chars)
+    model = LanguageModel(languages, log_probs, max_chars=max_chars)
+    fits = [model.fit(text[: max_chars // 2]) for text, lang in zip(texts, langs, strict=True)]
+    known = [f for f in fits if f is not None]
+    # Half a nat below the worst-fitting training text: real text passes, noise does not.
+    return replace(model, min_fit=min(known) - FIT_MARGIN) if known else model
