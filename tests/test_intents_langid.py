@@ -56,3 +56,11 @@ def test_predict_never_raises(text: str) -> None:
     language, score = model.predict(text)
     assert language in {"en", "de", UNDETERMINED}
     assert 0.0 <= score <= 1.0
+
+
+def test_text_in_no_known_language_is_undetermined(shipped: IntentModel) -> None:
+    model = shipped.nlp.get_pipe("language_detector").model
+    assert model.min_fit > -20
+    assert model.predict("õiÂ\x1dÖÌTV¦ Ø¤ÿþ ÃÂ¿ÂµÂ")[0] == UNDETERMINED
+    assert model.predict("asdf qwer zxcv yxcv")[0] == UNDETERMINED
+    assert model.predict("ok thanks")[0] == "en"
