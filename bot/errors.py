@@ -6,10 +6,20 @@ DsrError (Exception)                     bot/ errors
  ├── IllegalTransition (ValueError)      lifecycle: event not allowed in the case's state
  ├── CaseNotFound (LookupError)          no case with that reference
  ├── NotAuthorized (PermissionError)     actor may not do that (e.g. not an approver)
- └── NotAvailable (RuntimeError)         a command whose issue has not landed yet
+ ├── NotAvailable (RuntimeError)         a command whose part is not built yet
+ ├── ReasonRequired (ValueError)         bot.actions: an action that must be explained was not
+ ├── SlackSendError (RuntimeError)       bot.slack_client: Slack refused a post for good
+ └── StaffIntakeError (ValueError)       bot.slack_intake: a staff-opened case lacks what it needs
 storage.errors.StorageError (RuntimeError)
  ├── AuditChainError, AuditWriteError, SchemaError, ConcurrentUpdateError
-mail.errors.MailError, intents.errors.IntentError   (see those modules)
+mail.errors.MailError (Exception)
+ ├── MailParseError (ValueError), MailSendError (OSError, .transient),
+ └── MailConnectionError (ConnectionError), TemplateError (LookupError)
+intents.errors.IntentsError (Exception)
+ ├── CorpusError (ValueError), ModelError (OSError)
+storage.customer.errors.CustomerStoreError (StorageError)
+ ├── DataMapError (ValueError), SubjectNotFound (LookupError), AmbiguousSubject (LookupError)
+ └── InvalidChange (ValueError), ImportFileError (ValueError)
 """
 
 from __future__ import annotations
