@@ -16,7 +16,8 @@ from bot.deadlines import MAX_EXTENSION_MONTHS, add_months
 from bot.desk import Desk, mail_item, slack_item
 from bot.errors import DsrError, NotAuthorized
 from bot.lifecycle import Event, State
-from bot.policy import approvals_needed
+from bot.pipeline import verified_address
+from bot.policy import NEEDS_VERIFICATION, approvals_needed
 from intents.labels import LABELS
 from storage import audit
 from storage.models import Approval, Case, InboundMessage, TrainingLabel, utcnow
@@ -99,6 +100,18 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
                 case.state,
                 f"approval {len(approvers)} of {needed} recorded for {case.reference}",
             )
+        outbox = _cards(desk, case)
+        address = verified_address(case)
+        if address is not None and set(case.intents) & NEEDS_VERIFICATION:
+            # Told at the address on file, which proved control; the result mail follows.
+            outbox.append(
+                mail_item(
+                    "approved",
+                    to=address,
+                    lang=case.language,
+                    context={"case_ref": case.reference},
+                )
+            )
         await transition(
             session,
             case,
@@ -106,7 +119,7 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
             actor=actor,
             details={"approvers": len(approvers)},
             changes={"next_action_at": utcnow()},
-            outbox=_cards(desk, case),
+            outbox=outbox,
             domain=desk.settings.own_domain,
         )
         return ActionResult(case.reference, case.state, f"{case.reference} approved")

@@ -94,6 +94,7 @@ async def test_see_request_sends_the_access_package_to_the_address_on_file(h: Ha
         ).get_content()
     )
     assert "Alice Liddell" in json.dumps(data)
+    assert len(h.sent_to(ALICE, "approved")) == 1  # told at the address on file
     assert (await audit.verify(h.desk.engine)).ok
 
 
