@@ -8,6 +8,7 @@ import json
 import mailbox
 import re
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -83,6 +84,8 @@ PEOPLE = [
         "newsletter": True,
     },
 ]
+
+DSR = Path(sys.executable).parent / "dsr"  # the console script next to this Python
 
 # (who, subject, body): the customers the demo plays.
 REQUESTS = [
@@ -283,6 +286,6 @@ async def run_demo(root: Path, say: Callable[[str], None]) -> bool:
         say(
             f"\nEverything is in {root}: the case store (dsr.db), the customer store, the "
             f"mail that was sent (outbox/), the access package (packages/). Try:\n"
-            f"   DSR_DATABASE_URL=sqlite:///{root / 'dsr.db'} dsr audit show DSR-1"
+            f"   DSR_DATABASE_URL=sqlite:///{root / 'dsr.db'} {DSR} audit show DSR-1"
         )
         return result.ok
