@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.build import open_executor
 from bot.errors import DsrError
 from bot.settings import Settings
 from storage import audit
-from storage.customer import Executor, InvalidChange, Subject, SubjectNotFound
+from storage.customer import InvalidChange, Subject, SubjectNotFound
 from storage.customer.importer import import_customers
 from storage.customer.schema import create_schema
 from storage.customer.seed import seed
-from storage.datamap import load_datamap
 from storage.db import create_engine, session_factory
 from storage.errors import StorageError
-from storage.migrate import check_current
 from storage.pseudonym import pseudonym
-from storage.retention import RetentionLedger
 
 store_app = typer.Typer(
     help="The customer store: find, export, erase, change; seed and import.",
@@ -62,21 +59,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def _actor(actor: str | None) -> str:
     return f"cli:{actor or getpass.getuser()}"
-
-
-@asynccontextmanager
-async def _desk(settings: Settings) -> AsyncIterator[tuple[Executor, AsyncEngine]]:
-    """A checked executor and the case-store engine; refuses without a valid data map."""
-    datamap = load_datamap(settings.datamap)
-    await check_current(settings.database_url)
-    customers = create_engine(settings.customer_database_url)
-    cases = create_engine(settings.database_url)
-    try:
-        executor = await Executor.open(customers, datamap, RetentionLedger(cases))
-        yield executor, cases
-    finally:
-        await customers.dispose()
-        await cases.dispose()
 
 
 async def _audit(
@@ -155,7 +137,7 @@ def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with _desk(settings) as (executor, cases):
+        async with open_executor(settings) as (executor, cases):
             match = await executor.find(identity)
             if not match.found:
                 _not_found()
@@ -198,7 +180,7 @@ def export_cmd(
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with _desk(settings) as (executor, cases):
+        async with open_executor(settings) as (executor, cases):
             subject = await executor.subject(identity)
             package = await executor.export(subject, out)
             counts = {t.table: t.rows for t in package.tables}
@@ -223,7 +205,7 @@ def erase_cmd(
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with _desk(settings) as (executor, cases):
+        async with open_executor(settings) as (executor, cases):
             subject = await executor.subject(identity)
             plan = await executor.preview_erasure(subject)
             who = _subject_pseudonym(settings, subject, identity)
@@ -285,7 +267,7 @@ def change_cmd(
 
     async def go() -> None:
         changes = parse_assignments(assignments)
-        async with _desk(settings) as (executor, cases):
+        async with open_executor(settings) as (executor, cases):
             subject = await executor.subject(identity)
             plan = await executor.preview_change(subject, changes)
             who = _subject_pseudonym(settings, subject, identity)
@@ -325,7 +307,7 @@ def unsubscribe_cmd(
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with _desk(settings) as (executor, cases):
+        async with open_executor(settings) as (executor, cases):
             result = await executor.unsubscribe(address, case)
             details = {
                 "subject": pseudonym(settings.secret_key_bytes(), address),
@@ -347,7 +329,7 @@ def sweep_cmd(ctx: typer.Context, actor: Actor = None) -> None:
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with _desk(settings) as (executor, cases):
+        async with open_executor(settings) as (executor, cases):
             result = await executor.sweep()
             await _audit(cases, "store_swept", _actor(actor), None, {"counts": result.counts})
         deleted = sum(c["deleted"] for c in result.counts.values())

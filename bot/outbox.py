@@ -19,6 +19,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from mail.retry import retry_delay
 from storage import audit
 from storage.db import session_factory
 from storage.models import Outbox, reference_of, utcnow
@@ -33,11 +34,6 @@ class TransientSendError(Exception):
 
 
 Dispatch = Callable[[Outbox], Awaitable[None]]
-
-
-def retry_delay(attempt: int, *, base: float = 2.0, cap: float = 900.0) -> float:
-    """Exponential backoff with full jitter, in seconds, for the `attempt`-th failure (1-based)."""
-    return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
 
 
 @dataclass
@@ -106,8 +102,8 @@ class OutboxWorker:
             elif isinstance(error, TransientSendError) and current.attempts < self.max_attempts:
                 current.status = "pending"
                 current.last_error = type(error).__name__ + ": " + str(error)[:500]
-                current.next_attempt_at = utcnow() + timedelta(
-                    seconds=retry_delay(current.attempts)
+                current.next_attempt_at = utcnow() + retry_delay(
+                    current.attempts, rand=random.random()
                 )
             else:
                 current.status, current.last_error = (

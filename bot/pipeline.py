@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -105,22 +106,36 @@ def _to_requester(desk: Desk, case: Case, template: str, **context: Any) -> Outb
     )
 
 
+async def _move(
+    desk: Desk,
+    case: Case,
+    event: Event,
+    *,
+    details: dict[str, Any],
+    outbox: Sequence[OutboxItem] = (),
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """One system transition in its own transaction, on a fresh copy of the case; the case
+    needs no further scheduled action unless `changes` says otherwise."""
+    async with desk.sessions() as session, session.begin():
+        await transition(
+            session,
+            await get_case(session, case.id or 0),
+            event,
+            actor="system",
+            details=details,
+            changes={"next_action_at": None, **(changes or {})},
+            outbox=outbox,
+            domain=desk.settings.own_domain,
+        )
+
+
 async def _route(desk: Desk, case: Case) -> None:
     where = route(case.intents, needs_review=case.needs_review)
     domain = desk.settings.own_domain
     cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
     if where is Route.TRIAGE or not case.requester_address:
-        async with desk.sessions() as session, session.begin():
-            await transition(
-                session,
-                await get_case(session, case.id or 0),
-                Event.TRIAGE,
-                actor="system",
-                details={"route": where.value},
-                changes={"next_action_at": None},
-                outbox=cards,
-                domain=domain,
-            )
+        await _move(desk, case, Event.TRIAGE, details={"route": where.value}, outbox=cards)
         return
     if where is Route.CONCERN:
         ack = _to_requester(
@@ -131,17 +146,13 @@ async def _route(desk: Desk, case: Case) -> None:
             authority_url=desk.settings.authority_url,
             due_date=case.effective_due.isoformat(),
         )
-        async with desk.sessions() as session, session.begin():
-            await transition(
-                session,
-                await get_case(session, case.id or 0),
-                Event.NO_VERIFICATION_NEEDED,
-                actor="system",
-                details={"route": where.value},
-                changes={"next_action_at": None},
-                outbox=[ack, *cards],
-                domain=domain,
-            )
+        await _move(
+            desk,
+            case,
+            Event.NO_VERIFICATION_NEEDED,
+            details={"route": where.value},
+            outbox=[ack, *cards],
+        )
         return
     if where is Route.UNSUBSCRIBE:
         result = await desk.executor.unsubscribe(case.requester_address, case.reference)
@@ -272,21 +283,10 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
 
 
 async def _expire(desk: Desk, case: Case) -> None:
-    async with desk.sessions() as session, session.begin():
-        current = await get_case(session, case.id or 0)
-        outbox = [_to_requester(desk, current, "expired")] if current.requester_address else []
-        if desk.slack_enabled:
-            outbox.append(slack_item("case_card", case=case.reference))
-        await transition(
-            session,
-            current,
-            Event.EXPIRE,
-            actor="system",
-            details={"reason": "not_verified_in_time"},
-            changes={"next_action_at": None},
-            outbox=outbox,
-            domain=desk.settings.own_domain,
-        )
+    outbox = [_to_requester(desk, case, "expired")] if case.requester_address else []
+    if desk.slack_enabled:
+        outbox.append(slack_item("case_card", case=case.reference))
+    await _move(desk, case, Event.EXPIRE, details={"reason": "not_verified_in_time"}, outbox=outbox)
 
 
 def verified_address(case: Case) -> str | None:
@@ -300,7 +300,7 @@ def verified_address(case: Case) -> str | None:
 
 async def _execute(desk: Desk, case: Case) -> None:
     address = verified_address(case)
-    domain = desk.settings.own_domain
+    cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
     mails: list[OutboxItem] = []
     details: dict[str, Any] = {}
     try:
@@ -316,32 +316,17 @@ async def _execute(desk: Desk, case: Case) -> None:
         for intent in ordered(case.intents):
             mails.extend(await _do(desk, case, intent, subject, address, details))
     except CustomerStoreError as exc:
-        async with desk.sessions() as session, session.begin():
-            await transition(
-                session,
-                await get_case(session, case.id or 0),
-                Event.FAIL,
-                actor="system",
-                details={"error": type(exc).__name__},
-                changes={"next_action_at": None, "data": {**case.data, "failure": str(exc)[:500]}},
-                outbox=[slack_item("case_card", case=case.reference)] if desk.slack_enabled else [],
-                domain=domain,
-            )
+        await _move(
+            desk,
+            case,
+            Event.FAIL,
+            details={"error": type(exc).__name__},
+            changes={"data": {**case.data, "failure": str(exc)[:500]}},
+            outbox=cards,
+        )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
         return
-    if desk.slack_enabled:
-        mails.append(slack_item("case_card", case=case.reference))
-    async with desk.sessions() as session, session.begin():
-        await transition(
-            session,
-            await get_case(session, case.id or 0),
-            Event.COMPLETE,
-            actor="system",
-            details=details,
-            changes={"next_action_at": None},
-            outbox=mails,
-            domain=domain,
-        )
+    await _move(desk, case, Event.COMPLETE, details=details, outbox=[*mails, *cards])
 
 
 async def _do(

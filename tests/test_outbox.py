@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from bot.outbox import OutboxWorker, TransientSendError, retry_delay
+from bot.outbox import OutboxWorker, TransientSendError
 from storage import audit
 from storage.audit import AuditEvent
 from storage.db import create_engine, session_factory
@@ -101,8 +101,3 @@ async def test_a_lease_left_by_a_dead_worker_is_reclaimed_with_the_same_message_
         row.next_attempt_at = utcnow() - timedelta(seconds=1)  # the lease runs out
     assert await alive.run_once() == 1
     assert sent == ["<m0@x>"]
-
-
-def test_retry_delay_grows_and_is_capped() -> None:
-    assert all(0 <= retry_delay(1) <= 2 for _ in range(50))
-    assert all(0 <= retry_delay(30, cap=60) <= 60 for _ in range(50))
