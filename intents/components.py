@@ -4,7 +4,9 @@ Importing this module registers them; ``intents.classify.load_model`` does so be
 """
 
 import json
+from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,6 +20,7 @@ from spacy.util import registry
 from thinc.api import Logistic, Model, SparseLinear_v2, chain, resizable, with_cpu
 from thinc.layers.resizable import resize_linear_weighted
 
+import intents.tokenizer  # noqa: F401  (registers the word tokenizer)
 from intents.errors import ModelError
 from intents.features import hashed_features
 from intents.langid import UNDETERMINED, LanguageModel, fit_language_model
@@ -99,11 +102,18 @@ class LanguageDetector:
         self.model = LanguageModel((), np.zeros((0, 1), dtype=np.float32), max_chars=max_chars)
 
     def __call__(self, doc: Doc) -> Doc:
-        # The opening is enough, and Doc.text would rebuild the whole text token by token.
-        language, score = self.model.predict(doc[:LANGUAGE_TOKENS].text)
-        doc._.language = language
-        doc._.language_score = score
-        return doc
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        """Detect the language of a stream of docs, a batch at a time."""
+        stream = iter(docs)
+        while batch := list(islice(stream, batch_size)):
+            # The opening is enough, and Doc.text would rebuild the whole text token by token.
+            found = self.model.predict_many([doc[:LANGUAGE_TOKENS].text for doc in batch])
+            for doc, (language, score) in zip(batch, found, strict=True):
+                doc._.language = language
+                doc._.language_score = score
+                yield doc
 
     def fit(self, texts: list[str], langs: list[str]) -> None:
         """Train on texts and their language codes (empty codes are skipped)."""

@@ -2,106 +2,153 @@
 
 Character n-grams inside words let one example of "löschen" teach "gelöscht" and "Löschung",
 which matters for inflected languages (cs, hr, pl, el, ru). Values are L2-normalised per text
-so a one-liner and a three-page letter speak equally loudly.
+so a one-liner and a three-page letter speak equally loudly. A whole batch is featurised with
+a few numpy passes (no Python loop per n-gram), so unseen words cost little.
 """
 
-from collections.abc import Callable
-from functools import lru_cache
+import unicodedata
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from spacy.attrs import LOWER
-from spacy.strings import get_string_id
 from spacy.tokens import Doc
 from thinc.api import Model
 
-from intents.augment import strip_accents
-
 Keys = npt.NDArray[np.uint64]
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
 _EMPTY = np.zeros(0, dtype=np.uint64)
-
-
-@lru_cache(maxsize=200_000)
-def char_ngram_keys(word: str, low: int, high: int) -> Keys:
-    """Hashed character ``low``..``high``-grams of ``<word>`` without accents (cached per word)."""
-    if not word.isalpha():
-        return _EMPTY
-    padded = f"<{strip_accents(word)}>"
-    grams = {padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)}
-    return np.array(sorted(get_string_id("\x01" + g) for g in grams), dtype=np.uint64)
-
-
-def _salt(keys: Keys, salt: int) -> Keys:
-    return keys ^ np.uint64(salt) if salt else keys
-
-
-def token_features(
-    lowers: npt.NDArray[np.uint64],
-    strings: Any,
-    ngram_size: int,
-    low: int,
-    high: int,
-    salt: int = 0,
-) -> tuple[Keys, npt.NDArray[np.float32]]:
-    """Unique feature keys of a token sequence (LOWER ids) and their L2-normalised counts."""
-    if lowers.size == 0:
-        return _EMPTY, np.zeros(0, dtype=np.float32)
-    parts = [lowers]
-    for n in range(2, ngram_size + 1):
-        if lowers.size >= n:
-            # Word n-grams as a wrapping uint64 combination of the word ids.
-            combined = lowers[: lowers.size - n + 1].copy()
-            for k in range(1, n):
-                combined = combined * np.uint64(1000003) ^ lowers[k : lowers.size - n + 1 + k]
-            parts.append(combined)
-    words, counts = np.unique(lowers, return_counts=True)
-    grams = [char_ngram_keys(strings[word], low, high) for word in words.tolist()]
-    # Each word's character n-grams count as often as the word occurs.
-    gram_weights = np.repeat(counts.astype(np.float32), [g.size for g in grams])
-    # Word and character blocks are normalised apart: there are far more character n-grams,
-    # and they should not drown the words.
-    word_keys, word_values = _normalised(np.concatenate(parts), None)
-    # Character n-grams are not merged: SparseLinear sums repeated keys anyway, and skipping
-    # the sort keeps featurisation cheap.
-    char_keys = np.concatenate([_EMPTY, *grams])
-    char_values = gram_weights / np.float32(max(np.sqrt(np.dot(gram_weights, gram_weights)), 1e-6))
-    return (
-        _salt(np.concatenate([word_keys, char_keys]), salt),
-        np.concatenate([word_values, char_values]),
-    )
-
-
-def _normalised(
-    keys: Keys, weights: npt.NDArray[np.float32] | None
-) -> tuple[Keys, npt.NDArray[np.float32]]:
-    if keys.size == 0:
-        return _EMPTY, np.zeros(0, dtype=np.float32)
-    unique, inverse = np.unique(keys, return_inverse=True)
-    values = np.bincount(inverse, weights=weights).astype(np.float32)
-    values /= np.float32(np.sqrt(np.dot(values, values)))
-    return unique, values
-
 
 #: Tokens that count as the opening of a message (subject line and first paragraph).
 HEAD_TOKENS = 60
-_HEAD_SALT = 0x5EAD5EAD5EAD5EAD
+_HEAD_SALT = np.uint64(0x5EAD5EAD5EAD5EAD)
+_WORD_MULT = np.uint64(1000003)
+_CHAR_MULT = np.uint64(0x9E3779B97F4A7C15)
+_SEPARATOR = ord(" ")
 
 
-def doc_features(
-    doc: Doc, ngram_size: int, low: int, high: int
-) -> tuple[Keys, npt.NDArray[np.float32]]:
-    """Features of the whole doc plus, separately keyed, of its opening.
+def char_ngrams(words: Sequence[str], low: int, high: int) -> tuple[Keys, Ints]:
+    """Hashed accent-free character ``low``..``high``-grams of each ``<word>``, vectorised.
 
-    A letter states its request first and mentions other rights later ("I may complain to
-    the authority"); separate opening features let the model weigh the two differently.
+    Args:
+        words: lowercase words; ones that are not purely alphabetic get no n-grams.
+        low: shortest n-gram.
+        high: longest n-gram.
+
+    Returns:
+        ``(keys, word_index)``: one key per n-gram occurrence and the index of its word,
+        sorted by word index.
     """
-    lowers = doc.to_array(LOWER).astype(np.uint64)
-    whole = token_features(lowers, doc.vocab.strings, ngram_size, low, high)
-    head = token_features(
-        lowers[:HEAD_TOKENS], doc.vocab.strings, ngram_size, low, high, _HEAD_SALT
+    keep = [i for i, word in enumerate(words) if word.isalpha()]
+    if not keep:
+        return _EMPTY, np.zeros(0, dtype=np.int64)
+    padded = " ".join(f"<{words[i]}>" for i in keep)
+    decomposed = unicodedata.normalize("NFD", padded).encode("utf-32-le")
+    codes = np.frombuffer(decomposed, dtype=np.uint32)
+    # Dropping the combining accents (U+0300..U+036F) makes "löschen" and "loschen" one word.
+    codes = codes[(codes < 0x300) | (codes > 0x36F)].astype(np.uint64)
+    position_word = np.asarray(keep, dtype=np.int64)[np.cumsum(codes == _SEPARATOR)]
+    keys: list[Keys] = []
+    owners: list[Ints] = []
+    hashed = codes
+    for n in range(2, high + 1):
+        # Polynomial rolling hash of codes[i : i + n]; uint64 arithmetic wraps silently.
+        hashed = hashed[:-1] * _CHAR_MULT + codes[n - 1 :]
+        if n >= low and hashed.size:
+            inside = (position_word[: hashed.size] == position_word[n - 1 :]) & (
+                codes[: hashed.size] != _SEPARATOR
+            )
+            keys.append(hashed[inside] ^ np.uint64(n))
+            owners.append(position_word[: hashed.size][inside])
+    if not keys:
+        return _EMPTY, np.zeros(0, dtype=np.int64)
+    all_keys, all_owners = np.concatenate(keys), np.concatenate(owners)
+    order = np.argsort(all_owners, kind="stable")
+    return all_keys[order], all_owners[order]
+
+
+def _groups(units: Ints, keys: Keys) -> tuple[Ints, Keys, Floats]:
+    """Distinct ``(unit, key)`` pairs and how often each occurs."""
+    if keys.size == 0:
+        return units[:0], keys, np.zeros(0, dtype=np.float32)
+    order = np.lexsort((keys, units))
+    units, keys = units[order], keys[order]
+    start = np.flatnonzero(
+        np.concatenate([[True], (units[1:] != units[:-1]) | (keys[1:] != keys[:-1])])
     )
-    return np.concatenate([whole[0], head[0]]), np.concatenate([whole[1], head[1]])
+    counts = np.diff(np.append(start, keys.size)).astype(np.float32)
+    return units[start], keys[start], counts
+
+
+def _normalise(units: Ints, values: Floats, n_units: int) -> Floats:
+    """Divide each value by the L2 norm of its unit's values."""
+    norms = np.sqrt(np.bincount(units, weights=values * values, minlength=n_units))
+    return (values / np.maximum(norms, 1e-6)[units]).astype(np.float32)
+
+
+def _spans(starts: Ints, lengths: Ints) -> Ints:
+    """Concatenated ``arange(start, start + length)`` for each pair, without a Python loop."""
+    total = int(lengths.sum())
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(total, dtype=np.int64)
+
+
+def batch_features(
+    docs: Sequence[Doc], ngram_size: int, low: int, high: int
+) -> tuple[Keys, Floats, npt.NDArray[np.int32]]:
+    """``(keys, values, lengths)`` for ``SparseLinear``: per doc, whole-text and opening features.
+
+    Each doc has two units: all its tokens, and its first :data:`HEAD_TOKENS` tokens (keys
+    salted apart). A letter states its request first and mentions other rights later ("I may
+    complain to the authority"); separate opening features let the model weigh the two
+    differently. Per unit, the word block (words and word n-grams) and the character block
+    are each L2-normalised: there are far more character n-grams, and they should not drown
+    the words.
+    """
+    n_units = 2 * len(docs)
+    arrays: list[npt.NDArray[np.uint64]] = []
+    for doc in docs:
+        lowers = doc.to_array(LOWER).astype(np.uint64)
+        arrays += [lowers, lowers[:HEAD_TOKENS]]
+    if not docs or not sum(a.size for a in arrays):
+        return _EMPTY, np.zeros(0, dtype=np.float32), np.zeros(len(docs), dtype=np.int32)
+    tokens = np.concatenate(arrays)
+    token_unit = np.repeat(np.arange(n_units, dtype=np.int64), [a.size for a in arrays])
+
+    # Word block: words and word n-grams (a wrapping uint64 combination of the word ids).
+    word_keys, word_units = [tokens], [token_unit]
+    for n in range(2, ngram_size + 1):
+        same = token_unit[: tokens.size - n + 1] == token_unit[n - 1 :]
+        combined = tokens[: tokens.size - n + 1].copy()
+        for k in range(1, n):
+            combined = combined * _WORD_MULT ^ tokens[k : tokens.size - n + 1 + k]
+        word_keys.append(combined[same])
+        word_units.append(token_unit[: tokens.size - n + 1][same])
+    w_units, w_keys, w_counts = _groups(np.concatenate(word_units), np.concatenate(word_keys))
+    w_values = _normalise(w_units, w_counts, n_units)
+
+    # Character block: each distinct word's n-grams, weighted by how often the word occurs.
+    u_units, u_words, u_counts = _groups(token_unit, tokens)
+    vocab, word_index = np.unique(u_words, return_inverse=True)
+    strings = docs[0].vocab.strings
+    gram_keys, gram_owner = char_ngrams([strings[int(w)] for w in vocab], low, high)
+    per_word = np.bincount(gram_owner, minlength=vocab.size)
+    first = np.cumsum(per_word) - per_word
+    lengths = per_word[word_index]
+    c_keys = gram_keys[_spans(first[word_index], lengths)]
+    c_units = np.repeat(u_units, lengths)
+    c_values = _normalise(c_units, np.repeat(u_counts, lengths), n_units)
+
+    keys = np.concatenate([w_keys, c_keys])
+    units = np.concatenate([w_units, c_units])
+    keys = np.where(units % 2 == 1, keys ^ _HEAD_SALT, keys)
+    values = np.concatenate([w_values, c_values])
+    doc_of = units // 2
+    order = np.argsort(doc_of, kind="stable")
+    counts = np.bincount(doc_of, minlength=len(docs)).astype(np.int32)
+    return keys[order], values[order], counts
 
 
 def hashed_features(ngram_size: int, low: int, high: int) -> Model[list[Doc], Any]:
@@ -110,10 +157,6 @@ def hashed_features(ngram_size: int, low: int, high: int) -> Model[list[Doc], An
     def forward(
         model: Model[list[Doc], Any], docs: list[Doc], is_train: bool
     ) -> tuple[Any, Callable[[Any], list[Doc]]]:
-        batch = [doc_features(doc, ngram_size, low, high) for doc in docs]
-        keys = np.concatenate([k for k, _ in batch]) if batch else _EMPTY
-        values = np.concatenate([v for _, v in batch]) if batch else np.zeros(0, dtype=np.float32)
-        lengths = np.array([k.size for k, _ in batch], dtype=np.int32)
-        return (keys, values, lengths), lambda d_out: []
+        return batch_features(docs, ngram_size, low, high), lambda d_out: []
 
     return Model("dsr_hashed_features", forward)

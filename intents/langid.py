@@ -72,16 +72,33 @@ class LanguageModel:
 
         Never raises for any string.
         """
+        return self.predict_many([text])[0]
+
+    def predict_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """:meth:`predict` for many texts with one gather over the probability table."""
         if not self.languages:
-            return UNDETERMINED, 0.0
-        index = ngram_buckets(text, self.buckets, self.max_chars)
-        if index.size < self.min_letters * 3:
-            return UNDETERMINED, 0.0
-        scores = self.log_probs[:, index].sum(axis=1, dtype=np.float64)
-        if scores.max() / index.size < self.min_fit:
-            return UNDETERMINED, 0.0  # looks like no language we know (noise, binary, code)
+            return [(UNDETERMINED, 0.0)] * len(texts)
+        indexes = [ngram_buckets(text, self.buckets, self.max_chars) for text in texts]
+        sizes = np.array([index.size for index in indexes], dtype=np.int64)
+        flat = np.concatenate([np.zeros(0, dtype=np.int64), *indexes])
+        scores = np.zeros((len(self.languages), len(texts)), dtype=np.float64)
+        filled = np.flatnonzero(sizes)
+        if filled.size:
+            # One gather, then per-text sums over consecutive runs of the concatenated n-grams.
+            starts = (np.cumsum(sizes) - sizes)[filled]
+            scores[:, filled] = np.add.reduceat(
+                self.log_probs[:, flat], starts, axis=1, dtype=np.float64
+            )
+        results: list[tuple[str, float]] = []
+        for column, size in enumerate(sizes.tolist()):
+            results.append(self._decide(scores[:, column], size))
+        return results
+
+    def _decide(self, scores: npt.NDArray[np.float64], size: int) -> tuple[str, float]:
+        if size < self.min_letters * 3 or scores.max() / size < self.min_fit:
+            return UNDETERMINED, 0.0  # too short, or like no language we know (noise, code)
         # Naive Bayes is overconfident; scaling by the n-gram count gives a usable posterior.
-        scaled = (scores - scores.max()) * (30.0 / index.size)
+        scaled = (scores - scores.max()) * (30.0 / size)
         posterior = np.exp(scaled) / np.exp(scaled).sum()
         best = int(posterior.argmax())
         return self.languages[best], float(posterior[best])

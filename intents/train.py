@@ -69,17 +69,26 @@ class TrainResult:
     test_report: dict[str, Any]
 
 
-def build_pipeline(architecture: str = "hashed") -> Language:
+#: Tokenizers that ``train`` can build: a regex word splitter (fast) or spaCy's rule tokenizer.
+TOKENIZERS: dict[str, dict[str, Any]] = {
+    "words": {"@tokenizers": "dsr.WordTokenizer.v1"},
+    "spacy": {"@tokenizers": "spacy.Tokenizer.v1"},
+}
+
+
+def build_pipeline(architecture: str = "hashed", tokenizer: str = "words") -> Language:
     """A blank multilingual pipeline with ``language_detector`` and ``textcat_multilabel``.
 
     Raises:
-        ValueError: unknown architecture name (the message lists the known ones).
+        ValueError: unknown architecture or tokenizer name (the message lists the known ones).
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(
             f"unknown architecture {architecture!r}; use one of {sorted(ARCHITECTURES)}"
         )
-    nlp = spacy.blank("xx")
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {tokenizer!r}; use one of {sorted(TOKENIZERS)}")
+    nlp = spacy.blank("xx", config={"nlp": {"tokenizer": TOKENIZERS[tokenizer]}})
     nlp.add_pipe("language_detector")
     textcat = nlp.add_pipe(
         "textcat_multilabel", config={"model": ARCHITECTURES[architecture], "threshold": 0.5}
@@ -104,13 +113,14 @@ def _fit(
     seed: int,
     *,
     architecture: str,
+    tokenizer: str,
     epochs: int,
     learn_rate: float,
     dropout: float,
 ) -> Language:
     """A fresh pipeline trained on ``examples`` (augmented); deterministic for the same seed."""
     fix_random_seed(seed)
-    nlp = build_pipeline(architecture)
+    nlp = build_pipeline(architecture, tokenizer)
     nlp.get_pipe("language_detector").fit(  # type: ignore[attr-defined]
         [ex.text for ex in examples], [ex.lang for ex in examples]
     )
@@ -148,6 +158,7 @@ def train(
     seed: int = 0,
     include_labels: Sequence[Path] = (),
     architecture: str = "hashed",
+    tokenizer: str = "words",
     epochs: int = 12,
     learn_rate: float = 0.01,
     dropout: float = 0.2,
@@ -161,6 +172,7 @@ def train(
         seed: seeds the split, augmentation, shuffling and weight initialisation.
         include_labels: extra JSONL files in corpus format (staff corrections); train only.
         architecture: a key of :data:`ARCHITECTURES`.
+        tokenizer: a key of :data:`TOKENIZERS`.
         epochs: passes over the augmented training part.
         learn_rate: Adam's learning rate.
         dropout: dropout rate during updates.
@@ -182,6 +194,7 @@ def train(
         _fit,
         seed=seed,
         architecture=architecture,
+        tokenizer=tokenizer,
         epochs=epochs,
         learn_rate=learn_rate,
         dropout=dropout,
@@ -208,6 +221,7 @@ def train(
             "extra_sha256": corpus_sha256(list(include_labels)) if include_labels else None,
             "seed": seed,
             "architecture": architecture,
+            "tokenizer": tokenizer,
             "epochs": epochs,
             "learn_rate": learn_rate,
             "dropout": dropout,
