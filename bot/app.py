@@ -84,7 +84,7 @@ async def main(
     from bot.build import open_desk
     from bot.mailbox import intake_loops
     from bot.mailer import build_sender, mail_dispatch
-    from bot.scheduler import run_housekeeping, run_pipeline
+    from bot.scheduler import run_housekeeping, run_inbound, run_pipeline
     from bot.slack_http import install_slack
 
     await check_current(settings.database_url)
@@ -111,6 +111,7 @@ async def main(
         loops: list[Loop] = [
             lambda: serve(web_app, settings.http_host, settings.http_port),
             *(w.run for w in workers),
+            lambda: run_inbound(desk),
             lambda: run_pipeline(desk),
             lambda: run_housekeeping(desk),
             *(intake_loops(desk) if intake else []),

@@ -45,6 +45,7 @@ _OPTIONAL = {
     "bot.cli_cases": ("cases",),
     "bot.cli_demo": ("demo",),
     "bot.cli_report": ("report",),
+    "bot.cli_inbox": ("inbox",),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ class Desk:
     key: bytes
     policy: Policy = field(default_factory=Policy)
     packages_dir: Path = Path("var/packages")
+    # Set when intake recorded new messages, so stage two starts without waiting for a poll.
+    inbound_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def slack_enabled(self) -> bool:

@@ -5,6 +5,7 @@ DsrError (Exception)                     bot/ errors
  ├── SettingsError (ValueError)          a setting is missing, malformed or contradicts another
  ├── IllegalTransition (ValueError)      lifecycle: event not allowed in the case's state
  ├── CaseNotFound (LookupError)          no case with that reference
+ ├── RecordNotFound (LookupError)        bot.inbox: no inbound record with that number
  ├── NotAuthorized (PermissionError)     actor may not do that (e.g. not an approver)
  ├── NotAvailable (RuntimeError)         a command whose part is not built yet
  ├── ReasonRequired (ValueError)         bot.actions: an action that must be explained was not
@@ -47,6 +48,10 @@ class IllegalTransition(DsrError, ValueError):
 
 class CaseNotFound(DsrError, LookupError):
     """No case with that reference exists."""
+
+
+class RecordNotFound(DsrError, LookupError):
+    """No inbound record with that number (`dsr inbox`)."""
 
 
 class NotAuthorized(DsrError, PermissionError):

@@ -1,19 +1,26 @@
-"""Intake: one raw message in, exactly one record (and at most one new case) out.
+"""Intake in two stages: record every raw message at once, then parse and route it.
 
-The inbound record and the case it opens commit in one transaction, keyed by the unique
-Message-ID, so however often a message is delivered or re-read after a crash it yields one case.
-Robots are recorded and never answered; replies join their case; what cannot be parsed is kept.
+`record` is what a mailbox reader calls: it keeps each message raw under its Message-ID (one
+transaction per batch, a repeat delivery is a no-op), so the mailbox can be flagged as soon as
+the bytes are safe, and reading a backlog costs a header scan per message. `process_recorded`
+then parses each `pending` record, recognises robots and replies, classifies requests and opens
+their case, in one transaction per message that also stamps the record's kind; a crash between
+the stages leaves the record pending for the next pass. What cannot be parsed is kept and shown.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import verify
@@ -24,17 +31,18 @@ from bot.lifecycle import Event, State
 from bot.policy import is_about_processor_data
 from intents.classify import classify
 from intents.extract import extract
+from mail.envelope import first_look
 from mail.errors import MailParseError
 from mail.intake import Fetched, Outcome
 from mail.parse import ParsedMessage, parse_message
 from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
-from storage.models import Case, InboundMessage, utcnow
+from storage.models import Case, InboundMessage, Outbox, utcnow
 
 log = logging.getLogger(__name__)
 
-RAW_KEEP_BYTES = 2_000_000  # raw bytes kept in the record; the size and hash are always kept
+PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -42,50 +50,156 @@ class Ingested:
     """What intake did with one message (for the caller and tests)."""
 
     outcome: Outcome
-    kind: str  # request | reply | robot | unparseable | oversize | duplicate
+    kind: str  # request | reply | robot | unparseable | oversize | error | duplicate
     case_ref: str | None = None
 
 
-def _record(msg_id: str, raw: bytes, source: str, kind: str, **fields: object) -> InboundMessage:
-    return InboundMessage(
-        message_id=msg_id,
-        source=source[:200],
-        kind=kind,
-        size=len(raw),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        raw=raw[:RAW_KEEP_BYTES],
-        truncated=len(raw) > RAW_KEEP_BYTES,
-        **fields,  # type: ignore[arg-type]
-    )
+class _Taken(Exception):
+    """Another process stamped the record first; this transaction must not commit."""
 
 
-async def _exists(session: AsyncSession, message_id: str) -> bool:
-    stmt = select(InboundMessage.id).where(InboundMessage.message_id == message_id)
-    return (await session.exec(stmt)).first() is not None
+# -- stage one: keep the bytes -------------------------------------------------------------
+
+
+def _row(desk: Desk, item: Fetched) -> dict[str, Any]:
+    look = first_look(item.raw)
+    keep = desk.settings.max_message_bytes  # beyond it only the header is ever read
+    size = max(look.size, item.size or 0)
+    return {
+        "message_id": look.message_id,
+        "channel": "email",
+        "source": item.source[:200],
+        "kind": "unparseable" if look.blank else PENDING,
+        "size": size,
+        "sha256": look.sha256,
+        "raw": item.raw[:keep],
+        "truncated": size > min(look.size, keep),
+        "error": "the message is empty" if look.blank else None,
+        "received_at": utcnow(),
+    }
+
+
+async def record(desk: Desk, items: Sequence[Fetched]) -> list[Outcome]:
+    """Stage one: keep every message of a batch raw, in one transaction.
+
+    A Message-ID already on record (a repeat delivery, a re-read after a crash) is skipped by
+    the database itself. A blank message is recorded as unparseable and goes to quarantine.
+
+    Returns:
+        One outcome per item, in order; the intake flags the messages only after this returns.
+    """
+    if not items:
+        return []
+    rows = [_row(desk, item) for item in items]
+    maker = pg_insert if desk.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = maker(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
+    async with desk.sessions() as session, session.begin():
+        await session.exec(stmt, params=rows)
+        blank = [r for r in rows if r["kind"] == "unparseable"]
+        for row in blank:
+            await audit.append(
+                session,
+                action="message_unparseable",
+                actor="system",
+                details={"sha256": row["sha256"], "size": row["size"], "error": "empty"},
+            )
+    if len(blank) < len(rows):
+        desk.inbound_ready.set()
+    return [Outcome.QUARANTINE if r["kind"] == "unparseable" else Outcome.PROCESSED for r in rows]
+
+
+# -- stage two: parse, recognise, route ------------------------------------------------------
+
+
+async def pending_count(desk: Desk) -> int:
+    """How many recorded messages wait for stage two."""
+    async with desk.sessions() as session:
+        stmt = (
+            select(func.count()).select_from(InboundMessage).where(InboundMessage.kind == PENDING)
+        )
+        return int((await session.exec(stmt)).one())
+
+
+async def process_recorded(desk: Desk, limit: int = 50) -> int:
+    """Stage two for up to `limit` pending records, oldest first; returns how many were taken.
+
+    Each record is handled in its own transaction that starts by locking the row (`SKIP
+    LOCKED`, so several `dsr run` processes share the work); an unexpected failure marks that
+    record `error` (kept, with the exception's type) instead of stopping the desk.
+    """
+    async with desk.sessions() as session:
+        stmt = (
+            select(InboundMessage.id)
+            .where(InboundMessage.kind == PENDING)
+            .order_by(col(InboundMessage.id))
+            .limit(limit)
+        )
+        ids = [i for i in (await session.exec(stmt)).all() if i is not None]
+    for row_id in ids:
+        try:
+            await process_one(desk, row_id)
+        except Exception as exc:  # one poisoned message must not stop the desk
+            await _failed(desk, row_id, exc)
+    return len(ids)
+
+
+async def process_one(desk: Desk, row_id: int) -> Ingested:
+    """Stage two for one record (a no-op when it is no longer pending)."""
+    try:
+        async with desk.sessions() as session, session.begin():
+            stmt = (
+                select(InboundMessage)
+                .where(InboundMessage.id == row_id, InboundMessage.kind == PENDING)
+                .with_for_update(skip_locked=True)
+            )
+            row = (await session.exec(stmt)).first()
+            if row is None:
+                raise _Taken
+            return await _process(desk, session, row)
+    except _Taken:
+        return Ingested(Outcome.PROCESSED, "duplicate")
 
 
 async def ingest(desk: Desk, fetched: Fetched) -> Ingested:
-    """Handle one message from any intake; the intake flags it only after this returns."""
-    raw = fetched.raw
+    """Both stages for one message at once (the demo, tests, and one-off imports)."""
+    [outcome] = await record(desk, [fetched])
+    if outcome is Outcome.QUARANTINE:
+        return Ingested(outcome, "unparseable")
+    look = first_look(fetched.raw)
+    async with desk.sessions() as session:
+        stmt = select(InboundMessage.id, InboundMessage.kind, InboundMessage.sha256).where(
+            InboundMessage.message_id == look.message_id
+        )
+        found = (await session.exec(stmt)).first()
+    if found is None or found[1] != PENDING or found[2] != look.sha256:
+        return Ingested(Outcome.PROCESSED, "duplicate")
+    return await process_one(desk, int(found[0] or 0))
+
+
+async def _stamp(session: AsyncSession, row: InboundMessage, kind: str, **fields: Any) -> None:
+    """Give the record its kind in this transaction (only while it is still pending)."""
+    result = await session.exec(
+        update(InboundMessage)
+        .where(col(InboundMessage.id) == row.id, col(InboundMessage.kind) == PENDING)
+        .values(kind=kind, **fields)
+    )
+    if result.rowcount != 1:
+        raise _Taken
+
+
+async def _process(desk: Desk, session: AsyncSession, row: InboundMessage) -> Ingested:
+    raw = row.raw or b""
     try:
         msg = parse_message(
             raw,
             trusted_authserv_id=desk.settings.trusted_authserv_id,
             max_bytes=desk.settings.max_message_bytes,
-            declared_size=fetched.size if fetched.truncated else None,
+            declared_size=row.size if row.truncated else None,
         )
     except MailParseError as exc:
-        return await _unparseable(desk, fetched, exc)
-    try:
-        async with desk.sessions() as session, session.begin():
-            if await _exists(session, msg.message_id):
-                return Ingested(Outcome.PROCESSED, "duplicate")
-        return await _dispatch(desk, fetched, msg)
-    except IntegrityError:  # another process recorded the same Message-ID first
-        return Ingested(Outcome.PROCESSED, "duplicate")
-
-
-async def _dispatch(desk: Desk, fetched: Fetched, msg: ParsedMessage) -> Ingested:
+        return await _unparseable(desk, session, row, type(exc).__name__, str(exc))
+    # The record's Message-ID is the one every later step refers to.
+    msg = dataclasses.replace(msg, message_id=row.message_id)
     settings = desk.settings
     robot = detect_robot(
         msg, own_domain=settings.own_domain, own_addresses=frozenset({settings.privacy_address})
@@ -93,39 +207,39 @@ async def _dispatch(desk: Desk, fetched: Fetched, msg: ParsedMessage) -> Ingeste
     sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
     if robot is not None or msg.oversize:
         kind = "robot" if robot is not None else "oversize"
-        async with desk.sessions() as session, session.begin():
-            session.add(
-                _record(
-                    msg.message_id,
-                    fetched.raw,
-                    fetched.source,
-                    kind,
-                    robot_kind=robot.value if robot else None,
-                    sender_pseudonym=sender,
-                )
-            )
-            await audit.append(
-                session,
-                action=f"message_{kind}",
-                actor="system",
-                details={
-                    "robot_kind": robot.value if robot else None,
-                    "size": msg.size,
-                    "sha256": msg.sha256,
-                },
-            )
+        await _stamp(
+            session,
+            row,
+            kind,
+            robot_kind=robot.value if robot else None,
+            sender_pseudonym=sender,
+        )
+        await audit.append(
+            session,
+            action=f"message_{kind}",
+            actor="system",
+            details={
+                "robot_kind": robot.value if robot else None,
+                "size": msg.size,
+                "sha256": msg.sha256,
+            },
+        )
         log.info("inbound %s recorded as %s (%s)", msg.sha256[:12], kind, robot)
         return Ingested(Outcome.PROCESSED, kind)
     number = referenced_case(msg, own_domain=settings.own_domain)
     if number is not None:
         try:
-            return await _reply(desk, fetched, msg, number)
+            case = await get_case(session, number, for_update=True)
         except CaseNotFound:
             pass  # a tag for a case we do not have: treat it as a new request
-    return await _request(desk, fetched, msg)
+        else:
+            return await _reply(desk, session, row, case, msg)
+    return await _request(desk, session, row, msg)
 
 
-async def _request(desk: Desk, fetched: Fetched, msg: ParsedMessage) -> Ingested:
+async def _request(
+    desk: Desk, session: AsyncSession, row: InboundMessage, msg: ParsedMessage
+) -> Ingested:
     text = msg.body_for_classification or msg.subject
     result = await asyncio.to_thread(classify, desk.model, text)
     found = await asyncio.to_thread(extract, msg.text, result.language)
@@ -141,73 +255,58 @@ async def _request(desk: Desk, fetched: Fetched, msg: ParsedMessage) -> Ingested
         "subject_line": msg.subject[:200],
         "processor": is_about_processor_data(msg.text),
     }
-    async with desk.sessions() as session, session.begin():
-        inbound = _record(
-            msg.message_id,
-            fetched.raw,
-            fetched.source,
-            "request",
-            sender_pseudonym=desk.pseudonym(msg.from_addr) if msg.from_addr else None,
-        )
-        session.add(inbound)
-        await session.flush()  # the unique Message-ID is claimed here, before the case exists
-        case = await open_case(
-            session,
-            actor=desk.customer_actor(msg.from_addr),
-            channel="email",
-            language=result.language if result.language != "und" else None,
-            requester_address=msg.from_addr,
-            subject_pseudonym=None,
-            details={
-                "intents": intents,
-                "needs_review": result.needs_review,
-                "language": result.language,
-                "inbound_sha256": msg.sha256[:16],
-                "dmarc": data["dmarc"],
-            },
-        )
-        case.intents = intents
-        case.scores = {k: round(float(v), 4) for k, v in result.scores.items()}
-        case.confidence = max(result.scores.values(), default=0.0)
-        case.needs_review = result.needs_review
-        case.thread_root = msg.message_id
-        case.data = data
-        case.next_action_at = utcnow()
-        session.add(case)
-        inbound.case_id = case.id
-        session.add(inbound)
+    sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
+    await _stamp(session, row, "request", sender_pseudonym=sender)
+    case = await open_case(
+        session,
+        actor=desk.customer_actor(msg.from_addr),
+        channel="email",
+        language=result.language if result.language != "und" else None,
+        requester_address=msg.from_addr,
+        subject_pseudonym=None,
+        details={
+            "intents": intents,
+            "needs_review": result.needs_review,
+            "language": result.language,
+            "inbound_sha256": msg.sha256[:16],
+            "dmarc": data["dmarc"],
+        },
+    )
+    case.intents = intents
+    case.scores = {k: round(float(v), 4) for k, v in result.scores.items()}
+    case.confidence = max(result.scores.values(), default=0.0)
+    case.needs_review = result.needs_review
+    case.thread_root = msg.message_id
+    case.data = data
+    case.next_action_at = utcnow()
+    session.add(case)
+    await session.flush()
+    await session.exec(
+        update(InboundMessage).where(col(InboundMessage.id) == row.id).values(case_id=case.id)
+    )
     return Ingested(Outcome.PROCESSED, "request", case.reference)
 
 
-async def _reply(desk: Desk, fetched: Fetched, msg: ParsedMessage, number: int) -> Ingested:
+async def _reply(
+    desk: Desk, session: AsyncSession, row: InboundMessage, case: Case, msg: ParsedMessage
+) -> Ingested:
     sender = desk.pseudonym(msg.from_addr) if msg.from_addr else "unknown"
-    async with desk.sessions() as session, session.begin():
-        case = await get_case(session, number, for_update=True)
-        session.add(
-            _record(
-                msg.message_id,
-                fetched.raw,
-                fetched.source,
-                "reply",
-                case_id=case.id,
-                sender_pseudonym=sender,
-            )
+    await _stamp(session, row, "reply", case_id=case.id, sender_pseudonym=sender)
+    actor = desk.customer_actor(msg.from_addr)
+    if case.state == State.AWAITING_VERIFICATION:
+        await _verification_reply(desk, session, case, msg, sender, actor)
+    else:
+        await transition(
+            session,
+            case,
+            Event.NOTE,
+            actor=actor,
+            details={"note": "customer_replied"},
+            outbox=[slack_item("thread_note", case=case.reference, note="customer_replied")]
+            if desk.slack_enabled
+            else [],
+            domain=desk.settings.own_domain,
         )
-        actor = desk.customer_actor(msg.from_addr)
-        if case.state == State.AWAITING_VERIFICATION:
-            await _verification_reply(desk, session, case, msg, sender, actor)
-        else:
-            await transition(
-                session,
-                case,
-                Event.NOTE,
-                actor=actor,
-                details={"note": "customer_replied"},
-                outbox=[slack_item("thread_note", case=case.reference, note="customer_replied")]
-                if desk.slack_enabled
-                else [],
-                domain=desk.settings.own_domain,
-            )
     return Ingested(Outcome.PROCESSED, "reply", case.reference)
 
 
@@ -268,32 +367,46 @@ async def _verification_reply(
             )
 
 
-async def _unparseable(desk: Desk, fetched: Fetched, exc: MailParseError) -> Ingested:
-    digest = hashlib.sha256(fetched.raw).hexdigest()
-    message_id = f"<unparseable.{digest}@dsr.invalid>"
-    try:
-        async with desk.sessions() as session, session.begin():
-            if not await _exists(session, message_id):
-                session.add(
-                    _record(
-                        message_id,
-                        fetched.raw,
-                        fetched.source,
-                        "unparseable",
-                        error=str(exc)[:2000],
-                    )
-                )
-                await audit.append(
-                    session,
-                    action="message_unparseable",
-                    actor="system",
-                    details={
-                        "sha256": digest,
-                        "size": len(fetched.raw),
-                        "error": type(exc).__name__,
-                    },
-                )
-    except IntegrityError:
-        pass
-    log.warning("inbound %s could not be parsed; kept in quarantine", digest[:12])
-    return Ingested(Outcome.QUARANTINE, "unparseable")
+def _alert(desk: Desk, session: AsyncSession, record_id: int, kind: str, size: int) -> None:
+    """Tell staff in Slack that a kept message needs a person (`dsr inbox` lists it anyway)."""
+    if desk.slack_enabled:
+        session.add(
+            Outbox(
+                kind="slack",
+                template="inbox_alert",
+                payload={"record": record_id, "kind": kind, "size": size},
+            )
+        )
+
+
+async def _unparseable(
+    desk: Desk, session: AsyncSession, row: InboundMessage, error: str, message: str
+) -> Ingested:
+    """Keep the record, say why it could not be read, and tell staff."""
+    await _stamp(session, row, "unparseable", error=message[:2000])
+    await audit.append(
+        session,
+        action="message_unparseable",
+        actor="system",
+        details={"sha256": row.sha256, "size": row.size, "error": error},
+    )
+    _alert(desk, session, row.id or 0, "unparseable", row.size)
+    log.warning("inbound record %s could not be parsed (%s); kept", row.id, error)
+    return Ingested(Outcome.PROCESSED, "unparseable")
+
+
+async def _failed(desk: Desk, row_id: int, exc: Exception) -> None:
+    """Stage two broke on a record: keep it as `error` so it neither blocks nor vanishes."""
+    log.exception("inbound record %s: processing failed (%s)", row_id, type(exc).__name__)
+    async with desk.sessions() as session, session.begin():
+        row = await session.get(InboundMessage, row_id)
+        if row is None or row.kind != PENDING:
+            return
+        await _stamp(session, row, "error", error=f"{type(exc).__name__} during processing")
+        _alert(desk, session, row_id, "error", row.size)
+        await audit.append(
+            session,
+            action="message_failed",
+            actor="system",
+            details={"sha256": row.sha256, "size": row.size, "error": type(exc).__name__},
+        )

@@ -1,21 +1,23 @@
 """Intake wiring: the IMAP UID state kept in the case store, the Maildir + SMTP receiver default,
 and the PostgreSQL advisory lock that lets exactly one `dsr run` process read the mailbox.
+
+Readers only record messages (`bot.intake.record`); `bot.scheduler.run_inbound` processes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.desk import Desk
-from bot.intake import ingest
+from bot.intake import ingest, record
 from mail.imap import ImapIntake
-from mail.intake import Fetched, Outcome
+from mail.intake import BatchHandler, Fetched, Handler, Outcome
 from mail.maildir import MaildirIntake
 from mail.receiver import SmtpReceiver
 from storage.models import MailboxState, utcnow
@@ -48,11 +50,20 @@ class CaseStoreUidState:
             session.add(row)
 
 
-def handler(desk: Desk) -> Any:
-    """The intake handler: ingest and tell the intake how to file the message."""
+def handler(desk: Desk) -> Handler:
+    """A one-message handler doing both intake stages at once (the demo's Maildir pass)."""
 
     async def handle(fetched: Fetched) -> Outcome:
         return (await ingest(desk, fetched)).outcome
+
+    return handle
+
+
+def recorder(desk: Desk) -> BatchHandler:
+    """The mailbox readers' handler: record a batch raw; stage two runs in `run_inbound`."""
+
+    async def handle(items: Sequence[Fetched]) -> Sequence[Outcome]:
+        return await record(desk, items)
 
     return handle
 
@@ -88,7 +99,7 @@ async def with_mailbox_lock(
 def intake_loops(desk: Desk) -> list[Any]:
     """The intake coroutine factories for the configured mailbox."""
     settings = desk.settings
-    handle = handler(desk)
+    batch = recorder(desk)
     if settings.imap_host:
         assert settings.imap_user and settings.imap_password
         imap = ImapIntake(
@@ -101,9 +112,15 @@ def intake_loops(desk: Desk) -> list[Any]:
             quarantine_mailbox=settings.imap_quarantine,
             max_fetch_bytes=settings.max_message_bytes,
         )
-        return [lambda: with_mailbox_lock(desk.engine, imap.run(handle, CaseStoreUidState(desk)))]
+        state = CaseStoreUidState(desk)
+        return [lambda: with_mailbox_lock(desk.engine, imap.run_batches(batch, state))]
     maildir = MaildirIntake(settings.maildir)
-    loops = [lambda: with_mailbox_lock(desk.engine, maildir.run(handle))]
+
+    async def one(fetched: Fetched) -> Outcome:
+        [outcome] = await batch([fetched])
+        return outcome
+
+    loops = [lambda: with_mailbox_lock(desk.engine, maildir.run(one))]
     if settings.smtp_receiver_port:
         receiver = SmtpReceiver(
             settings.maildir, port=settings.smtp_receiver_port, max_bytes=settings.max_message_bytes

@@ -1,8 +1,9 @@
-"""Time-driven work: advancing due cases, deadline reminders, and retention sweeps."""
+"""Time-driven work: processing recorded mail, advancing due cases, reminders, retention sweeps."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import date, timedelta
 
@@ -10,6 +11,7 @@ from sqlmodel import col, select
 
 from bot.cases import get_case, transition
 from bot.desk import Desk, slack_item
+from bot.intake import process_recorded
 from bot.lifecycle import OPEN_STATES, Event
 from bot.pipeline import advance_due
 from storage.errors import ConcurrentUpdateError
@@ -62,6 +64,16 @@ async def send_reminders(desk: Desk, today: date | None = None) -> int:
         except ConcurrentUpdateError:
             continue
     return sent
+
+
+async def run_inbound(desk: Desk, poll: float = 1.0) -> None:
+    """Process recorded messages until cancelled: at once when this process's intake recorded
+    some, otherwise every `poll` seconds (another process may have recorded them)."""
+    while True:
+        desk.inbound_ready.clear()
+        if await process_recorded(desk) == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(desk.inbound_ready.wait(), poll)
 
 
 async def run_pipeline(desk: Desk, idle: float = 0.5) -> None:

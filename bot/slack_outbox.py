@@ -29,7 +29,7 @@ from bot.outbox import TransientSendError
 from bot.slack_cards import case_card, fallback_text
 from bot.slack_client import SlackSendError, api_error_code, send_error
 from bot.slack_facts import card_facts, open_case_lines
-from bot.slack_views import digest_blocks, note_text, reminder_text
+from bot.slack_views import digest_blocks, inbox_alert_text, note_text, reminder_text
 from storage.models import Case, Outbox
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,13 @@ class SlackDispatcher:
             await self.thread(ref, reminder_text(ref, int(payload["days_left"])), broadcast=True)
         elif row.template == "digest":
             await self.digest(date.fromisoformat(str(payload["day"])))
+        elif row.template == "inbox_alert":
+            text = inbox_alert_text(
+                int(payload["record"]), str(payload["kind"]), int(payload["size"])
+            )
+            await _call(
+                "chat.postMessage", self.client.chat_postMessage(channel=self.channel, text=text)
+            )
         else:
             raise SlackSendError(f"outbox row {row.id}: unknown Slack template {row.template!r}")
 

@@ -52,6 +52,19 @@ def reminder_text(ref: str, days_left: int) -> str:
     return f":alarm_clock: {ref} is due in {days_left} day(s)."
 
 
+def inbox_alert_text(record: int, kind: str, size: int) -> str:
+    """Staff notice of a message that needs a person; no customer text, only our numbers."""
+    what = {
+        "unparseable": "could not be read",
+        "error": "broke the desk's processing",
+    }.get(kind, "needs a person")
+    return (
+        f":warning: Inbound message {record} ({size:,} bytes) {what}. It is kept, not answered: "
+        f"`dsr inbox show {record} --out msg.eml` to read it, "
+        f"`dsr inbox retry {record}` after a fix."
+    )
+
+
 def case_lines(lines: Sequence[CaseLine], today: date) -> list[Block]:
     """One section per case, by due date; overdue ones stand out."""
     blocks: list[Block] = []

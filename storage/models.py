@@ -94,8 +94,9 @@ class InboundMessage(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     channel: str = Field(default="email", max_length=16)
     source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
-    # kind: request | reply | robot | unparseable | oversize | staff
-    kind: str = Field(default="request", max_length=16)
+    # kind: pending (recorded, not yet parsed) | request | reply | robot | unparseable |
+    # oversize | staff
+    kind: str = Field(default="request", max_length=16, index=True)
     robot_kind: str | None = Field(default=None, max_length=32)
     sender_pseudonym: str | None = Field(default=None, max_length=64)
     size: int = 0

@@ -19,7 +19,8 @@ from typing import Any
 import aioimaplib
 
 from bot.desk import Desk
-from bot.mailbox import CaseStoreUidState, handler
+from bot.intake import process_recorded
+from bot.mailbox import CaseStoreUidState, recorder
 from bot.mailer import build_sender, mail_dispatch
 from bot.outbox import OutboxWorker
 from bot.pipeline import advance_due
@@ -33,7 +34,7 @@ from storage.datamap import load_datamap
 from storage.db import create_engine, session_factory
 from storage.models import Case
 from storage.retention import RetentionLedger
-from tests.servers.dovecot import DovecotServer
+from tests.servers.dovecot import DovecotServer, logout
 from tests.servers.smtp import SmtpServer
 
 CUSTOMERS = [
@@ -142,7 +143,7 @@ class Harness:
         await client.wait_hello_from_server()
         await client.login("bot", "botpass")
         await client.append(raw, mailbox=self.mailbox)
-        await client.logout()
+        await logout(client)
 
     async def cases(self) -> list[Case]:
         from sqlmodel import col, select
@@ -159,9 +160,9 @@ class Harness:
                 await asyncio.sleep(0.05)
 
     async def settle(self, rounds: int = 50) -> None:
-        """Advance cases and send mail until a round does nothing."""
+        """Process recorded mail, advance cases and send mail until a round does nothing."""
         for _ in range(rounds):
-            moved = await advance_due(self.desk)
+            moved = await process_recorded(self.desk) + await advance_due(self.desk)
             sent = await self.worker.run_once()
             if not moved and not sent:
                 return
@@ -260,7 +261,7 @@ async def harness(
     await client.wait_hello_from_server()
     await client.login("bot", "botpass")
     await client.create(mailbox)
-    await client.logout()
+    await logout(client)
     customers_url = f"sqlite+aiosqlite:///{tmp / 'customers.db'}"
     settings = harness_settings(case_store_url, customers_url, dovecot, smtp, mailbox, tmp, **extra)
     desk = await open_test_desk(settings, model, tmp, customers)
@@ -281,7 +282,7 @@ async def harness(
         use_idle=True,
     )
     h = Harness(desk, dovecot, smtp, mailbox, worker)
-    h.intake_task = asyncio.create_task(intake.run(handler(desk), CaseStoreUidState(desk)))
+    h.intake_task = asyncio.create_task(intake.run_batches(recorder(desk), CaseStoreUidState(desk)))
     async with asyncio.timeout(20):
         await intake.idling.wait()
     try:

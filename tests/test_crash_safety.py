@@ -54,11 +54,12 @@ def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
 def _settled(db: Path, expected: int) -> bool:
     try:
         inbound = _query(db, "select count(*) from inbound_message")[0][0]
+        pending = _query(db, "select count(*) from inbound_message where kind = 'pending'")[0][0]
         unsent = _query(db, "select count(*) from outbox where status != 'sent'")[0][0]
         fresh = _query(db, "select count(*) from dsr_case where state = 'received'")[0][0]
     except sqlite3.OperationalError:
         return False
-    return bool(inbound == expected and unsent == 0 and fresh == 0)
+    return bool(inbound == expected and pending == 0 and unsent == 0 and fresh == 0)
 
 
 def test_sigkill_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:

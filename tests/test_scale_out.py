@@ -24,7 +24,7 @@ from storage.customer.importer import import_customers
 from storage.db import create_engine
 from storage.migrate import upgrade
 from tests.agent_harness import CUSTOMERS, REQUESTS, Recorder
-from tests.servers.dovecot import DovecotServer
+from tests.servers.dovecot import DovecotServer, logout
 from tests.servers.postgres import PostgresServer, free_port
 
 N_MESSAGES = 48
@@ -44,7 +44,7 @@ async def _fill_mailbox(dovecot: DovecotServer, mailbox: str) -> list[str]:
         msg.set_content(body)
         await client.append(msg.as_bytes(), mailbox=mailbox)
         ids.append(str(msg["Message-ID"]))
-    await client.logout()
+    await logout(client)
     return ids
 
 
@@ -100,9 +100,10 @@ def test_two_processes_share_the_work_and_handle_each_case_once(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             inbound = int(q("select count(*) from inbound_message") or 0)
+            pending = int(q("select count(*) from inbound_message where kind = 'pending'") or 0)
             unsent = int(q("select count(*) from outbox where status <> 'sent'") or 0)
             fresh = int(q("select count(*) from dsr_case where state = 'received'") or 0)
-            if inbound == N_MESSAGES and unsent == 0 and fresh == 0:
+            if inbound == N_MESSAGES and pending == 0 and unsent == 0 and fresh == 0:
                 break
             time.sleep(0.5)
         time.sleep(1)

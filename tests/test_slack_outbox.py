@@ -7,14 +7,19 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+import bot.intake
+from bot.intake import process_recorded, record
 from bot.outbox import OutboxWorker
 from bot.scheduler import send_reminders
 from bot.slack_digest import queue_digest
 from bot.slack_intake import open_staff_case
+from mail.intake import Fetched
 from storage.models import Case, Outbox
+from tests.agent_harness import letter
 from tests.servers.slack import CHANNEL, SlackRig
 
 
@@ -190,3 +195,21 @@ async def test_a_card_being_posted_elsewhere_is_not_posted_twice(slack_rig: Slac
         and not posted.startswith("pending:")
         and (CHANNEL, posted) in slack_rig.fake.messages
     )
+
+
+async def test_a_message_that_broke_processing_is_announced_without_its_text(
+    slack_rig: SlackRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(model: object, text: str) -> object:  # a bug in a later stage
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bot.intake, "classify", broken)
+    raw = letter("mallory@example.org", "<!channel> *now*", "Please send me my data.")
+    await record(slack_rig.desk, [Fetched(raw, source="test")])
+    assert await process_recorded(slack_rig.desk) == 1
+    assert await slack_rig.send_outbox() == 1
+    (post,) = top_level_posts(slack_rig)
+    assert post.params["channel"] == CHANNEL
+    assert "broke the desk's processing" in post.params["text"]
+    assert "dsr inbox show" in post.params["text"]
+    assert "mallory" not in post.params["text"] and "<!channel>" not in post.params["text"]

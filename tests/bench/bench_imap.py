@@ -4,11 +4,15 @@
 
 1. Appends N messages (a mix of the tests/data samples, each with its own Message-ID).
 2. Bare aioimaplib fetch loops over them: one UID FETCH per message, and batches of 100.
-3. `ImapIntake.run_batches` reads the same mailbox with a handler that runs `parse_message` on
-   each message and commits its `storage.models.InboundMessage` rows (async SQLite via
-   `storage.db`) in one transaction per batch; the intake flags messages after the commit.
+3. `ImapIntake.run_batches` reads the same mailbox with the handler `dsr run` uses
+   (`bot.mailbox.recorder`: `bot.intake.record` scans each header for its Message-ID, hashes
+   the message and commits its `InboundMessage` row, one transaction per batch, on a real desk
+   over a temp SQLite case store); the intake flags messages after the commit.
    `--per-message` uses `ImapIntake.run` with one commit per message instead.
-4. With the intake idling, appends messages one by one and measures arrival (APPEND answered)
+4. Stage two's parse (`mail.parse.parse_message`, the full MIME parse, body to text, quote
+   stripping) over the same recorded messages, on one core: the rate at which the desk turns
+   records into parsed messages (classification and case opening are in bench_agent.py).
+5. With the intake idling, appends messages one by one and measures arrival (APPEND answered)
    to commit; Dovecot itself delays IDLE notifications by about 0.5 s.
 """
 
@@ -20,23 +24,26 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aioimaplib
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bot.desk import Desk
+from bot.mailbox import recorder
+from bot.settings import load_settings
+from intents.classify import load_model
+from mail.envelope import first_look
 from mail.imap import ImapIntake
 from mail.imap_proto import search_uids
 from mail.intake import Fetched, InMemoryUidState, Outcome
 from mail.parse import ParsedMessage, parse_message
-from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_async
 from storage.models import InboundMessage
+from tests.agent_harness import CUSTOMERS, open_test_desk
 from tests.servers.dovecot import DovecotServer, start_dovecot
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -187,17 +194,16 @@ async def bare_fetch(server: DovecotServer, mailbox: str, batch: int) -> tuple[f
 
 
 def parse_all(raws: list[bytes]) -> list[ParsedMessage]:
-    """Parse a batch (run inline, or in a worker process with --parse-workers)."""
+    """Stage two's parse over a batch."""
     return [parse_message(raw, trusted_authserv_id=None, max_bytes=MAX_BYTES) for raw in raws]
 
 
 class Committer:
-    """The pipeline's first step in miniature: parse, then commit InboundMessage rows."""
+    """The product's intake handler (`bot.mailbox.recorder`), counting what it committed."""
 
-    def __init__(self, url: str, pool: ProcessPoolExecutor | None = None) -> None:
-        self.pool = pool
-        self.engine = create_engine(url)
-        self.sessions = session_factory(self.engine)
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.record = recorder(desk)
         self.count = 0
         self.committed_at: dict[str, float] = {}
         self.done = asyncio.Event()
@@ -207,37 +213,33 @@ class Committer:
         [outcome] = await self.batch([item])
         return outcome
 
-    async def batch(self, items: Sequence[Fetched]) -> list[Outcome]:
-        raws = [item.raw for item in items]
-        if self.pool is None:
-            parsed = parse_all(raws)
-        else:
-            parsed = await asyncio.get_running_loop().run_in_executor(self.pool, parse_all, raws)
-        rows = []
-        for item, msg in zip(items, parsed, strict=True):
-            rows.append(
-                {
-                    "message_id": msg.message_id,
-                    "source": item.source,
-                    "kind": "request",
-                    "size": msg.size,
-                    "sha256": msg.sha256,
-                    "raw": item.raw,
-                    "channel": "email",
-                    "truncated": False,
-                    "received_at": datetime.now(UTC),
-                }
-            )
-        async with self.sessions() as session:
-            await session.exec(insert(InboundMessage), params=rows)
-            await session.commit()
+    async def batch(self, items: Sequence[Fetched]) -> Sequence[Outcome]:
+        outcomes = await self.record(items)
         now = time.perf_counter()
-        for row in rows:
-            self.committed_at[str(row["message_id"])] = now
-        self.count += len(rows)
+        for item in items:
+            self.committed_at[first_look(item.raw).message_id] = now
+        self.count += len(items)
         if self.count >= self.target:
             self.done.set()
-        return [Outcome.PROCESSED] * len(rows)
+        return outcomes
+
+
+async def open_bench_desk(url: str, tmp: str) -> Desk:
+    settings = load_settings(
+        database_url=url,
+        customer_database_url=f"sqlite+aiosqlite:///{tmp}/customers.db",
+        secret_key="bench-secret-key-0123456789abcdef0123456789",
+        privacy_address="privacy@example.com",
+        maildir=f"{tmp}/maildir",
+        max_message_bytes=MAX_BYTES,
+    )
+    return await open_test_desk(settings, load_model(), Path(tmp), CUSTOMERS)
+
+
+def _timed(fn: Callable[[list[bytes]], object], arg: list[bytes]) -> float:
+    t0 = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - t0
 
 
 def _r(values: list[float]) -> str:
@@ -273,7 +275,7 @@ async def reset(server: DovecotServer, admin: aioimaplib.IMAP4, committer: Commi
     await admin.select("bench")
     await admin.uid("store", "1:*", "-FLAGS.SILENT", "(\\Seen $Processed)")
     await admin.close()
-    async with committer.sessions() as session:
+    async with committer.desk.sessions() as session:
         await session.exec(delete(InboundMessage))
         await session.commit()
 
@@ -292,9 +294,6 @@ async def main() -> None:
         help="simulate this network round trip for the measured connections (a delaying proxy)",
     )
     parser.add_argument(
-        "--parse-workers", type=int, default=0, help="parse in N worker processes (default: inline)"
-    )
-    parser.add_argument(
         "--realistic",
         action="store_true",
         help="messages shaped like real mail (relay headers, DKIM, text+HTML, a quote; ~7 KB) "
@@ -302,11 +301,6 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    # workers start before any thread exists in this process, and are warm before timing
-    pool = ProcessPoolExecutor(args.parse_workers) if args.parse_workers else None
-    if pool is not None:
-        for f in [pool.submit(parse_all, corpus(1, "warm")) for _ in range(args.parse_workers)]:
-            f.result()
     server = await asyncio.to_thread(start_dovecot)
     proxy: DelayProxy | None = None
     if args.rtt_ms:
@@ -326,7 +320,8 @@ async def main() -> None:
         print(f"appended {len(messages)} messages ({size / 1e6:.1f} MB) in {took:.1f} s")
 
         await upgrade_async(url)
-        committer = Committer(url, pool)
+        desk = await open_bench_desk(url, tmp)
+        committer = Committer(desk)
         results: dict[str, list[float]] = {"bare1": [], "bare100": [], "ours": []}
         for _ in range(args.rounds):  # interleaved rounds: the machine's load varies
             one, got1 = await bare_fetch(server, "bench", 1)
@@ -348,7 +343,7 @@ async def main() -> None:
             f"{_r(results['bare100'])}"
         )
         print(
-            f"ImapIntake + parse + commit InboundMessage : {rate:6.0f} msg/s  {_r(results['ours'])}"
+            f"ImapIntake + record (dsr run's handler)    : {rate:6.0f} msg/s  {_r(results['ours'])}"
             f"  ({mode}; connect, login and select included)"
         )
         print(
@@ -357,10 +352,14 @@ async def main() -> None:
         )
         n = len(messages)
         cpu = {k: min(v) / n * 1e6 for k, v in CPU.items()}
-        workers = " (parse workers not counted)" if pool else ""
         print(
             f"client CPU per message (best round): bare per-message {cpu['bare1']:.0f} us, "
-            f"bare batched {cpu['bare100']:.0f} us, ours {cpu['ours']:.0f} us{workers}"
+            f"bare batched {cpu['bare100']:.0f} us, ours {cpu['ours']:.0f} us"
+        )
+        parse_best = min(_timed(parse_all, messages) for _ in range(args.rounds))
+        print(
+            f"stage two's full parse (parse_message), one core: {n / parse_best:6.0f} msg/s "
+            f"({parse_best / n * 1e6:.0f} us/message)"
         )
 
         # latency with IDLE
@@ -393,13 +392,12 @@ async def main() -> None:
             f"p95 {p95 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms  (target p50 < 1500 ms)"
         )
         await admin.logout()
-        await committer.engine.dispose()
+        await desk.executor.engine.dispose()
+        await desk.engine.dispose()
     finally:
         if proxy is not None:
             await proxy.close()
         await asyncio.to_thread(server.destroy)
-        if pool is not None:
-            pool.shutdown()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import trustme
@@ -246,3 +247,17 @@ def start_dovecot(*, tls: bool = False) -> DovecotServer:
     server = DovecotServer(root=root, port=port, tls_port=tls_port, ca=ca)
     server.start()
     return server
+
+
+async def logout(client: Any) -> None:
+    """LOGOUT an aioimaplib client and close its socket now.
+
+    aioimaplib leaves closing to the server's EOF; a test whose event loop ends right after the
+    LOGOUT would otherwise leak the socket into a later test's ResourceWarning.
+    """
+    try:
+        await client.logout()
+    finally:
+        transport = client.protocol.transport
+        if transport is not None:
+            transport.close()
