@@ -14,8 +14,15 @@ from mail.headers import message_ids, one_line
 from mail.parse import SYNTHETIC_DOMAIN
 
 MAX_MESSAGE_ID = 998  # RFC 5322 line limit, and the width of the record's column
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The bytes before the first empty line (CRLF CRLF, or LF LF), or all of `raw`."""
+    crlf = raw.find(b"\r\n\r\n")
+    stop = crlf if crlf >= 0 else len(raw)
+    lf = raw.find(b"\n\n", 0, stop)
+    return raw[: lf if lf >= 0 else stop]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +44,10 @@ class FirstLook:
 def first_look(raw: bytes) -> FirstLook:
     """Scan the header block of `raw` for its Message-ID and hash the whole message."""
     digest = hashlib.sha256(raw).hexdigest()
-    end = _HEADER_END.search(raw)
-    head = raw[: end.start()] if end else raw
-    found = _MESSAGE_ID.search(head)
+    head = _header_block(raw)
+    # A plain find locates the field in the common spelling; the regex handles every other.
+    at = head.find(b"\nMessage-ID:")
+    found = _MESSAGE_ID.search(head, at + 1 if at >= 0 else 0)
     ids = message_ids(one_line(found.group(1).decode("utf-8", "replace"))) if found else ()
     usable = bool(ids) and len(ids[0]) <= MAX_MESSAGE_ID
     return FirstLook(
