@@ -1,14 +1,15 @@
 """IMAP intake benchmark against a real Dovecot: throughput and arrival-to-commit latency.
 
-    python tests/bench/bench_imap.py [--messages 2000] [--latency-messages 40] [--db URL]
+    python tests/bench/bench_imap.py [--realistic] [--messages 2000] [--batch 500] [--db URL]
 
-1. Appends N messages (a mix of the tests/data samples, each with its own Message-ID).
+1. Appends N messages (a mix of the tests/data samples, or with --realistic ~7 KB mail shaped
+   like real customer mail), each with its own Message-ID.
 2. Bare aioimaplib fetch loops over them: one UID FETCH per message, and batches of 100.
-3. `ImapIntake.run_batches` reads the same mailbox with the handler `dsr run` uses
-   (`bot.mailbox.recorder`: `bot.intake.record` scans each header for its Message-ID, hashes
+3. `ImapIntake.run_batches` reads the same mailbox as `dsr run` does: its handler
+   (`bot.mailbox.recorder` -> `bot.intake.record`) scans each header for the Message-ID, hashes
    the message and commits its `InboundMessage` row, one transaction per batch, on a real desk
-   over a temp SQLite case store); the intake flags messages after the commit.
-   `--per-message` uses `ImapIntake.run` with one commit per message instead.
+   over a temp SQLite case store; the intake flags the messages after the commit and saves its
+   UID progress in the case store (`CaseStoreUidState`). `--per-message`: one commit each.
 4. Stage two's parse (`mail.parse.parse_message`, the full MIME parse, body to text, quote
    stripping) over the same recorded messages, on one core: the rate at which the desk turns
    records into parsed messages (classification and case opening are in bench_agent.py).
@@ -33,16 +34,16 @@ from sqlalchemy import delete
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.desk import Desk
-from bot.mailbox import recorder
+from bot.mailbox import CaseStoreUidState, recorder
 from bot.settings import load_settings
 from intents.classify import load_model
 from mail.envelope import first_look
 from mail.imap import ImapIntake
 from mail.imap_proto import search_uids
-from mail.intake import Fetched, InMemoryUidState, Outcome
+from mail.intake import Fetched, Outcome
 from mail.parse import ParsedMessage, parse_message
 from storage.migrate import upgrade_async
-from storage.models import InboundMessage
+from storage.models import InboundMessage, MailboxState
 from tests.agent_harness import CUSTOMERS, open_test_desk
 from tests.servers.dovecot import DovecotServer, start_dovecot
 
@@ -259,7 +260,7 @@ async def intake_round(
     intake = ImapIntake(
         server.host, port, "bot", "botpass", tls="none", mailbox="bench", batch_count=args.batch
     )
-    state = InMemoryUidState()
+    state = CaseStoreUidState(committer.desk)  # dsr run's: progress saved in the case store
     c0 = time.process_time()
     t0 = time.perf_counter()
     if args.per_message:
@@ -282,6 +283,7 @@ async def reset(server: DovecotServer, admin: aioimaplib.IMAP4, committer: Commi
     await admin.close()
     async with committer.desk.sessions() as session:
         await session.exec(delete(InboundMessage))
+        await session.exec(delete(MailboxState))
         await session.commit()
 
 
@@ -385,7 +387,7 @@ async def main() -> None:
             tls="none",
             mailbox="latency",
         )
-        task = asyncio.create_task(intake.run(committer, InMemoryUidState()))
+        task = asyncio.create_task(intake.run_batches(committer.batch, CaseStoreUidState(desk)))
         await asyncio.wait_for(intake.idling.wait(), 30)
         sent: dict[str, float] = {}
         for i, raw in enumerate(corpus(args.latency_messages, "lat")):
