@@ -34,7 +34,7 @@ from intents.extract import extract
 from mail.envelope import first_look
 from mail.errors import MailParseError
 from mail.intake import Fetched, Outcome
-from mail.parse import ParsedMessage, parse_message
+from mail.parse import SYNTHETIC_DOMAIN, ParsedMessage, parse_message
 from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
@@ -82,12 +82,20 @@ def _row(desk: Desk, item: Fetched) -> dict[str, Any]:
 async def record(desk: Desk, items: Sequence[Fetched]) -> list[Outcome]:
     """Stage one: keep every message of a batch raw, in one transaction.
 
-    A Message-ID already on record (a repeat delivery, a re-read after a crash) is skipped by
-    the database itself. A blank message is recorded as unparseable and goes to quarantine.
+    A Message-ID already on record with the same bytes (a repeat delivery, a re-read after a
+    crash) is skipped by the database itself; one already used by *another* message is kept
+    too, under its digest, so that a reused or forged Message-ID cannot hide a message. A blank
+    message is recorded as unparseable and goes to quarantine.
 
     Returns:
         One outcome per item, in order; the intake flags the messages only after this returns.
     """
+    rows = await _record_rows(desk, items)
+    return [Outcome.QUARANTINE if r["kind"] == "unparseable" else Outcome.PROCESSED for r in rows]
+
+
+async def _record_rows(desk: Desk, items: Sequence[Fetched]) -> list[dict[str, Any]]:
+    """`record`, returning the rows as stored (their final Message-IDs)."""
     if not items:
         return []
     rows = [_row(desk, item) for item in items]
@@ -95,17 +103,34 @@ async def record(desk: Desk, items: Sequence[Fetched]) -> list[Outcome]:
     stmt = maker(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
     async with desk.sessions() as session, session.begin():
         await session.exec(stmt, params=rows)
-        blank = [r for r in rows if r["kind"] == "unparseable"]
-        for row in blank:
+        ids = list({str(r["message_id"]) for r in rows})
+        held = select(InboundMessage.message_id, InboundMessage.sha256).where(
+            col(InboundMessage.message_id).in_(ids)
+        )
+        stored = dict((await session.exec(held)).all())
+        clashes = [r for r in rows if stored.get(r["message_id"]) not in (None, r["sha256"])]
+        for row in clashes:
+            row["message_id"] = f"<{row['sha256']}@{SYNTHETIC_DOMAIN}>"
+            row["error"] = "its Message-ID was already used by another message"
             await audit.append(
                 session,
-                action="message_unparseable",
+                action="message_id_reused",
                 actor="system",
-                details={"sha256": row["sha256"], "size": row["size"], "error": "empty"},
+                details={"sha256": row["sha256"], "size": row["size"]},
             )
-    if len(blank) < len(rows):
+        if clashes:
+            await session.exec(stmt, params=clashes)
+        for row in rows:
+            if row["kind"] == "unparseable":
+                await audit.append(
+                    session,
+                    action="message_unparseable",
+                    actor="system",
+                    details={"sha256": row["sha256"], "size": row["size"], "error": "empty"},
+                )
+    if any(r["kind"] == PENDING for r in rows):
         desk.inbound_ready.set()
-    return [Outcome.QUARANTINE if r["kind"] == "unparseable" else Outcome.PROCESSED for r in rows]
+    return rows
 
 
 # -- stage two: parse, recognise, route ------------------------------------------------------
@@ -162,16 +187,15 @@ async def process_one(desk: Desk, row_id: int) -> Ingested:
 
 async def ingest(desk: Desk, fetched: Fetched) -> Ingested:
     """Both stages for one message at once (the demo, tests, and one-off imports)."""
-    [outcome] = await record(desk, [fetched])
-    if outcome is Outcome.QUARANTINE:
-        return Ingested(outcome, "unparseable")
-    look = first_look(fetched.raw)
+    [row] = await _record_rows(desk, [fetched])
+    if row["kind"] == "unparseable":
+        return Ingested(Outcome.QUARANTINE, "unparseable")
     async with desk.sessions() as session:
         stmt = select(InboundMessage.id, InboundMessage.kind, InboundMessage.sha256).where(
-            InboundMessage.message_id == look.message_id
+            InboundMessage.message_id == row["message_id"]
         )
         found = (await session.exec(stmt)).first()
-    if found is None or found[1] != PENDING or found[2] != look.sha256:
+    if found is None or found[1] != PENDING or found[2] != row["sha256"]:
         return Ingested(Outcome.PROCESSED, "duplicate")
     return await process_one(desk, int(found[0] or 0))
 

@@ -87,6 +87,21 @@ async def test_processing_opens_one_case_per_record_even_when_run_twice_at_once(
     assert await _cases(desk) == 3
 
 
+async def test_a_reused_message_id_cannot_hide_another_message(desk: Desk) -> None:
+    first = letter("alice@example.org", "data", "Please send me a copy of my personal data.")
+    forged = first.replace(b"alice@example.org", b"mallory@example.org")
+    assert first != forged
+    await record(desk, [_fetched(first, 1)])
+    await record(desk, [_fetched(forged, 2), _fetched(first, 3)])
+    await process_recorded(desk)
+    rows = await _rows(desk)
+    assert [r.raw for r in rows] == [first, forged]
+    assert rows[1].message_id.endswith("@dsr.invalid>")
+    assert rows[1].error == "its Message-ID was already used by another message"
+    assert [r.kind for r in rows] == ["request", "request"]
+    assert await _cases(desk) == 2
+
+
 async def test_ingest_of_a_message_already_recorded_is_a_duplicate(desk: Desk) -> None:
     raw = letter("alice@example.org", "erase", "Please delete my account.")
     first = await ingest(desk, _fetched(raw))
