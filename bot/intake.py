@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,11 +39,14 @@ from mail.parse import SYNTHETIC_DOMAIN, ParsedMessage, parse_message
 from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
+from storage.errors import ConcurrentUpdateError
 from storage.models import Case, InboundMessage, Outbox, utcnow
 
 log = logging.getLogger(__name__)
 
 PENDING = "pending"
+#: Failures worth another try: the case moved under us, or the database connection dropped.
+TRANSIENT = (ConcurrentUpdateError, OperationalError)
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,9 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
     """Stage two for up to `limit` pending records, oldest first; returns how many were taken.
 
     Each record is handled in its own transaction that starts by locking the row (`SKIP
-    LOCKED`, so several `dsr run` processes share the work); an unexpected failure marks that
-    record `error` (kept, with the exception's type) instead of stopping the desk.
+    LOCKED`, so several `dsr run` processes share the work). A case that moved meanwhile or a
+    dropped database connection leaves the record pending for the next pass; any other failure
+    marks that record `error` (kept, with the exception's type) instead of stopping the desk.
     """
     async with desk.sessions() as session:
         stmt = (
@@ -163,6 +168,8 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
     for row_id in ids:
         try:
             await process_one(desk, row_id)
+        except TRANSIENT as exc:  # the record stays pending; the next pass tries it again
+            log.info("inbound record %s: %s; retried on the next pass", row_id, type(exc).__name__)
         except Exception as exc:  # one poisoned message must not stop the desk
             await _failed(desk, row_id, exc)
     return len(ids)

@@ -21,6 +21,7 @@ from intents.classify import IntentModel
 from mail.intake import Fetched, Outcome
 from storage import audit
 from storage.audit import AuditEvent
+from storage.errors import ConcurrentUpdateError
 from storage.models import Case, InboundMessage
 from tests.agent_harness import CUSTOMERS, SECRET, letter, open_test_desk
 
@@ -195,3 +196,24 @@ def test_staff_list_read_and_retry_records_with_dsr_inbox(
     # processed again, a blank message is still unreadable: back in the list, never lost
     asyncio.run(with_desk(process_recorded))
     assert "unparseable" in runner.invoke(app, ["inbox", "list"], env=env).output
+
+
+async def test_a_transient_failure_leaves_the_record_pending_for_the_next_pass(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = letter("alice@example.org", "data", "Please send me a copy of my personal data.")
+    real, calls = bot.intake.classify, []
+
+    def classify(model: IntentModel, text: str) -> object:  # the case moved under us, once
+        calls.append(text)
+        if len(calls) == 1:
+            raise ConcurrentUpdateError("DSR-1 changed while we worked on it; reload it")
+        return real(model, text)
+
+    monkeypatch.setattr(bot.intake, "classify", classify)
+    await record(desk, [_fetched(raw)])
+    assert await process_recorded(desk) == 1
+    assert [r.kind for r in await _rows(desk)] == [PENDING]
+    assert await process_recorded(desk) == 1
+    assert [r.kind for r in await _rows(desk)] == ["request"]
+    assert await _cases(desk) == 1
