@@ -176,6 +176,12 @@ class DataMap(_Strict):
     categories: dict[str, str]
     tables: dict[str, Table]
     unsubscribe: Unsubscribe = Field(default_factory=Unsubscribe)
+    email_match: Literal["exact", "casefold"] = "exact"
+
+    @property
+    def casefold_email(self) -> bool:
+        """True when e-mail identity columns are compared lower-cased on both sides."""
+        return self.email_match == "casefold"
 
     @property
     def account_table(self) -> str | None:

@@ -99,6 +99,17 @@ def test_errors_name_the_table_and_column(
         assert needle in str(info.value)
 
 
+def test_email_match_defaults_to_exact_and_refuses_other_values() -> None:
+    assert load_datamap(DEFAULT).email_match == "exact"
+    assert not load_datamap(DEFAULT).casefold_email
+    assert parse_datamap(_edit(lambda r: r.update(email_match="casefold"))).casefold_email
+    for bad in ("lower", "CASEFOLD", True):
+        with pytest.raises(DataMapError) as info:
+            parse_datamap(_edit(lambda r, bad=bad: r.update(email_match=bad)))
+        message = str(info.value)
+        assert "email_match" in message and "'exact'" in message and "'casefold'" in message
+
+
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(DataMapError, match="DSR_DATAMAP"):
         load_datamap(tmp_path / "nope.yaml")

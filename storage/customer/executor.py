@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import MetaData, Table, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, MetaData, Table, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -123,7 +123,9 @@ class Executor:
         keys = selection.keys_for(self.datamap, identity)
         idmap = spec.find.identity or {}
         conds = [
-            table.c[col].in_(selection.variants(key, identity))
+            selection.identity_in(
+                self.datamap, table.c[col], key, selection.variants(key, identity)
+            )
             for key, col in idmap.items()
             if key in keys
         ]
@@ -411,21 +413,22 @@ class Executor:
         receipt = await self._begin(case_ref, "unsubscribe", {})
         if receipt is not None and receipt.status == "done":
             return OperationResult("unsubscribe", receipt.result.get("counts", {}), True)
-        forms = selection.variants(selection.EMAIL_KEY, address)
+        key = selection.EMAIL_KEY
+        forms = selection.variants(key, address)
         counts: dict[str, dict[str, int]] = {}
         unsub = self.datamap.unsubscribe
+
+        def where(name: str) -> ColumnElement[bool]:
+            col = (self.datamap.tables[name].find.identity or {})[key]
+            return selection.identity_in(self.datamap, self.tables[name].c[col], key, forms)
+
         async with self.engine.begin() as conn:
             for name in unsub.delete:
-                col = (self.datamap.tables[name].find.identity or {})[selection.EMAIL_KEY]
-                table = self.tables[name]
-                res = await conn.execute(delete(table).where(table.c[col].in_(forms)))
+                res = await conn.execute(delete(self.tables[name]).where(where(name)))
                 counts[name] = {"deleted": int(res.rowcount or 0)}
             for name, values in unsub.set.items():
-                col = (self.datamap.tables[name].find.identity or {})[selection.EMAIL_KEY]
                 table = self.tables[name]
-                res = await conn.execute(
-                    update(table).where(table.c[col].in_(forms)).values(**values)
-                )
+                res = await conn.execute(update(table).where(where(name)).values(**values))
                 counts[name] = {"updated": int(res.rowcount or 0)}
         await self._finish(case_ref, "unsubscribe", counts)
         log.info("unsubscribe applied: case=%s tables=%d", case_ref, len(counts))

@@ -2,14 +2,15 @@
 
 Every table ends up with one `Selector` (`column IN values`, ids only), resolved parents first,
 so that plans carry ids rather than personal data and re-runs select exactly the same rows.
+With `email_match: casefold` an e-mail identity column is compared lower-cased on both sides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import ColumnElement, String, Table, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.customer.plans import Selector, Subject
@@ -24,6 +25,17 @@ def variants(key: str, value: str) -> tuple[str, ...]:
     if key == EMAIL_KEY:
         return tuple(dict.fromkeys((value, value.lower())))
     return (value,)
+
+
+def identity_in(
+    datamap: DataMap, column: ColumnElement[Any], key: str, values: Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN values`, or `lower(column) IN (lower(values))` for an e-mail identity key
+    when the data map says `email_match: casefold` (the database lower-cases both sides, so
+    they agree however it folds non-ASCII letters; an index on `lower(column)` serves it)."""
+    if key == EMAIL_KEY and datamap.casefold_email:
+        return func.lower(column).in_([func.lower(literal(v, String())) for v in values])
+    return column.in_(values)
 
 
 def keys_for(datamap: DataMap, identity: str) -> list[str]:
@@ -77,7 +89,7 @@ async def resolve(
                 selectors[name] = Selector(pk, values)
                 continue
             conds = [
-                table.c[col].in_(subject.values(key))
+                identity_in(datamap, table.c[col], key, subject.values(key))
                 for key, col in spec.find.identity.items()
                 if subject.values(key)
             ]
