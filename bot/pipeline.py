@@ -206,8 +206,16 @@ async def _lookup(desk: Desk, case: Case) -> dict[str, Any]:
                 addresses.append(identity.lower())  # all these accounts share this address
         elif match.subject is not None:
             accounts.extend(match.accounts)
-            addresses.extend(a.lower() for a in match.subject.values("email"))
-    unique = list(dict.fromkeys(addresses))[:MAX_CHALLENGES]
+            # An account's address as stored (its row's spelling comes first): with
+            # `email_match: casefold` a request from `alice@example.org` may find
+            # `Alice@Example.org`. Without an account row only the request's forms are known.
+            forms = match.subject.values("email")
+            if match.subject.account_pk is not None:
+                addresses.extend(forms[:1])
+            else:
+                addresses.extend(a.lower() for a in forms)
+    by_folded = {a.lower(): a for a in reversed(addresses)}  # one challenge per mailbox
+    unique = list(dict.fromkeys(by_folded[a.lower()] for a in addresses))[:MAX_CHALLENGES]
     return {
         "found": bool(unique),
         "addresses": unique,
@@ -292,10 +300,12 @@ async def _expire(desk: Desk, case: Case) -> None:
 def verified_address(case: Case) -> str | None:
     """The address on file that proved control (or the first on file, after manual checks)."""
     address = case.data.get("verified_address")
-    on_file = case.data.get("subject", {}).get("addresses", [])
-    if address and address.lower() in on_file:
-        return str(address).lower()
-    return str(on_file[0]) if on_file else None
+    on_file = [str(a) for a in case.data.get("subject", {}).get("addresses", [])]
+    if address:
+        same = [a for a in on_file if a.lower() == str(address).lower()]
+        if same:
+            return same[0]  # the spelling on file, not the reply's
+    return on_file[0] if on_file else None
 
 
 async def _execute(desk: Desk, case: Case) -> None:
