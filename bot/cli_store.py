@@ -73,6 +73,17 @@ def _subject_pseudonym(settings: Settings, subject: Subject | None, identity: st
     return pseudonym(settings.secret_key_bytes(), emails[-1] if emails else identity)
 
 
+def _spelled_on_file(subject: Subject | None, identity: str) -> str | None:
+    """The account's e-mail as stored when it differs from what was typed only in case
+    (`email_match: casefold`): shows the stored spelling without revealing anything new."""
+    if subject is None or subject.account_pk is None:
+        return None
+    stored, typed = subject.values("email")[:1], identity.strip()
+    if stored and stored[0] != typed and stored[0].lower() == typed.lower():
+        return stored[0]
+    return None
+
+
 def _echo_lines(lines: list[str], out: Callable[[str], None] = typer.echo) -> None:
     for line in lines:
         out(f"  {line}")
@@ -153,6 +164,9 @@ def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
             return
         if match.accounts:
             typer.echo(f"account: {match.accounts[0]}")
+        spelled = _spelled_on_file(match.subject, identity)
+        if spelled:
+            typer.echo(f"e-mail on file spelled {spelled} (matched ignoring case)")
         for t in match.tables:
             note = f" (held for {t.processor_for})" if t.processor_for and t.rows else ""
             typer.echo(f"  {t.table}: {t.rows} row(s){note}")

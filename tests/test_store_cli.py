@@ -51,8 +51,9 @@ def query(url: str, sql: str) -> list[tuple[object, ...]]:
 
         return asyncio.run(go())
     engine = create_sync_engine(sync_url(url))
-    with engine.connect() as conn:
-        out = [tuple(r) for r in conn.execute(text(sql))]
+    with engine.begin() as conn:  # committed, so an UPDATE holds too
+        result = conn.execute(text(sql))
+        out = [tuple(r) for r in result] if result.returns_rows else []
     engine.dispose()
     return out
 
@@ -90,6 +91,22 @@ def test_find_prints_counts_and_is_audited(env: dict[str, str]) -> None:
     [(action, actor, details)] = audit_actions(env)
     assert (action, actor) == ("store_find", "cli:jane")
     assert "subj_" in details and "alice" not in details.lower()
+
+
+def test_find_with_casefold_shows_the_spelling_on_file(env: dict[str, str], tmp_path: Path) -> None:
+    query(
+        env["DSR_CUSTOMER_DATABASE_URL"],
+        "UPDATE customer SET email = 'Alice@Example.COM' WHERE id = 1001",
+    )
+    code, out, _ = run(env, "find", "alice@example.com")  # exact: the account is not found
+    assert "account:" not in out and "customer: 0 row(s)" in out
+    casefold = tmp_path / "map.yaml"
+    casefold.write_text(Path("storage/datamap.yaml").read_text() + "\nemail_match: casefold\n")
+    code, out, _ = run({**env, "DSR_DATAMAP": str(casefold)}, "find", "alice@example.com")
+    assert code == 0 and "account: C00001001" in out
+    assert "e-mail on file spelled Alice@Example.COM (matched ignoring case)" in out
+    code, out, _ = run({**env, "DSR_DATAMAP": str(casefold)}, "find", "Alice@Example.COM")
+    assert code == 0 and "spelled" not in out and "Alice@Example.COM" not in out
 
 
 def test_find_unknown_and_several(env: dict[str, str]) -> None:
