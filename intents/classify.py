@@ -88,8 +88,12 @@ def with_overrides(
 
 
 def prepare_text(text: str) -> str:
-    """Cut to :data:`MAX_CHARS` and replace what cannot be encoded (lone surrogates, NULs)."""
-    cut = text[:MAX_CHARS].replace("\x00", " ")
+    """Cut to :data:`MAX_CHARS` and replace what cannot be encoded (lone surrogates, NULs).
+
+    A NUL becomes U+FFFD, not a space: it is junk inside a word, and must not split noise
+    like ``"MaI\x00aC"`` into two plausible words.
+    """
+    cut = text[:MAX_CHARS].replace("\x00", "\ufffd")
     return cut.encode("utf-8", "replace").decode("utf-8")
 
 
