@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -62,6 +63,18 @@ def _settled(db: Path, expected: int) -> bool:
     return bool(inbound == expected and pending == 0 and unsent == 0 and fresh == 0)
 
 
+def _wait_until_serving(port: int, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"dsr run did not serve /healthz on port {port} within {limit} s")
+
+
 def test_sigkill_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
     db, customers = tmp_path / "dsr.db", tmp_path / "customers.db"
     upgrade(f"sqlite+aiosqlite:///{db}")
@@ -105,13 +118,15 @@ def test_sigkill_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path
                 kills += 1
             proc.wait()
         log = (tmp_path / "last-run.log").open("wb")
+        port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
             cwd=tmp_path,
             stdout=log,
             stderr=log,
-            env={**env, "DSR_HTTP_PORT": str(free_port())},
+            env={**env, "DSR_HTTP_PORT": str(port)},
         )
+        _wait_until_serving(port)  # its SIGTERM handler is installed before it serves
         deadline = time.monotonic() + 120
         while not _settled(db, len(message_ids)) and time.monotonic() < deadline:
             time.sleep(0.3)
