@@ -147,7 +147,10 @@ def train_command(
         raise _fail(exc) from exc
     typer.echo(f"model written to {result.path}")
     typer.echo(f"corpus sha256 {result.corpus_sha256}  sizes {result.sizes}")
-    typer.echo(f"thresholds {result.thresholds}  margin {result.margin}")
+    typer.echo(
+        f"thresholds {result.thresholds}  margin {result.margin}  "
+        f"second-intent floor {result.secondary}"
+    )
     typer.echo("held-out test split of the corpus:")
     typer.echo(format_report(result.test_report))
 

@@ -34,6 +34,8 @@ class IntentModel:
     thresholds: Mapping[str, float]
     margin: float
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: Least score of an intent after the top one (see :func:`intents.decide.decide`).
+    secondary: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ def load_model(
     meta = nlp.meta.get("dsr")
     if not isinstance(meta, dict) or "thresholds" not in meta:
         raise ModelError(f"model at {path} has no tuned thresholds in meta.json; run `dsr train`")
-    model = IntentModel(nlp, dict(meta["thresholds"]), float(meta["margin"]), meta)
+    secondary = float(meta.get("secondary", 0.0))
+    model = IntentModel(nlp, dict(meta["thresholds"]), float(meta["margin"]), meta, secondary)
     return with_overrides(model, threshold=threshold, margin=margin)
 
 
@@ -111,7 +114,7 @@ def looks_like_words(doc: Doc) -> bool:
 def _result(model: IntentModel, doc: Doc) -> Classification:
     # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
     scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
-    decision = decide(scores, model.thresholds, model.margin)
+    decision = decide(scores, model.thresholds, model.margin, model.secondary)
     # Text in no language we know (or none at all) always goes to a human.
     unknown = doc._.language == UNDETERMINED or not looks_like_words(doc)
     review = decision.needs_review or unknown

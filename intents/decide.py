@@ -22,7 +22,10 @@ class Decision:
 
 
 def decide(
-    scores: Mapping[str, float], thresholds: Mapping[str, float] | float, margin: float
+    scores: Mapping[str, float],
+    thresholds: Mapping[str, float] | float,
+    margin: float,
+    secondary: float = 0.0,
 ) -> Decision:
     """Decide which intents a message carries.
 
@@ -36,6 +39,9 @@ def decide(
         scores: a score in [0, 1] per label; missing labels count as 0, unknown keys are ignored.
         thresholds: one threshold per label, or one for all (labels missing from a mapping use 0.5).
         margin: the closeness of the top two scores that asks for a human.
+        secondary: the least score of any intent after the top one (besides its threshold):
+            per-label thresholds are tuned low, and a second intent acts on the customer's
+            data. Labels under the floor still count for the review checks.
 
     Returns:
         The decision. With no scores at all the intent is ``other`` and review is needed.
@@ -54,12 +60,14 @@ def decide(
     top, second = ranked[0], ranked[1]
     if score(top) <= 0.0:
         return Decision(Intent.OTHER, (), True)
-    intents = tuple(Intent(label) for label in ranked if score(label) >= limit(label))
+    passing = tuple(Intent(label) for label in ranked if score(label) >= limit(label))
     # "Not a request" next to a request contradicts it: keep the request, but ask a human.
-    conflict = len(intents) > 1 and Intent.OTHER in intents
+    conflict = len(passing) > 1 and Intent.OTHER in passing
     if conflict:
-        intents = tuple(intent for intent in intents if intent is not Intent.OTHER)
+        passing = tuple(intent for intent in passing if intent is not Intent.OTHER)
     doubtful = score(second) < limit(second) and score(top) - score(second) < margin
     # Three requests in one message are rare; so many labels at once means the model is lost.
-    too_many = len(intents) > MAX_INTENTS
+    too_many = len(passing) > MAX_INTENTS
+    # Intents after the top one also need the floor; the review checks above still see them.
+    intents = tuple(i for i in passing if i.value == top or score(i.value) >= secondary)
     return Decision(Intent(top), intents, not intents or doubtful or conflict or too_many)

@@ -24,7 +24,7 @@ from intents.corpus import CORPUS_DIR, Example, corpus_files, corpus_sha256, loa
 from intents.errors import CorpusError
 from intents.evaluate import evaluate
 from intents.labels import LABELS
-from intents.tune import tune_margin, tune_thresholds
+from intents.tune import tune_margin, tune_secondary, tune_thresholds
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 64
@@ -72,6 +72,7 @@ class TrainResult:
     thresholds: dict[str, float]
     margin: float
     test_report: dict[str, Any]
+    secondary: float = 0.0
 
 
 #: Tokenizers that ``train`` can build: a regex word splitter (fast) or spaCy's rule tokenizer.
@@ -212,9 +213,10 @@ def train(
     gold = [ex.labels for ex in valid_part]
     thresholds = tune_thresholds(gold, valid_scores)
     margin = tune_margin(gold, valid_scores, thresholds)
+    secondary = tune_secondary(gold, valid_scores, thresholds, margin)
     if refit:  # the tuned decision rule, on a model that has also seen the validation part
         nlp = fit([*train_part, *valid_part, *extra])
-    tuned = IntentModel(nlp, thresholds, margin)
+    tuned = IntentModel(nlp, thresholds, margin, secondary=secondary)
     report = evaluate(test_part, classify_many(tuned, [ex.text for ex in test_part]))
     digest = corpus_sha256(files)
     sizes = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
@@ -236,6 +238,7 @@ def train(
             "sizes": {**sizes, "extra": len(extra)},
             "thresholds": thresholds,
             "margin": margin,
+            "secondary": secondary,
             "test": {
                 k: report["overall"][k] for k in ("n", "accuracy", "macro_f1", "needs_review")
             },
@@ -244,4 +247,4 @@ def train(
     if out_dir.exists():
         shutil.rmtree(out_dir)
     nlp.to_disk(out_dir)
-    return TrainResult(out_dir, digest, sizes, thresholds, margin, report)
+    return TrainResult(out_dir, digest, sizes, thresholds, margin, report, secondary)

@@ -1,7 +1,8 @@
-"""Choose per-label thresholds and the review margin on a validation split (pure).
+"""Choose per-label thresholds, the review margin and the second-intent floor on a validation split.
 
 Thresholds maximise each label's F1; the margin minimises a cost where a wrong automatic
-decision costs four times a trip to a human.
+decision costs four times a trip to a human; the floor for intents after the top one
+maximises the messages whose set of intents is exactly right. Pure.
 """
 
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,7 @@ from intents.labels import LABELS
 
 _GRID = tuple(round(0.05 * i, 2) for i in range(2, 19))  # 0.10 .. 0.90
 _MARGINS = tuple(round(0.05 * i, 2) for i in range(0, 11))  # 0.00 .. 0.50
+_FLOORS = tuple(round(0.05 * i, 2) for i in range(0, 19))  # 0.00 .. 0.90
 WRONG_COST = 4.0
 
 
@@ -70,3 +72,24 @@ def tune_margin(
         return total
 
     return min(_MARGINS, key=lambda m: (cost(m), m))
+
+
+def tune_secondary(
+    gold: Sequence[Sequence[str]],
+    scores: Sequence[Mapping[str, float]],
+    thresholds: Mapping[str, float],
+    margin: float,
+) -> float:
+    """The grid floor (0.00 .. 0.90) for second intents with the most exactly right intent sets.
+
+    Returns:
+        The floor; ties go to the smaller one.
+    """
+
+    def exact(floor: float) -> int:
+        return sum(
+            {i.value for i in decide(s, thresholds, margin, floor).intents} == set(g)
+            for g, s in zip(gold, scores, strict=True)
+        )
+
+    return max(_FLOORS, key=lambda f: (exact(f), -f))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from intents.decide import decide
 from intents.labels import LABELS, Intent
-from intents.tune import tune_margin, tune_thresholds
+from intents.tune import tune_margin, tune_secondary, tune_thresholds
 
 
 def scores(**given_scores: float) -> dict[str, float]:
@@ -85,3 +85,18 @@ def test_tune_margin_prefers_review_to_wrong_answers() -> None:
     margin = tune_margin(gold, cats, dict.fromkeys(LABELS, 0.5))
     assert margin >= 0.15  # wide enough to send the wrong one to a human
     assert decide(cats[1], 0.5, margin).needs_review
+
+
+def test_second_intent_needs_the_floor() -> None:
+    cats = scores(delete=0.95, see=0.3)
+    assert decide(cats, 0.2, 0.0).intents == (Intent.DELETE, Intent.SEE)
+    assert decide(cats, 0.2, 0.0, secondary=0.5).intents == (Intent.DELETE,)
+    # The top intent only needs its own threshold.
+    assert decide(scores(see=0.3), 0.2, 0.0, secondary=0.5).intents == (Intent.SEE,)
+
+
+def test_tune_secondary_drops_spurious_second_intents() -> None:
+    gold = [("delete",), ("delete",), ("see", "delete")]
+    cats = [scores(delete=0.9, see=0.3), scores(delete=0.8, see=0.25), scores(see=0.9, delete=0.7)]
+    floor = tune_secondary(gold, cats, dict.fromkeys(LABELS, 0.2), 0.0)
+    assert 0.3 < floor <= 0.7
