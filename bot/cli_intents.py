@@ -118,20 +118,13 @@ def classify_command(
 
 
 def train_command(
-    seed: Annotated[int, typer.Option(help="seed for split, shuffling and weights")] = 0,
+    seed: Annotated[int, typer.Option(help="seed for split, augmentation and weights")] = 0,
     include_labels: Annotated[
         list[Path] | None, typer.Option(help="extra JSONL in corpus format (staff labels)")
     ] = None,
     out: Annotated[Path, typer.Option(help="model directory to write")] = MODEL_DIR,
     corpus: Annotated[Path, typer.Option(help="corpus directory")] = CORPUS_DIR,
     architecture: Annotated[str, typer.Option(help=f"one of {sorted(ARCHITECTURES)}")] = "hashed",
-    refit: Annotated[
-        bool,
-        typer.Option(
-            help="retrain on train + valid after tuning; --no-refit keeps the model that "
-            "`dsr eval --split valid --model OUT` can score honestly (for choosing settings)"
-        ),
-    ] = True,
 ) -> None:
     """Train the model from the corpus (deterministic for the same corpus and seed)."""
     try:
@@ -141,7 +134,6 @@ def train_command(
             seed=seed,
             include_labels=include_labels or (),
             architecture=architecture,
-            refit=refit,
         )
     except (IntentsError, OSError, ValueError) as exc:
         raise _fail(exc) from exc
@@ -163,7 +155,6 @@ def eval_command(
         Split | None, typer.Option("--split", help="score a part of the corpus instead of FILE")
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the split (as trained)")] = 0,
-    corpus: Annotated[Path, typer.Option(help="corpus directory (with --split)")] = CORPUS_DIR,
     model: Annotated[Path, typer.Option(help="model directory")] = MODEL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
@@ -175,7 +166,7 @@ def eval_command(
         if file is not None:
             gold = load_jsonl(file)
         else:
-            parts = split(load_corpus(sorted(corpus.glob("*.jsonl"))), seed)
+            parts = split(load_corpus(sorted(CORPUS_DIR.glob("*.jsonl"))), seed)
             gold = parts[1] if corpus_split is Split.valid else parts[2]
         loaded = _model(ctx, model, None, None)
         if baseline is Baseline.keywords:

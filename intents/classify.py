@@ -4,6 +4,7 @@ Load once with :func:`load_model`; :func:`classify` and :func:`classify_many` ar
 never await (run them with ``asyncio.to_thread``).
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -90,45 +91,65 @@ def with_overrides(
     return model
 
 
+#: Undecodable or control characters (tab and line breaks are fine).
+_JUNK = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: A text with a larger share of them goes to a human.
+MAX_JUNK = 0.02
+
+
 def prepare_text(text: str) -> str:
     """Cut to :data:`MAX_CHARS` and replace what cannot be encoded (lone surrogates, NULs).
 
     A NUL becomes U+FFFD, not a space: it is junk inside a word, and must not split noise
-    like ``"MaI\x00aC"`` into two plausible words.
+    like "an<NUL>ID" into two plausible words.
     """
     cut = text[:MAX_CHARS].replace("\x00", "\ufffd")
     return cut.encode("utf-8", "replace").decode("utf-8")
 
 
 def looks_like_words(doc: Doc) -> bool:
-    """True when at least two tokens, and half of all non-space tokens, are alphabetic words.
+    """True when half of all non-space tokens are alphabetic words, two of them of three
+    letters or more.
 
     Binary noise, base64 blobs and one endless "word" fail; such input always goes to a human.
     """
     flags = doc.to_array([IS_ALPHA, IS_SPACE, LENGTH])  # vectorised: no Token objects
     tokens = int((flags[:, 1] == 0).sum())
-    words = int(((flags[:, 0] == 1) & (flags[:, 2] > 1)).sum())
-    return words >= 2 and words * 2 >= tokens
+    alpha = flags[:, 0] == 1
+    words = int((alpha & (flags[:, 2] > 1)).sum())
+    long_words = int((alpha & (flags[:, 2] > 2)).sum())
+    return long_words >= 2 and words * 2 >= tokens
 
 
-def _result(model: IntentModel, doc: Doc) -> Classification:
+def junk_share(text: str) -> float:
+    """The share of characters that are undecodable (U+FFFD) or control characters other than
+    tab and line breaks: damage, not language."""
+    if not text:
+        return 0.0
+    return len(_JUNK.findall(text)) / len(text)
+
+
+def _result(model: IntentModel, doc: Doc, junk: float = 0.0) -> Classification:
     # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
     scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
     decision = decide(scores, model.thresholds, model.margin, model.secondary)
     # Text in no language we know (or none at all) always goes to a human.
-    unknown = doc._.language == UNDETERMINED or not looks_like_words(doc)
+    # More than MAX_JUNK of damaged characters: the words around them are likely noise too.
+    unknown = doc._.language == UNDETERMINED or junk > MAX_JUNK or not looks_like_words(doc)
     review = decision.needs_review or unknown
     return Classification(decision.intent, decision.intents, scores, str(doc._.language), review)
 
 
 def classify(model: IntentModel, text: str) -> Classification:
     """Classify one text. Never raises for any string (empty text gives a review case)."""
-    return _result(model, model.nlp(prepare_text(text)))
+    prepared = prepare_text(text)
+    return _result(model, model.nlp(prepared), junk_share(prepared))
 
 
 def classify_many(
     model: IntentModel, texts: Iterable[str], batch_size: int = 128
 ) -> list[Classification]:
     """Classify many texts in batches (faster than one by one); order is kept."""
-    docs = model.nlp.pipe((prepare_text(text) for text in texts), batch_size=batch_size)
-    return [_result(model, doc) for doc in docs]
+    prepared = [prepare_text(text) for text in texts]
+    docs = model.nlp.pipe(prepared, batch_size=batch_size)
+    return [_result(model, doc, junk_share(t)) for doc, t in zip(docs, prepared, strict=True)]

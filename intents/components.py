@@ -63,7 +63,6 @@ def build_hashed_bow(
     char_low: int = 3,
     char_high: int = 5,
     length: int = 2**19,
-    head_tokens: int = 0,
     nO: int | None = None,
 ) -> Model[Any, Any]:
     """Multi-label linear classifier over words, word n-grams and character n-grams.
@@ -76,7 +75,7 @@ def build_hashed_bow(
         sparse_linear,
         resize_layer=partial(resize_linear_weighted, fill_defaults={"b": NEG_VALUE, "W": 0}),
     )
-    features = hashed_features(ngram_size, char_low, char_high, head_tokens)
+    features = hashed_features(ngram_size, char_low, char_high)
     output = Logistic()
     model: Model[Any, Any] = chain(features, resizable_layer, output)
     if nO is not None:

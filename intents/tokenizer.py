@@ -1,4 +1,4 @@
-"""A fast word tokenizer for the intents pipeline: words, and edge punctuation marks one by one.
+"""A fast word tokenizer for the intents pipeline: runs of letters/digits, and single symbols.
 
 spaCy's multilingual rule tokenizer spends most of the classifier's time on prefix, suffix and
 infix regexes per whitespace chunk; a bag-of-words model needs none of that precision. One C-level
@@ -19,14 +19,9 @@ from spacy.vocab import Vocab
 
 from intents.errors import ModelError
 
-#: Punctuation that splits words and stands as a token of its own.
-PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»„“”‘’‚‹›–—…·•¿¡"
-_P = re.escape(PUNCTUATION)
-#: A word: a run of non-space characters that starts and ends with a non-punctuation mark and
-#: has no apostrophe inside ("l'adresse" is "l ' adresse"; "e-mail", "a.b@c.de" and binary noise
-#: like "Ma!aI" stay one token, the noise then not alphabetic); or one punctuation mark. Then an
+#: A word (letters, digits, combining accents) or one other non-space character, then an
 #: optional whitespace character that becomes the token's trailing space.
-PATTERN = rf"([{_P}]|[^\s{_P}](?:[^\s'’]*[^\s{_P}])?)(\s?)"
+PATTERN = r"([\w\u0300-\u036f]+|[^\w\s])(\s?)"
 _TOKEN = re.compile(PATTERN)
 #: The lexical attributes the intents pipeline reads. spaCy computes every registered attribute
 #: (shape, like_url, like_num, ...) for each word it has not seen before, which was half the

@@ -31,20 +31,7 @@ BATCH_SIZE = 64
 
 #: Model architectures that ``train`` can build; the config is stored with the model.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "hashed": {
-        "@architectures": "dsr.TextCatHashedBOW.v1",
-        "ngram_size": 2,
-        "length": 2**18,
-        "head_tokens": 0,
-    },
-    # The same plus separate features for the first 60 tokens (the default until 2026-11-30:
-    # worse on the validation split, better on the real dev letters; see the README).
-    "hashed_opening": {
-        "@architectures": "dsr.TextCatHashedBOW.v1",
-        "ngram_size": 2,
-        "length": 2**18,
-        "head_tokens": 60,
-    },
+    "hashed": {"@architectures": "dsr.TextCatHashedBOW.v1", "ngram_size": 2, "length": 2**18},
     "bow": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2, "length": 262144},
     "ensemble": {
         "@architectures": "spacy.TextCatEnsemble.v2",
@@ -135,12 +122,10 @@ def _fit(
     """A fresh pipeline trained on ``examples`` (augmented); deterministic for the same seed."""
     fix_random_seed(seed)
     nlp = build_pipeline(architecture, tokenizer)
-    augmented = augment(examples)
-    # The detector learns the variants too: Czech typed without accents, Greek in Latin letters.
     nlp.get_pipe("language_detector").fit(  # type: ignore[attr-defined]
-        [ex.text for ex in augmented], [ex.lang for ex in augmented]
+        [ex.text for ex in examples], [ex.lang for ex in examples]
     )
-    training = _spacy_examples(nlp, augmented)
+    training = _spacy_examples(nlp, augment(examples, seed))
     optimizer = Adam(learn_rate, use_averages=True)
     nlp.initialize(lambda: training, sgd=optimizer)
     rng = random.Random(seed)
@@ -185,14 +170,13 @@ def train(
     Args:
         out_dir: the model directory (replaced).
         corpus_dir: directory of ``<lang>.jsonl`` corpus files.
-        seed: seeds the split, shuffling and weight initialisation.
+        seed: seeds the split, augmentation, shuffling and weight initialisation.
         include_labels: extra JSONL files in corpus format (staff corrections); train only.
         architecture: a key of :data:`ARCHITECTURES`.
         tokenizer: a key of :data:`TOKENIZERS`.
         epochs: passes over the augmented training part.
         learn_rate: Adam's learning rate.
-        dropout: dropout rate during updates (only the ensemble has dropout layers; 0 and 0.2
-            gave identical validation scores with the hashed model).
+        dropout: dropout rate during updates.
         refit: after tuning, train again on train + validation parts (the test part stays out).
 
     Returns:

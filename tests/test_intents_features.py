@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 from spacy.tokens import Doc
 
-from intents.augment import augment, transliterate
 from intents.classify import MODEL_DIR, load_model
-from intents.corpus import Example
 from intents.errors import ModelError
 from intents.features import batch_features, char_ngrams
 from intents.tokenizer import LEXEME_ATTRS, WordTokenizer
@@ -50,15 +48,10 @@ def test_batch_equals_one_by_one() -> None:
         start += length
 
 
-@pytest.mark.parametrize(("head_tokens", "blocks"), [(0, 2), (3, 4)])
-def test_each_block_is_unit_length(head_tokens: int, blocks: int) -> None:
-    # A word block and a character block per unit (the whole text, and the opening if asked).
-    docs = _docs([TEXTS[0]])
-    keys, values, _ = batch_features(docs, 2, 3, 5, head_tokens)
-    assert float(np.dot(values, values)) == pytest.approx(blocks, rel=1e-5)
-    if head_tokens:  # the opening's keys are salted apart from the whole text's
-        whole = set(batch_features(docs, 2, 3, 5)[0].tolist())
-        assert len(set(keys.tolist()) - whole) > 0
+def test_each_block_is_unit_length() -> None:
+    # Whole text and opening, each with a word block and a character block: 4 unit vectors.
+    _, values, _ = batch_features(_docs([TEXTS[0]]), 2, 3, 5)
+    assert float(np.dot(values, values)) == pytest.approx(4.0, rel=1e-5)
 
 
 def test_char_ngrams_ignore_accents_and_non_words() -> None:
@@ -69,10 +62,19 @@ def test_char_ngrams_ignore_accents_and_non_words() -> None:
 
 
 def test_word_tokenizer_splits_words_and_symbols() -> None:
-    doc = build_pipeline().make_doc("Hello,  world! l'adresse e-mail (a.b@c.de) Ma!aI")
-    assert [t.text for t in doc] == (
-        ["Hello", ",", "world", "!", "l", "'", "adresse", "e-mail", "(", "a.b@c.de", ")", "Ma!aI"]
-    )
+    doc = build_pipeline().make_doc("Hello,  world! l'adresse e-mail")
+    assert [t.text for t in doc] == [
+        "Hello",
+        ",",
+        "world",
+        "!",
+        "l",
+        "'",
+        "adresse",
+        "e",
+        "-",
+        "mail",
+    ]
     getters = doc.vocab.lex_attr_getters  # type: ignore[attr-defined]
     assert set(getters) <= set(LEXEME_ATTRS)
 
@@ -90,27 +92,3 @@ def test_language_batch_equals_single() -> None:
     model = load_model(MODEL_DIR).nlp.get_pipe("language_detector").model  # type: ignore[attr-defined]
     texts = [*TEXTS, "x", "Hej, jag vill radera mitt konto."]
     assert model.predict_many(texts) == [model.predict(text) for text in texts]
-
-
-def test_transliteration_matches_informal_latin_spelling() -> None:
-    assert transliterate("Διαγραφή δεδομένων, παρακαλώ") == "diagrafh dedomenwn, parakalw"
-    assert transliterate("Удалите мои данные") == "udalite moi dannye"
-    assert transliterate("Bitte löschen") == "bitte loschen"
-
-
-def test_augment_adds_accent_free_and_latin_copies_only() -> None:
-    examples = [
-        Example("Löschen Sie alles", ("delete",), "de"),
-        Example("plain ascii", ("other",), "en"),
-        Example("Σβήστε τα", ("delete",), "el"),
-    ]
-    texts = [ex.text for ex in augment(examples)]
-    assert texts == [
-        "Löschen Sie alles",
-        "plain ascii",
-        "Σβήστε τα",
-        "Loschen Sie alles",
-        "Σβηστε τα",
-        "svhste ta",
-    ]
-    assert augment(examples) == augment(examples)
