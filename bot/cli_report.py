@@ -9,16 +9,17 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
+from bot.inbox import ATTENTION, PENDING
 from bot.report import Report, summarise
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current
-from storage.models import Case
+from storage.models import Case, InboundMessage
 
 
-async def _load(url: str, since: date | None) -> list[Case]:
+async def _load(url: str, since: date | None) -> tuple[list[Case], dict[str, int]]:
     await check_current(url)
     engine = create_engine(url)
     try:
@@ -26,7 +27,15 @@ async def _load(url: str, since: date | None) -> list[Case]:
             stmt = select(Case)
             if since is not None:
                 stmt = stmt.where(col(Case.due_on) >= since)
-            return list((await session.exec(stmt)).all())
+            cases = list((await session.exec(stmt)).all())
+            kinds = [*ATTENTION, PENDING]
+            counted = (
+                select(InboundMessage.kind, func.count())
+                .where(col(InboundMessage.kind).in_(kinds))
+                .group_by(InboundMessage.kind)
+            )
+            inbound = {str(k): int(n) for k, n in (await session.exec(counted)).all()}
+            return cases, inbound
     finally:
         await engine.dispose()
 
@@ -49,6 +58,8 @@ def _print(report: Report) -> None:
     typer.echo(f"extended: {report.extended}")
     median = report.median_days_to_close
     typer.echo(f"median days to close: {median if median is not None else '-'}")
+    waiting = ", ".join(f"{k} {v}" for k, v in report.inbound.items())
+    typer.echo(f"mail records needing a person or waiting: {waiting or '-'} (dsr inbox list)")
 
 
 def report(
@@ -61,8 +72,8 @@ def report(
     """Requests by intent and state, deadlines kept or missed, time to close."""
     settings = ctx.obj
     assert isinstance(settings, Settings)
-    cases = asyncio.run(_load(settings.database_url, since.date() if since else None))
-    result = summarise(cases, date.today())
+    cases, inbound = asyncio.run(_load(settings.database_url, since.date() if since else None))
+    result = summarise(cases, date.today(), inbound)
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(result), indent=2))
     else:

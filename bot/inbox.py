@@ -19,6 +19,8 @@ from bot.errors import RecordNotFound
 from storage import audit
 from storage.models import InboundMessage
 
+#: A record kept but not yet parsed and routed (`bot.intake.process_recorded` takes it).
+PENDING = "pending"
 #: Kinds that need a person: unreadable, refused for size, or broken in processing.
 ATTENTION = ("unparseable", "oversize", "error")
 RETRYABLE = ("unparseable", "error")
@@ -94,7 +96,7 @@ async def retry(sessions: async_sessionmaker[AsyncSession], record_id: int, acto
         await session.exec(
             update(InboundMessage)
             .where(col(InboundMessage.id) == record_id)
-            .values(kind="pending", error=None)
+            .values(kind=PENDING, error=None)
         )
         await audit.append(
             session,

@@ -28,6 +28,7 @@ from bot import verify
 from bot.cases import OutboxItem, add_outbox, get_case, open_case, transition
 from bot.desk import Desk, mail_item, slack_item
 from bot.errors import CaseNotFound
+from bot.inbox import PENDING
 from bot.lifecycle import Event, State
 from bot.policy import is_about_processor_data
 from intents.classify import classify
@@ -44,7 +45,6 @@ from storage.models import Case, InboundMessage, Outbox, utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING = "pending"
 #: Failures worth another try: the case moved under us, or the database connection dropped.
 TRANSIENT = (ConcurrentUpdateError, OperationalError)
 

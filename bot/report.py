@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,10 +26,15 @@ class Report:
     closed_late: list[str] = field(default_factory=list)
     extended: int = 0
     median_days_to_close: float | None = None
+    # inbound mail records by kind that need a person (unparseable, oversize, error) or wait
+    # for processing (pending); `dsr inbox list` shows them
+    inbound: dict[str, int] = field(default_factory=dict)
 
 
-def summarise(cases: Iterable[Case], today: date) -> Report:
-    """Summarise cases as of `today`."""
+def summarise(
+    cases: Iterable[Case], today: date, inbound: Mapping[str, int] | None = None
+) -> Report:
+    """Summarise cases as of `today`, with the counts of inbound records worth a look."""
     rows = list(cases)
     durations = []
     overdue, late = [], []
@@ -50,4 +55,5 @@ def summarise(cases: Iterable[Case], today: date) -> Report:
         closed_late=late,
         extended=sum(1 for c in rows if c.extended_to is not None),
         median_days_to_close=round(statistics.median(durations), 2) if durations else None,
+        inbound={k: v for k, v in (inbound or {}).items() if v},
     )

@@ -4,6 +4,7 @@ message once; processing opens one case per record however often it runs; nothin
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -181,6 +182,9 @@ def test_staff_list_read_and_retry_records_with_dsr_inbox(
 
     asyncio.run(with_desk(lambda d: record(d, [_fetched(b"\r\n")])))
     runner = CliRunner()
+    reported = json.loads(runner.invoke(app, ["report", "--json"], env=env).output)
+    assert reported["inbound"] == {"unparseable": 1}
+    assert "unparseable 1" in runner.invoke(app, ["report"], env=env).output
     listed = runner.invoke(app, ["inbox", "list"], env=env)
     assert listed.exit_code == 0, listed.output
     number = listed.output.split()[0]
