@@ -150,7 +150,8 @@ async def pending_count(desk: Desk) -> int:
 
 
 async def process_recorded(desk: Desk, limit: int = 50) -> int:
-    """Stage two for up to `limit` pending records, oldest first; returns how many were taken.
+    """Stage two for up to `limit` pending records, oldest first; returns how many it finished
+    (one left pending by a transient failure does not count, so the caller waits a little).
 
     Each record is handled in its own transaction that starts by locking the row (`SKIP
     LOCKED`, so several `dsr run` processes share the work). A case that moved meanwhile or a
@@ -165,14 +166,17 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
             .limit(limit)
         )
         ids = [i for i in (await session.exec(stmt)).all() if i is not None]
+    done = 0
     for row_id in ids:
         try:
             await process_one(desk, row_id)
         except TRANSIENT as exc:  # the record stays pending; the next pass tries it again
             log.info("inbound record %s: %s; retried on the next pass", row_id, type(exc).__name__)
+            continue
         except Exception as exc:  # one poisoned message must not stop the desk
             await _failed(desk, row_id, exc)
-    return len(ids)
+        done += 1
+    return done
 
 
 async def process_one(desk: Desk, row_id: int) -> Ingested:
