@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -138,15 +139,6 @@ async def _record_rows(desk: Desk, items: Sequence[Fetched]) -> list[dict[str, A
 
 
 # -- stage two: parse, recognise, route ------------------------------------------------------
-
-
-async def pending_count(desk: Desk) -> int:
-    """How many recorded messages wait for stage two."""
-    async with desk.sessions() as session:
-        stmt = (
-            select(func.count()).select_from(InboundMessage).where(InboundMessage.kind == PENDING)
-        )
-        return int((await session.exec(stmt)).one())
 
 
 async def process_recorded(desk: Desk, limit: int = 50) -> int:
@@ -432,7 +424,10 @@ async def _unparseable(
 
 async def _failed(desk: Desk, row_id: int, exc: Exception) -> None:
     """Stage two broke on a record: keep it as `error` so it neither blocks nor vanishes."""
-    log.exception("inbound record %s: processing failed (%s)", row_id, type(exc).__name__)
+    # Where it broke, not the exception's text or traceback: either may quote the customer.
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    log.error("inbound record %s: processing failed (%s at %s)", row_id, type(exc).__name__, where)
     async with desk.sessions() as session, session.begin():
         row = await session.get(InboundMessage, row_id)
         if row is None or row.kind != PENDING:

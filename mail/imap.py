@@ -191,6 +191,8 @@ class ImapIntake:
             self._close(client)
 
     async def _connect(self, lost: asyncio.Event) -> aioimaplib.IMAP4:
+        # timeout=None: `_call` bounds every step itself, and the library's own timeout re-arms
+        # a timer on every response line (a fifth of a large fetch's CPU).
         try:
             if self.tls == "tls":
                 ctx = self._ssl_context or ssl.create_default_context()
@@ -425,9 +427,6 @@ class ImapIntake:
         if lost.is_set():
             raise MailConnectionError("the server closed the connection")
         raise MailConnectionError(f"no answer within {limit} s")
-
-    # aioimaplib is built with timeout=None: `_call` bounds every step itself, and the library's
-    # own timeout re-arms a timer on every response line (a fifth of a large fetch's CPU).
 
     def _close(self, client: aioimaplib.IMAP4) -> None:
         """Drop the connection and every task aioimaplib keeps for it."""

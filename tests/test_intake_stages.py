@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import bot.intake
 from bot.cli import app
 from bot.desk import Desk
-from bot.intake import PENDING, ingest, pending_count, process_recorded, record
+from bot.intake import PENDING, ingest, process_recorded, record
 from bot.settings import load_settings
 from intents.classify import IntentModel
 from mail.intake import Fetched, Outcome
@@ -68,7 +68,6 @@ async def test_record_keeps_each_message_once_and_raw(desk: Desk) -> None:
     rows = await _rows(desk)
     assert [r.kind for r in rows] == [PENDING, PENDING]
     assert [r.raw for r in rows] == [a, b]
-    assert await pending_count(desk) == 2
     assert desk.inbound_ready.is_set()  # stage two is woken, not left to its poll
 
 
@@ -134,7 +133,7 @@ async def test_oversize_message_is_recorded_from_its_header_and_refused(desk: De
 
 
 async def test_a_record_that_breaks_processing_is_kept_and_the_rest_go_on(
-    desk: Desk, monkeypatch: pytest.MonkeyPatch
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     poison = letter("alice@example.org", "data", "POISON please send me my data.")
     fine = letter("bob@example.org", "data", "Please send me a copy of my personal data.")
@@ -142,7 +141,7 @@ async def test_a_record_that_breaks_processing_is_kept_and_the_rest_go_on(
 
     def classify(model: IntentModel, text: str) -> object:  # a bug in a later stage
         if "POISON" in text:
-            raise RuntimeError("boom")
+            raise RuntimeError("boom for alice@example.org")  # an error quoting the customer
         return real(model, text)
 
     monkeypatch.setattr(bot.intake, "classify", classify)
@@ -151,6 +150,7 @@ async def test_a_record_that_breaks_processing_is_kept_and_the_rest_go_on(
     rows = await _rows(desk)
     assert [r.kind for r in rows] == ["error", "request"]
     assert rows[0].raw == poison and rows[0].error == "RuntimeError during processing"
+    assert "RuntimeError at" in caplog.text and "alice@example.org" not in caplog.text
     assert await _cases(desk) == 1
     async with desk.sessions() as s:
         assert "message_failed" in (await s.exec(select(AuditEvent.action))).all()
