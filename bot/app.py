@@ -17,8 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.http import build_app, serve
-from bot.outbox import Dispatch, OutboxWorker
 from bot.settings import Settings
+from bot.work.outbox import Dispatch, OutboxWorker
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,10 @@ async def main(
     """Start `dsr run`: check migrations and settings, then run intake, pipeline, housekeeping,
     the outbox and the HTTP server in one TaskGroup until SIGTERM/SIGINT."""
     from bot.build import open_desk
-    from bot.mailbox import intake_loops
-    from bot.mailer import build_sender, mail_dispatch
-    from bot.scheduler import run_housekeeping, run_inbound, run_pipeline
-    from bot.slack_http import install_slack
+    from bot.slack.http import install_slack
+    from bot.work.mailbox import intake_loops
+    from bot.work.mailer import build_sender, mail_dispatch
+    from bot.work.scheduler import run_housekeeping, run_inbound, run_pipeline
 
     await check_current(settings.database_url)
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case

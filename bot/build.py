@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.desk import Desk
-from bot.policy import Policy
+from bot.case.policy import Policy
 from bot.settings import Settings
+from bot.work.desk import Desk
 from intents.classify import load_model
 from storage.customer import Executor
 from storage.datamap import load_datamap

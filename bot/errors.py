@@ -5,12 +5,12 @@ DsrError (Exception)                     bot/ errors
  ├── SettingsError (ValueError)          a setting is missing, malformed or contradicts another
  ├── IllegalTransition (ValueError)      lifecycle: event not allowed in the case's state
  ├── CaseNotFound (LookupError)          no case with that reference
- ├── RecordNotFound (LookupError)        bot.inbox: no inbound record with that number
+ ├── RecordNotFound (LookupError)        bot.case.inbox: no inbound record with that number
  ├── NotAuthorized (PermissionError)     actor may not do that (e.g. not an approver)
  ├── NotAvailable (RuntimeError)         a command whose part is not built yet
- ├── ReasonRequired (ValueError)         bot.actions: an action that must be explained was not
- ├── SlackSendError (RuntimeError)       bot.slack_client: Slack refused a post for good
- └── StaffIntakeError (ValueError)       bot.slack_intake: a staff-opened case lacks what it needs
+ ├── ReasonRequired (ValueError)         bot.work.actions: an action that must be explained was not
+ ├── SlackSendError (RuntimeError)       bot.slack.client: Slack refused a post for good
+ └── StaffIntakeError (ValueError)       bot.slack.intake: a staff-opened case lacks what it needs
 storage.errors.StorageError (RuntimeError)
  ├── AuditChainError, AuditWriteError, SchemaError, ConcurrentUpdateError
 mail.errors.MailError (Exception)

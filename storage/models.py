@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 class Case(SQLModel, table=True):
-    """One data-subject request; its state moves only through `bot.lifecycle`."""
+    """One data-subject request; its state moves only through `bot.case.lifecycle`."""
 
     __tablename__ = "dsr_case"
     __table_args__ = (Index("ix_dsr_case_state_due", "state", "due_on"),)

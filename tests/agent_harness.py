@@ -18,14 +18,14 @@ from typing import Any
 
 import aioimaplib
 
-from bot.desk import Desk
-from bot.intake import process_recorded
-from bot.mailbox import CaseStoreUidState, recorder
-from bot.mailer import build_sender, mail_dispatch
-from bot.outbox import OutboxWorker
-from bot.pipeline import advance_due
-from bot.policy import Policy
+from bot.case.policy import Policy
 from bot.settings import Settings, load_settings
+from bot.work.desk import Desk
+from bot.work.intake import process_recorded
+from bot.work.mailbox import CaseStoreUidState, recorder
+from bot.work.mailer import build_sender, mail_dispatch
+from bot.work.outbox import OutboxWorker
+from bot.work.pipeline import advance_due
 from intents.classify import IntentModel
 from mail.imap import ImapIntake
 from storage.customer import Executor

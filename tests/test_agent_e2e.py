@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import actions
-from bot.lifecycle import State
+from bot.case.lifecycle import State
+from bot.work import actions
 from intents.classify import IntentModel
 from storage import audit
 from storage.models import utcnow

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot import actions, verify
-from bot.lifecycle import State
+from bot.case import verify
+from bot.case.lifecycle import State
+from bot.work import actions
 from intents.classify import IntentModel
 from storage.models import VerificationChallenge, utcnow
 from tests.agent_harness import Harness, harness, letter

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from storage import audit
 from storage.db import create_engine, session_factory
 from storage.errors import AuditWriteError

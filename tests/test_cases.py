@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import func, select
 
-from bot.cases import OutboxItem, get_case, open_case, transition
+from bot.case.lifecycle import Event, State
+from bot.case.store import OutboxItem, get_case, open_case, transition
 from bot.errors import CaseNotFound, IllegalTransition
-from bot.lifecycle import Event, State
 from storage import audit
 from storage.audit import AuditEvent
 from storage.db import create_engine, session_factory

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.build import open_desk
-from bot.cli import app
-from bot.intake import ingest
-from bot.pipeline import advance_due
-from bot.report import summarise
+from bot.case.report import summarise
+from bot.cli.main import app
 from bot.settings import load_settings
+from bot.work.intake import ingest
+from bot.work.pipeline import advance_due
 from mail.intake import Fetched
 from storage.customer.importer import import_customers
 from storage.db import create_engine

@@ -193,7 +193,7 @@ def test_periods(period: str, start: datetime, end: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["storage.datamap", "storage.customer.schema", "storage.retention", "bot.cli_store"]
+    "module", ["storage.datamap", "storage.customer.schema", "storage.retention", "bot.cli.store"]
 )
 def test_each_module_imports_first_without_a_cycle(module: str) -> None:
     import subprocess

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.deadlines import due_date, extended_due
+from bot.case.deadlines import due_date, extended_due
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import pipeline
+from bot.work import pipeline
 from storage.customer import Executor, SubjectNotFound
 from storage.datamap import parse_datamap
 from storage.db import create_engine

@@ -13,11 +13,11 @@ import pytest
 from sqlmodel import col, func, select
 from typer.testing import CliRunner
 
-import bot.intake
-from bot.cli import app
-from bot.desk import Desk
-from bot.intake import PENDING, ingest, process_recorded, record
+import bot.work.intake
+from bot.cli.main import app
 from bot.settings import load_settings
+from bot.work.desk import Desk
+from bot.work.intake import PENDING, ingest, process_recorded, record
 from intents.classify import IntentModel
 from mail.intake import Fetched, Outcome
 from storage import audit
@@ -137,14 +137,14 @@ async def test_a_record_that_breaks_processing_is_kept_and_the_rest_go_on(
 ) -> None:
     poison = letter("alice@example.org", "data", "POISON please send me my data.")
     fine = letter("bob@example.org", "data", "Please send me a copy of my personal data.")
-    real = bot.intake.classify
+    real = bot.work.intake.classify
 
     def classify(model: IntentModel, text: str) -> object:  # a bug in a later stage
         if "POISON" in text:
             raise RuntimeError("boom for alice@example.org")  # an error quoting the customer
         return real(model, text)
 
-    monkeypatch.setattr(bot.intake, "classify", classify)
+    monkeypatch.setattr(bot.work.intake, "classify", classify)
     await record(desk, [_fetched(poison, 1), _fetched(fine, 2)])
     assert await process_recorded(desk) == 2
     rows = await _rows(desk)
@@ -206,7 +206,7 @@ async def test_a_transient_failure_leaves_the_record_pending_for_the_next_pass(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     raw = letter("alice@example.org", "data", "Please send me a copy of my personal data.")
-    real, calls = bot.intake.classify, []
+    real, calls = bot.work.intake.classify, []
 
     def classify(model: IntentModel, text: str) -> object:  # the case moved under us, once
         calls.append(text)
@@ -214,7 +214,7 @@ async def test_a_transient_failure_leaves_the_record_pending_for_the_next_pass(
             raise ConcurrentUpdateError("DSR-1 changed while we worked on it; reload it")
         return real(model, text)
 
-    monkeypatch.setattr(bot.intake, "classify", classify)
+    monkeypatch.setattr(bot.work.intake, "classify", classify)
     await record(desk, [_fetched(raw)])
     assert await process_recorded(desk) == 0  # nothing finished: run_inbound waits, then retries
     assert [r.kind for r in await _rows(desk)] == [PENDING]

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_intents import register
+from bot.cli.intents import register
 from intents.corpus import CORPUS_DIR, corpus_files
 
 KEYS = {"id", "intent", "intents", "scores", "language", "needs_review"}

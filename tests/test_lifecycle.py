@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import IllegalTransition
-from bot.lifecycle import (
+from bot.case.lifecycle import (
     CLOSED_STATES,
     TRANSITIONS,
     Event,
@@ -14,6 +13,7 @@ from bot.lifecycle import (
     is_open,
     next_state,
 )
+from bot.errors import IllegalTransition
 
 HAPPY_PATH = [
     (State.RECEIVED, Event.CLASSIFY, State.AWAITING_VERIFICATION),

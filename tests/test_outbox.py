@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from bot.outbox import OutboxWorker, TransientSendError
+from bot.work.outbox import OutboxWorker, TransientSendError
 from storage import audit
 from storage.audit import AuditEvent
 from storage.db import create_engine, session_factory

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.lifecycle import State
+from bot.case.lifecycle import State
 from storage.models import Outbox, TrainingLabel
 from tests.servers.slack import SlackRig
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack_cards import CardFacts, case_card, escape, plain
-from bot.slack_views import (
+from bot.slack.cards import CardFacts, case_card, escape, plain
+from bot.slack.views import (
     CaseLine,
     digest_blocks,
     extend_modal,

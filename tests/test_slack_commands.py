@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.lifecycle import State
-from bot.pipeline import advance_due
-from bot.slack_commands import parse_command
-from bot.slack_intake import StaffIntakeError, customer_address, slack_plain
+from bot.case.lifecycle import State
+from bot.slack.commands import parse_command
+from bot.slack.intake import StaffIntakeError, customer_address, slack_plain
+from bot.work.pipeline import advance_due
 from storage.models import Case, Outbox
 from tests.servers.slack import INTAKE, SlackRig
 
@@ -161,7 +161,7 @@ def test_slack_formatting_is_undone_before_intake() -> None:
 
 
 async def test_same_message_twice_at_once_opens_one_case(slack_rig: SlackRig) -> None:
-    from bot.slack_intake import open_staff_case
+    from bot.slack.intake import open_staff_case
 
     def once() -> Any:
         return open_staff_case(

@@ -10,9 +10,9 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import select
 
-from bot.intake import ingest
-from bot.lifecycle import State
-from bot.pipeline import advance_due
+from bot.case.lifecycle import State
+from bot.work.intake import ingest
+from bot.work.pipeline import advance_due
 from mail.intake import Fetched
 from storage.models import Outbox, TrainingLabel
 from tests.servers.slack import CHANNEL, SlackRig

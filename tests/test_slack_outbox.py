@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-import bot.intake
-from bot.intake import process_recorded, record
-from bot.outbox import OutboxWorker
-from bot.scheduler import send_reminders
-from bot.slack_digest import queue_digest
-from bot.slack_intake import open_staff_case
+import bot.work.intake
+from bot.slack.digest import queue_digest
+from bot.slack.intake import open_staff_case
+from bot.work.intake import process_recorded, record
+from bot.work.outbox import OutboxWorker
+from bot.work.scheduler import send_reminders
 from mail.intake import Fetched
 from storage.models import Case, Outbox
 from tests.agent_harness import letter
@@ -69,7 +69,7 @@ async def test_note_goes_into_the_cards_thread(slack_rig: SlackRig) -> None:
         text="jane@example.com asks us to delete her domain registration data",
         intents=["delete"],
     )
-    from bot.pipeline import advance_due
+    from bot.work.pipeline import advance_due
 
     await advance_due(slack_rig.desk)
     rows = await slack_rows(slack_rig)
@@ -203,7 +203,7 @@ async def test_a_message_that_broke_processing_is_announced_without_its_text(
     def broken(model: object, text: str) -> object:  # a bug in a later stage
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(bot.intake, "classify", broken)
+    monkeypatch.setattr(bot.work.intake, "classify", broken)
     raw = letter("mallory@example.org", "<!channel> *now*", "Please send me my data.")
     await record(slack_rig.desk, [Fetched(raw, source="test")])
     assert await process_recorded(slack_rig.desk) == 1

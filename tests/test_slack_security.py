@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.lifecycle import State
-from bot.slack_http import signature_problem
+from bot.case.lifecycle import State
+from bot.slack.http import signature_problem
 from tests.servers.slack import SECRET, SlackRig, sign
 
 

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from bot.lifecycle import State
-from bot.slack_http import run_socket_mode
+from bot.case.lifecycle import State
+from bot.slack.http import run_socket_mode
 from tests.servers.slack import SlackRig
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bot.cli_store import register
+from bot.cli.store import register
 from bot.settings import load_settings
 from tests.test_store_support import customer_engine, customer_url  # noqa: F401
 

@@ -6,10 +6,11 @@
    like real customer mail), each with its own Message-ID.
 2. Bare aioimaplib fetch loops over them: one UID FETCH per message, and batches of 100.
 3. `ImapIntake.run_batches` reads the same mailbox as `dsr run` does: its handler
-   (`bot.mailbox.recorder` -> `bot.intake.record`) scans each header for the Message-ID, hashes
-   the message and commits its `InboundMessage` row, one transaction per batch, on a real desk
-   over a temp SQLite case store; the intake flags the messages after the commit and saves its
-   UID progress in the case store (`CaseStoreUidState`). `--per-message`: one commit each.
+   (`bot.work.mailbox.recorder` -> `bot.work.intake.record`) scans each header for the
+   Message-ID, hashes the message and commits its `InboundMessage` row, one transaction per
+   batch, on a real desk over a temp SQLite case store; the intake flags the messages after the
+   commit and saves its UID progress in the case store (`CaseStoreUidState`). `--per-message`:
+   one commit each.
 4. Stage two's parse (`mail.parse.parse_message`, the full MIME parse, body to text, quote
    stripping) over the same recorded messages, on one core: the rate at which the desk turns
    records into parsed messages (classification and case opening are in bench_agent.py).
@@ -33,9 +34,9 @@ from sqlalchemy import delete
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.desk import Desk
-from bot.mailbox import CaseStoreUidState, recorder
 from bot.settings import load_settings
+from bot.work.desk import Desk
+from bot.work.mailbox import CaseStoreUidState, recorder
 from intents.classify import load_model
 from mail.envelope import first_look
 from mail.imap import ImapIntake
@@ -202,7 +203,7 @@ def parse_all(raws: list[bytes]) -> list[ParsedMessage]:
 
 
 class Committer:
-    """The product's intake handler (`bot.mailbox.recorder`), counting what it committed."""
+    """The product's intake handler (`bot.work.mailbox.recorder`), counting what it committed."""
 
     def __init__(self, desk: Desk) -> None:
         self.desk = desk

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DSR_SECRET_KEY", "bench-secret-key-0123456789abcdef-0123456789")
 
-from bot.slack_cards import case_card
-from bot.slack_facts import card_facts
+from bot.slack.cards import case_card
+from bot.slack.facts import card_facts
 from intents.classify import load_model
 from storage.migrate import upgrade_async
 from tests.servers.slack import FakeSlack, build_rig, close_rig

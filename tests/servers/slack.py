@@ -350,7 +350,7 @@ class SlackRig:
 
     async def case(self, ref: str) -> Any:
         """The case as stored now."""
-        from bot.cases import get_case
+        from bot.case.store import get_case
 
         async with self.desk.sessions() as session:
             return await get_case(session, ref)
@@ -368,8 +368,8 @@ class SlackRig:
 
     async def staff_case(self, intents: list[str], address: str = "jane@example.com") -> str:
         """Open a case through staff intake and let the pipeline route it once."""
-        from bot.pipeline import advance_due
-        from bot.slack_intake import open_staff_case
+        from bot.slack.intake import open_staff_case
+        from bot.work.pipeline import advance_due
 
         opened = await open_staff_case(
             self.desk,
@@ -384,7 +384,7 @@ class SlackRig:
 
     async def send_outbox(self) -> int:
         """Send the pending Slack rows once (mail rows stay)."""
-        from bot.outbox import OutboxWorker
+        from bot.work.outbox import OutboxWorker
 
         worker = OutboxWorker(
             engine=self.desk.engine, dispatch={"slack": self.parts.dispatch}, worker_id="t"
@@ -408,7 +408,7 @@ async def build_rig(
 
     from bot.http import build_app
     from bot.settings import Settings
-    from bot.slack_http import install_slack
+    from bot.slack.http import install_slack
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]

@@ -19,7 +19,7 @@ from bot.errors import RecordNotFound
 from storage import audit
 from storage.models import InboundMessage
 
-#: A record kept but not yet parsed and routed (`bot.intake.process_recorded` takes it).
+#: A record kept but not yet parsed and routed (`bot.work.intake.process_recorded` takes it).
 PENDING = "pending"
 #: Kinds that need a person: unreadable, refused for size, or broken in processing.
 ATTENTION = ("unparseable", "oversize", "error")

@@ -2,7 +2,7 @@
 
 Work is claimed with `FOR UPDATE SKIP LOCKED` and a lease (`next_action_at`), so several
 `dsr run` processes share it and a crashed one's work is picked up again. Every move goes through
-`bot.cases.transition`, so its audit event and mails commit with it. Customer-store operations
+`bot.case.store.transition`, so its audit event and mails commit with it. Customer-store operations
 are idempotent per case (the executor's receipts), so a repeat after a crash does no harm.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot import verify
-from bot.cases import OutboxItem, add_outbox, get_case, transition
-from bot.desk import Desk, mail_item, slack_item
-from bot.lifecycle import Event, State
-from bot.policy import Route, ordered, route
+from bot.case import verify
+from bot.case.lifecycle import Event, State
+from bot.case.policy import Route, ordered, route
+from bot.case.store import OutboxItem, add_outbox, get_case, transition
+from bot.work.desk import Desk, mail_item, slack_item
 from storage.customer import CustomerStoreError, Subject, SubjectNotFound
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, utcnow

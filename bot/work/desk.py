@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.cases import OutboxItem
-from bot.policy import Policy
+from bot.case.policy import Policy
+from bot.case.store import OutboxItem
 from bot.settings import Settings
 from intents.classify import IntentModel
 from storage.customer import Executor

@@ -12,11 +12,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
 from bot.errors import CaseNotFound
-from bot.slack_cards import case_card
-from bot.slack_facts import card_facts, open_case_lines
-from bot.slack_intake import StaffIntakeError, open_staff_case, slack_plain
-from bot.slack_staff import REFUSAL, Staff, case_ref_or_none
-from bot.slack_views import list_blocks, new_case_modal, read_meta
+from bot.slack.cards import case_card
+from bot.slack.facts import card_facts, open_case_lines
+from bot.slack.intake import StaffIntakeError, open_staff_case, slack_plain
+from bot.slack.staff import REFUSAL, Staff, case_ref_or_none
+from bot.slack.views import list_blocks, new_case_modal, read_meta
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from sqlmodel import col, func, select
 
-from bot.inbox import ATTENTION, PENDING
-from bot.report import Report, summarise
+from bot.case.inbox import ATTENTION, PENDING
+from bot.case.report import Report, summarise
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current

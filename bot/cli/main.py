@@ -12,7 +12,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from bot import cli_audit, cli_run
+from bot.cli import audit as cli_audit
+from bot.cli import run as cli_run
 from bot.errors import DsrError, NotAvailable
 from bot.settings import load_settings
 from storage.errors import StorageError
@@ -40,12 +41,12 @@ app = typer.Typer(
 # Areas whose commands are built in their own modules; a module that is not there yet gets
 # placeholder commands that say so plainly.
 _OPTIONAL = {
-    "bot.cli_intents": ("classify", "train", "eval"),
-    "bot.cli_store": ("store",),
-    "bot.cli_cases": ("cases",),
-    "bot.cli_demo": ("demo",),
-    "bot.cli_report": ("report",),
-    "bot.cli_inbox": ("inbox",),
+    "bot.cli.intents": ("classify", "train", "eval"),
+    "bot.cli.store": ("store",),
+    "bot.cli.cases": ("cases",),
+    "bot.cli.demo": ("demo",),
+    "bot.cli.report": ("report",),
+    "bot.cli.inbox": ("inbox",),
 }
 
 

@@ -1,5 +1,5 @@
 """`dsr cases list|show|approve|reject|reclassify|verify|extend|dismiss`: case work without Slack,
-on the same core functions (`bot.actions`) that the Slack buttons call.
+on the same core functions (`bot.work.actions`) that the Slack buttons call.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Annotated
 import typer
 from sqlmodel import col, select
 
-from bot import actions
 from bot.build import open_desk
-from bot.cases import get_case
-from bot.desk import Desk
-from bot.lifecycle import OPEN_STATES
+from bot.case.lifecycle import OPEN_STATES
+from bot.case.store import get_case
 from bot.settings import Settings
+from bot.work import actions
+from bot.work.desk import Desk
 from storage import audit
 from storage.models import Case, Outbox
 

@@ -13,9 +13,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.deadlines import due_date
+from bot.case.deadlines import due_date
+from bot.case.lifecycle import Event, State, next_state
 from bot.errors import CaseNotFound
-from bot.lifecycle import Event, State, next_state
 from mail.threading import make_message_id
 from storage import audit
 from storage.errors import ConcurrentUpdateError

@@ -1,5 +1,5 @@
 """Who may act in Slack, and how an action is run for them: approver check (user ids or a user
-group), audited refusals, `bot.actions` errors turned into audited ephemeral answers.
+group), audited refusals, `bot.work.actions` errors turned into audited ephemeral answers.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions import ActionResult, check_approver
-from bot.desk import Desk
 from bot.errors import DsrError, NotAuthorized
-from bot.slack_views import ephemeral_text
+from bot.slack.views import ephemeral_text
+from bot.work.actions import ActionResult, check_approver
+from bot.work.desk import Desk
 from storage import audit
 from storage.errors import StorageError
 from storage.models import parse_reference

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from bot import actions
 from bot.build import open_desk
-from bot.desk import Desk
-from bot.mailbox import handler
-from bot.mailer import build_sender, mail_dispatch
-from bot.outbox import OutboxWorker
-from bot.pipeline import advance_due
 from bot.settings import Settings, load_settings
+from bot.work import actions
+from bot.work.desk import Desk
+from bot.work.mailbox import handler
+from bot.work.mailer import build_sender, mail_dispatch
+from bot.work.outbox import OutboxWorker
+from bot.work.pipeline import advance_due
 from mail.maildir import MaildirIntake
 from storage import audit
 from storage.customer.importer import import_customers

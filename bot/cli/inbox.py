@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import inbox
+from bot.case import inbox
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
 

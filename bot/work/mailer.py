@@ -11,8 +11,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.outbox import Dispatch, TransientSendError
 from bot.settings import Settings
+from bot.work.outbox import Dispatch, TransientSendError
 from mail.compose import Attachment, compose
 from mail.errors import MailSendError
 from mail.maildir import MaildirSender

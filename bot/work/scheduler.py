@@ -9,11 +9,11 @@ from datetime import date, timedelta
 
 from sqlmodel import col, select
 
-from bot.cases import get_case, transition
-from bot.desk import Desk, slack_item
-from bot.intake import process_recorded
-from bot.lifecycle import OPEN_STATES, Event
-from bot.pipeline import advance_due
+from bot.case.lifecycle import OPEN_STATES, Event
+from bot.case.store import get_case, transition
+from bot.work.desk import Desk, slack_item
+from bot.work.intake import process_recorded
+from bot.work.pipeline import advance_due
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case
 

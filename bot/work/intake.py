@@ -25,13 +25,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import verify
-from bot.cases import OutboxItem, add_outbox, get_case, open_case, transition
-from bot.desk import Desk, mail_item, slack_item
+from bot.case import verify
+from bot.case.inbox import PENDING
+from bot.case.lifecycle import Event, State
+from bot.case.policy import is_about_processor_data
+from bot.case.store import OutboxItem, add_outbox, get_case, open_case, transition
 from bot.errors import CaseNotFound
-from bot.inbox import PENDING
-from bot.lifecycle import Event, State
-from bot.policy import is_about_processor_data
+from bot.work.desk import Desk, mail_item, slack_item
 from intents.classify import classify
 from intents.extract import extract
 from mail.envelope import first_look

@@ -67,7 +67,7 @@ def md(text: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CardFacts:
-    """Everything the card shows, gathered by `bot.slack_facts` (I/O) for these pure builders."""
+    """Everything the card shows, gathered by `bot.slack.facts` (I/O) for these pure builders."""
 
     ref: str
     state: str

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot.desk import Desk
+from bot.work.desk import Desk
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import DsrError
-from bot.outbox import TransientSendError
 from bot.settings import Settings
+from bot.work.outbox import TransientSendError
 
 
 class SlackSendError(DsrError, RuntimeError):

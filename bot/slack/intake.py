@@ -17,10 +17,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot.cases import open_case
-from bot.desk import Desk
+from bot.case.policy import is_about_processor_data
+from bot.case.store import open_case
 from bot.errors import DsrError
-from bot.policy import is_about_processor_data
+from bot.work.desk import Desk
 from intents.classify import Classification, classify
 from intents.extract import extract
 from intents.labels import LABELS

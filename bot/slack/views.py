@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bot.slack_cards import (
+from bot.slack.cards import (
     STATE_LABELS,
     Block,
     due_text,

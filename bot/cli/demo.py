@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.demo import run_demo
+from bot.cli.tour import run_demo
 
 
 def demo(

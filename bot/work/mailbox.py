@@ -1,7 +1,8 @@
 """Intake wiring: the IMAP UID state kept in the case store, the Maildir + SMTP receiver default,
 and the PostgreSQL advisory lock that lets exactly one `dsr run` process read the mailbox.
 
-Readers only record messages (`bot.intake.record`); `bot.scheduler.run_inbound` processes them.
+Readers only record messages (`bot.work.intake.record`); `bot.work.scheduler.run_inbound`
+processes them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.desk import Desk
-from bot.intake import ingest, record
+from bot.work.desk import Desk
+from bot.work.intake import ingest, record
 from mail.imap import ImapIntake
 from mail.intake import BatchHandler, Fetched, Handler, Outcome
 from mail.maildir import MaildirIntake

@@ -23,13 +23,13 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import update
 from sqlmodel import col
 
-from bot.cases import get_case
-from bot.desk import Desk
-from bot.outbox import TransientSendError
-from bot.slack_cards import case_card, fallback_text
-from bot.slack_client import SlackSendError, api_error_code, send_error
-from bot.slack_facts import card_facts, open_case_lines
-from bot.slack_views import digest_blocks, inbox_alert_text, note_text, reminder_text
+from bot.case.store import get_case
+from bot.slack.cards import case_card, fallback_text
+from bot.slack.client import SlackSendError, api_error_code, send_error
+from bot.slack.facts import card_facts, open_case_lines
+from bot.slack.views import digest_blocks, inbox_alert_text, note_text, reminder_text
+from bot.work.desk import Desk
+from bot.work.outbox import TransientSendError
 from storage.models import Case, Outbox
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class SlackDispatcher:
 
     Args:
         desk: the shared desk (case store, executor for previews).
-        client: the Web API client (see `bot.slack_client.make_client`).
+        client: the Web API client (see `bot.slack.client.make_client`).
         channel: DSR_SLACK_CHANNEL, where cards and the digest go.
     """
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.lifecycle import is_open
+from bot.case.lifecycle import is_open
 from storage.models import Case
 
 

@@ -21,13 +21,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.desk import Desk
-from bot.outbox import Dispatch
-from bot.slack_app import build_slack_app
-from bot.slack_client import make_client
-from bot.slack_digest import run_digest
-from bot.slack_outbox import SlackDispatcher
-from bot.slack_staff import Staff
+from bot.slack.app import build_slack_app
+from bot.slack.client import make_client
+from bot.slack.digest import run_digest
+from bot.slack.outbox import SlackDispatcher
+from bot.slack.staff import Staff
+from bot.work.desk import Desk
+from bot.work.outbox import Dispatch
 from storage import audit
 
 log = logging.getLogger(__name__)

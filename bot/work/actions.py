@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.cases import OutboxItem, get_case, transition
-from bot.deadlines import MAX_EXTENSION_MONTHS, add_months
-from bot.desk import Desk, mail_item, slack_item
+from bot.case.deadlines import MAX_EXTENSION_MONTHS, add_months
+from bot.case.lifecycle import Event, State
+from bot.case.policy import NEEDS_VERIFICATION, approvals_needed
+from bot.case.store import OutboxItem, get_case, transition
 from bot.errors import DsrError, NotAuthorized
-from bot.lifecycle import Event, State
-from bot.pipeline import verified_address
-from bot.policy import NEEDS_VERIFICATION, approvals_needed
+from bot.work.desk import Desk, mail_item, slack_item
+from bot.work.pipeline import verified_address
 from intents.labels import LABELS
 from storage import audit
 from storage.models import Approval, Case, InboundMessage, TrainingLabel, utcnow

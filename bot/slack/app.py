@@ -1,6 +1,6 @@
 """The Slack app (slack-bolt `AsyncApp`): card buttons, modals, `/dsr`, App Home and staff
-intake. Every listener acks at once; the work runs after the ack, through `bot.actions`, for
-approvers only (`bot.slack_staff`).
+intake. Every listener acks at once; the work runs after the ack, through `bot.work.actions`, for
+approvers only (`bot.slack.staff`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
-from bot import actions
-from bot.slack_commands import register_commands
-from bot.slack_facts import open_case_lines
-from bot.slack_staff import Staff
-from bot.slack_views import (
+from bot.slack.commands import register_commands
+from bot.slack.facts import open_case_lines
+from bot.slack.staff import Staff
+from bot.slack.views import (
     extend_modal,
     home_view,
     read_meta,
@@ -25,6 +24,7 @@ from bot.slack_views import (
     reject_modal,
     verify_modal,
 )
+from bot.work import actions
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def build_slack_app(staff: Staff, *, signing_secret: str | None) -> AsyncApp:
     """The bolt app with every listener registered.
 
     Args:
-        staff: desk and Web API client (see `bot.slack_client.make_client`).
+        staff: desk and Web API client (see `bot.slack.client.make_client`).
         signing_secret: DSR_SLACK_SIGNING_SECRET; None in Socket Mode only.
     """
     app = AsyncApp(

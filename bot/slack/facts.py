@@ -9,13 +9,13 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from bot.cases import get_case
-from bot.desk import Desk
-from bot.lifecycle import OPEN_STATES, State
-from bot.pipeline import verified_address
-from bot.policy import approvals_needed
-from bot.slack_cards import CardFacts, escape
-from bot.slack_views import CaseLine
+from bot.case.lifecycle import OPEN_STATES, State
+from bot.case.policy import approvals_needed
+from bot.case.store import get_case
+from bot.slack.cards import CardFacts, escape
+from bot.slack.views import CaseLine
+from bot.work.desk import Desk
+from bot.work.pipeline import verified_address
 from storage.customer import CustomerStoreError, Subject
 from storage.models import Approval, Case
 
