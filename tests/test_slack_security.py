@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.case.lifecycle import State
-from bot.slack.http import signature_problem
+from bot.case.lifecycle import CaseState
+from bot.slack.verification import signature_problem
 from tests.servers.slack import SECRET, SlackRig, sign
 
 
@@ -21,7 +21,7 @@ async def test_forged_signature_is_refused_and_audited(slack_rig: SlackRig) -> N
     (event,) = await slack_rig.audits("slack_request_refused")
     assert event.actor == "slack:unverified" and '"why":"bad_signature"' in event.details
     assert slack_rig.fake.named("views.open") == []
-    assert (await slack_rig.case(ref)).state == State.AWAITING_VERIFICATION
+    assert (await slack_rig.case(ref)).state == CaseState.AWAITING_VERIFICATION
 
 
 async def test_tampered_body_is_refused(slack_rig: SlackRig) -> None:
@@ -71,7 +71,7 @@ async def test_modal_submission_by_non_approver_is_refused(slack_rig: SlackRig) 
     values = {"reason": {"value": {"type": "plain_text_input", "value": "trust me"}}}
     assert await slack_rig.submit("UINTRUDER", "verify_submit", ref, values) == 200
     await slack_rig.fake.wait_for("chat.postEphemeral")
-    assert (await slack_rig.case(ref)).state == State.AWAITING_VERIFICATION
+    assert (await slack_rig.case(ref)).state == CaseState.AWAITING_VERIFICATION
     assert len(await slack_rig.audits("action_refused")) == 1
 
 
@@ -81,14 +81,14 @@ async def test_member_of_the_approver_group_may_act(slack_rig_factory: Any) -> N
     ref = await rig.staff_case(["other"])
     assert await rig.click("UGROUP", "dismiss", ref) == 200
     assert (await rig.fake.wait_for("chat.postEphemeral"))[0].params["text"] == f"{ref} dismissed"
-    assert (await rig.case(ref)).state == State.DONE
+    assert (await rig.case(ref)).state == CaseState.DONE
 
 
 async def test_click_on_a_closed_case_is_refused_and_audited(slack_rig: SlackRig) -> None:
     ref = await slack_rig.staff_case(["other"])
     assert await slack_rig.click("UAPP1", "dismiss", ref) == 200
     await slack_rig.fake.wait_for("chat.postEphemeral")
-    assert (await slack_rig.case(ref)).state == State.DONE
+    assert (await slack_rig.case(ref)).state == CaseState.DONE
     # an old card still shows the buttons: a late click must change nothing
     assert await slack_rig.click("UAPP2", "dismiss", ref) == 200
     assert await slack_rig.click("UAPP2", "approve", ref) == 200
@@ -98,7 +98,7 @@ async def test_click_on_a_closed_case_is_refused_and_audited(slack_rig: SlackRig
     refused = await slack_rig.audits("action_refused")
     assert {e.actor for e in refused} == {"slack:UAPP2"}
     assert {'"attempted":"dismiss"' in e.details for e in refused} == {True, False}
-    assert (await slack_rig.case(ref)).state == State.DONE
+    assert (await slack_rig.case(ref)).state == CaseState.DONE
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 
 from bot.slack.commands import register_commands
 from bot.slack.facts import open_case_lines
@@ -58,17 +59,19 @@ async def _on_error(error: Exception, body: dict[str, Any]) -> None:
     log.error("slack listener failed: %s (%s)", type(error).__name__, body.get("type"))
 
 
-def build_slack_app(staff: Staff, *, signing_secret: str | None) -> AsyncApp:
+def build_slack_app(staff: Staff, *, verification: AsyncMiddleware | None) -> AsyncApp:
     """The bolt app with every listener registered.
 
     Args:
         staff: desk and Web API client (see `bot.slack.client.make_client`).
-        signing_secret: DSR_SLACK_SIGNING_SECRET; None in Socket Mode only.
+        verification: the signature check for HTTP mode (None in Socket Mode only, where
+            Slack's connection itself is authenticated).
     """
     app = AsyncApp(
         client=staff.client,
-        signing_secret=signing_secret or "",
-        request_verification_enabled=signing_secret is not None,
+        signing_secret="",
+        request_verification_enabled=False,  # `verification` takes its place
+        before_authorize=verification,
         logger=logging.getLogger("bot.slack_bolt"),
     )
     app.error(_on_error)
