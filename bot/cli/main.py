@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from bot.cli import audit as cli_audit
+from bot.cli import logs
 from bot.cli import run as cli_run
 from bot.errors import DsrError, NotAvailable
 from bot.settings import load_settings
@@ -108,5 +109,5 @@ _register_all()
 
 def main() -> None:
     """Console entry point."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.WARNING)
     app()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import typer
 
 from bot import app as bot_app
+from bot.cli import logs
 from bot.settings import Settings
 
 
@@ -15,7 +15,7 @@ def run(ctx: typer.Context) -> None:
     """Run the desk: HTTP server (/healthz, Slack), intake, pipeline, outbox, scheduler."""
     settings = ctx.obj
     assert isinstance(settings, Settings)
-    logging.getLogger().setLevel(settings.log_level)
+    logs.configure(settings.log_level)
     asyncio.run(bot_app.main(settings))
 
 
