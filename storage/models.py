@@ -7,10 +7,62 @@ All datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum, auto
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
+
+
+class CaseState(StrEnum):
+    """Where a case is (the moves between them are `bot.case.lifecycle`'s table)."""
+
+    RECEIVED = auto()
+    AWAITING_VERIFICATION = auto()
+    AWAITING_APPROVAL = auto()
+    APPROVED = auto()
+    DONE = auto()
+    NEEDS_TRIAGE = auto()
+    REJECTED = auto()
+    EXPIRED = auto()
+    FAILED = auto()
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is: waiting, leased to a sender, accepted, or given up."""
+
+    PENDING = auto()
+    SENDING = auto()
+    SENT = auto()
+    FAILED = auto()
+
+
+class RecordKind(StrEnum):
+    """What an inbound record turned out to be. `PENDING` is recorded but not yet processed;
+    `UNPARSEABLE`, `OVERSIZE` and `ERROR` need a person (`dsr inbox`)."""
+
+    PENDING = auto()
+    REQUEST = auto()
+    REPLY = auto()
+    ROBOT = auto()
+    UNPARSEABLE = auto()
+    OVERSIZE = auto()
+    ERROR = auto()
+    STAFF = auto()
+
+
+def _enum_column(enum: type[StrEnum], length: int, **kwargs: Any) -> Column[Any]:
+    """A string column holding an enum's values (no native enum type, so no migration)."""
+    kind = SAEnum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+    return Column(kind, **kwargs)
 
 
 def utcnow() -> datetime:
@@ -25,7 +77,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (Index("ix_dsr_case_state_due", "state", "due_on"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    state: str = Field(max_length=32, index=True)
+    state: CaseState = Field(sa_column=_enum_column(CaseState, 32, nullable=False, index=True))
     intents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     scores: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     confidence: float | None = None
@@ -94,9 +146,10 @@ class InboundMessage(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     channel: str = Field(default="email", max_length=16)
     source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
-    # kind: pending (recorded, not yet parsed) | request | reply | robot | unparseable |
-    # oversize | staff
-    kind: str = Field(default="request", max_length=16, index=True)
+    kind: RecordKind = Field(
+        default=RecordKind.REQUEST,
+        sa_column=_enum_column(RecordKind, 16, nullable=False, index=True),
+    )
     robot_kind: str | None = Field(default=None, max_length=32)
     sender_pseudonym: str | None = Field(default=None, max_length=64)
     size: int = 0
@@ -152,7 +205,9 @@ class Outbox(SQLModel, table=True):
     template: str = Field(max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     message_id: str | None = Field(default=None, max_length=998, unique=True)
-    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    status: OutboxStatus = Field(
+        default=OutboxStatus.PENDING, sa_column=_enum_column(OutboxStatus, 16, nullable=False)
+    )
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
@@ -190,9 +245,12 @@ class MailboxState(SQLModel, table=True):
 __all__ = [
     "Approval",
     "Case",
+    "CaseState",
     "InboundMessage",
     "MailboxState",
     "Outbox",
+    "OutboxStatus",
+    "RecordKind",
     "TrainingLabel",
     "VerificationChallenge",
     "parse_reference",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.case.lifecycle import State
+from bot.case.lifecycle import CaseState
 from bot.work import actions
 from intents.classify import IntentModel
 from storage import audit
@@ -50,7 +50,7 @@ async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -
     """Alice asks; the challenge goes to her address on file; she replies to it."""
     await h.receive(letter(ALICE, subject, body))
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_VERIFICATION, (case.intents, case.state)
+    assert case.state == CaseState.AWAITING_VERIFICATION, (case.intents, case.state)
     challenge = h.sent_to(ALICE, "challenge")
     assert len(challenge) == 1 and _has_code(challenge[0]), [m["Subject"] for m in h.sent]
     reply = letter(
@@ -61,7 +61,7 @@ async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -
     )
     await h.receive(reply)
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_APPROVAL
+    assert case.state == CaseState.AWAITING_APPROVAL
     return case.reference
 
 
@@ -83,7 +83,7 @@ async def test_see_request_sends_the_access_package_to_the_address_on_file(h: Ha
     assert "approved" in result.message
     await h.settle()
     (case,) = await h.cases()
-    assert case.state == State.DONE
+    assert case.state == CaseState.DONE
     (package,) = h.sent_to(ALICE, "access_package")
     assert f"[{ref}]" in str(package["Subject"])
     names = sorted(p.get_filename() for p in package.iter_attachments())
@@ -107,7 +107,7 @@ async def test_change_request_is_applied_after_approval(h: Harness) -> None:
     await actions.approve(h.desk, ref, "cli:dpo")
     await h.settle()
     (case,) = await h.cases()
-    assert case.state == State.DONE, case.data.get("failure")
+    assert case.state == CaseState.DONE, case.data.get("failure")
     assert _customer_rows(h, "select phone from customer where email = 'alice@example.org'") == [
         ("+49307654321",)
     ]
@@ -120,7 +120,7 @@ async def test_delete_request_erases_and_names_what_is_kept(h: Harness) -> None:
     await actions.approve(h.desk, ref, "cli:dpo")
     await h.settle()
     (case,) = await h.cases()
-    assert case.state == State.DONE
+    assert case.state == CaseState.DONE
     assert _customer_rows(h, "select count(*) from customer where email = 'alice@example.org'") == [
         (0,)
     ]
@@ -132,7 +132,7 @@ async def test_delete_request_erases_and_names_what_is_kept(h: Harness) -> None:
 async def test_unsubscribe_is_carried_out_at_once(h: Harness) -> None:
     await h.receive(letter(ALICE, "newsletter", "Please stop sending me your newsletter."))
     (case,) = await h.cases()
-    assert case.state == State.DONE and case.intents == ["unsubscribe"]
+    assert case.state == CaseState.DONE and case.intents == ["unsubscribe"]
     assert _customer_rows(
         h, "select count(*) from newsletter_subscription where email = 'alice@example.org'"
     ) == [(0,)]
@@ -149,7 +149,7 @@ async def test_concern_is_acknowledged_with_the_right_to_complain(h: Harness) ->
         )
     )
     (case,) = await h.cases()
-    assert "concern" in case.intents and case.state == State.AWAITING_APPROVAL
+    assert "concern" in case.intents and case.state == CaseState.AWAITING_APPROVAL
     (ack,) = h.sent_to(ALICE)
     assert "supervisory" in _text(ack).lower() or "authority" in _text(ack).lower()
 
@@ -164,7 +164,7 @@ async def test_other_goes_to_triage_without_a_reply(h: Harness) -> None:
         )
     )
     (case,) = await h.cases()
-    assert case.state == State.NEEDS_TRIAGE
+    assert case.state == CaseState.NEEDS_TRIAGE
     assert h.sent == []
 
 
@@ -209,7 +209,7 @@ async def test_unverified_case_expires_with_a_polite_mail(h: Harness) -> None:
         s.add(stored)
     await h.settle()
     (case,) = await h.cases()
-    assert case.state == State.EXPIRED
+    assert case.state == CaseState.EXPIRED
     assert any(case.reference in str(m["Subject"]) for m in h.sent_to(ALICE))
 
 
@@ -221,5 +221,5 @@ async def test_a_rerun_after_a_crash_mid_erasure_completes_the_case(h: Harness) 
     await actions.approve(h.desk, ref, "cli:dpo")
     await h.settle()
     (case,) = await h.cases()
-    assert case.state == State.DONE, case.data.get("failure")
+    assert case.state == CaseState.DONE, case.data.get("failure")
     assert len(h.sent_to(ALICE, "delete_done")) == 1

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 
 from bot.case import verify
-from bot.case.lifecycle import State
+from bot.case.lifecycle import CaseState
 from bot.work import actions
 from intents.classify import IntentModel
 from storage.models import VerificationChallenge, utcnow
@@ -74,7 +74,7 @@ async def test_requester_not_on_file_gets_nothing_and_learns_nothing(h: Harness)
         )
     )
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_VERIFICATION
+    assert case.state == CaseState.AWAITING_VERIFICATION
     to_mallory = h.sent_to(MALLORY)
     assert len(to_mallory) == 1  # the acknowledgement only
     assert not any(pii in _text(to_mallory[0]) for pii in ALICE_PII[1:])
@@ -101,7 +101,7 @@ async def test_requester_not_on_file_gets_nothing_and_learns_nothing(h: Harness)
         )
     )
     cases = await h.cases()
-    assert [c.state for c in cases] == [State.AWAITING_VERIFICATION] * 2
+    assert [c.state for c in cases] == [CaseState.AWAITING_VERIFICATION] * 2
     result = await actions.approve(h.desk, cases[0].reference, "cli:dpo")
     assert "nothing to approve" in result.message
     await h.settle()
@@ -114,7 +114,7 @@ async def test_dmarc_failing_spoof_cannot_delete_or_change(h: Harness) -> None:
         letter(ALICE, "Delete", "Please delete my account and all my data.", headers=spoof)
     )
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_VERIFICATION  # a challenge was not skipped
+    assert case.state == CaseState.AWAITING_VERIFICATION  # a challenge was not skipped
     (challenge,) = h.sent_to(ALICE, "challenge")
     # Worst case: the spoofer even knows the challenge's Message-ID and the code.
     code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _text(challenge))
@@ -129,7 +129,7 @@ async def test_dmarc_failing_spoof_cannot_delete_or_change(h: Harness) -> None:
         )
     )
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_VERIFICATION
+    assert case.state == CaseState.AWAITING_VERIFICATION
     path = h.desk.settings.customer_database_url.split("///", 1)[1]
     with sqlite3.connect(path) as conn:
         assert conn.execute(
@@ -152,7 +152,7 @@ async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Har
         await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {guess}"))
     await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {real.group(0)}"))
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_VERIFICATION
+    assert case.state == CaseState.AWAITING_VERIFICATION
     async with h.desk.sessions() as s:
         (stored,) = (await s.exec(select(VerificationChallenge))).all()
     assert stored.revoked_at is not None and stored.code_hash == ""
@@ -169,7 +169,7 @@ async def test_reused_and_expired_codes_fail(h: Harness) -> None:
     )
     await h.receive(reply)
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_VERIFICATION  # expired
+    assert case.state == CaseState.AWAITING_VERIFICATION  # expired
     async with h.desk.sessions() as s, s.begin():
         (stored,) = (await s.exec(select(VerificationChallenge))).all()
         stored.expires_at = utcnow() + timedelta(days=1)
@@ -183,7 +183,7 @@ async def test_reused_and_expired_codes_fail(h: Harness) -> None:
         )
     )
     (case,) = await h.cases()
-    assert case.state == State.AWAITING_APPROVAL
+    assert case.state == CaseState.AWAITING_APPROVAL
     async with h.desk.sessions() as s, s.begin():
         again = await verify.answer(
             s,

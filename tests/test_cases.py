@@ -9,8 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import func, select
 
-from bot.case.lifecycle import Event, State
-from bot.case.store import OutboxItem, get_case, open_case, transition
+from bot.case.lifecycle import CaseState, Event, open_case, transition
+from bot.case.messages import OutboxItem
+from bot.case.store import get_case
 from bot.errors import CaseNotFound, IllegalTransition
 from storage import audit
 from storage.audit import AuditEvent
@@ -53,7 +54,7 @@ async def test_open_and_move_case_writes_audit_and_outbox(engine: AsyncEngine) -
         )
     async with session_factory(engine)() as s:
         again = await get_case(s, case.id or 0)
-        assert again.state == State.AWAITING_VERIFICATION and again.version == 1
+        assert again.state == CaseState.AWAITING_VERIFICATION and again.version == 1
     assert await _counts(engine) == (2, 1)
     assert (await audit.verify(engine)).ok
 
@@ -69,7 +70,7 @@ async def test_failure_after_transition_leaves_nothing_half_written(engine: Asyn
                 s, loaded, Event.CLASSIFY, actor="system", outbox=[duplicate, duplicate]
             )
     async with session_factory(engine)() as s:
-        assert (await get_case(s, case.id or 0)).state == State.RECEIVED
+        assert (await get_case(s, case.id or 0)).state == CaseState.RECEIVED
     assert await _counts(engine) == before
     assert (await audit.verify(engine)).ok
 

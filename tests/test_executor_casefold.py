@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.case.data import verified_address
 from bot.work import pipeline
 from storage.customer import Executor, SubjectNotFound
 from storage.datamap import parse_datamap
@@ -136,8 +137,8 @@ async def test_challenge_and_mail_go_to_the_spelling_on_file(casefold: Executor)
     desk: Any = SimpleNamespace(executor=casefold)
     case = Case(reference="DSR-74", data={"identifiers": [ASKED, "erika"]})
     found = await pipeline._lookup(desk, case)
-    assert found["addresses"] == [STORED]  # one challenge, to the address as stored
-    case.data = {**case.data, "subject": found, "verified_address": ASKED}
-    assert pipeline.verified_address(case) == STORED
+    assert found.addresses == (STORED,)  # one challenge, to the address as stored
+    case.data = {**case.data, "subject": found.model_dump(), "verified_address": ASKED}
+    assert verified_address(case) == STORED
     # The executor finds the subject again by the spelling on file (what _execute passes).
     assert (await casefold.subject(STORED)).account_pk == 1

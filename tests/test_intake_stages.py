@@ -17,13 +17,13 @@ import bot.work.intake
 from bot.cli.main import app
 from bot.settings import load_settings
 from bot.work.desk import Desk
-from bot.work.intake import PENDING, ingest, process_recorded, record
+from bot.work.intake import ingest, process_recorded, record
 from intents.classify import IntentModel
 from mail.intake import Fetched, Outcome
 from storage import audit
 from storage.audit import AuditEvent
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, InboundMessage
+from storage.models import Case, InboundMessage, RecordKind
 from tests.agent_harness import CUSTOMERS, SECRET, letter, open_test_desk
 
 T = TypeVar("T")
@@ -66,7 +66,7 @@ async def test_record_keeps_each_message_once_and_raw(desk: Desk) -> None:
     assert outcomes == [Outcome.PROCESSED] * 3
     assert await record(desk, [_fetched(a, 4)]) == [Outcome.PROCESSED]  # redelivered later
     rows = await _rows(desk)
-    assert [r.kind for r in rows] == [PENDING, PENDING]
+    assert [r.kind for r in rows] == [RecordKind.PENDING, RecordKind.PENDING]
     assert [r.raw for r in rows] == [a, b]
     assert desk.inbound_ready.is_set()  # stage two is woken, not left to its poll
 
@@ -217,7 +217,7 @@ async def test_a_transient_failure_leaves_the_record_pending_for_the_next_pass(
     monkeypatch.setattr(bot.work.intake, "classify", classify)
     await record(desk, [_fetched(raw)])
     assert await process_recorded(desk) == 0  # nothing finished: run_inbound waits, then retries
-    assert [r.kind for r in await _rows(desk)] == [PENDING]
+    assert [r.kind for r in await _rows(desk)] == [RecordKind.PENDING]
     assert await process_recorded(desk) == 1
     assert [r.kind for r in await _rows(desk)] == ["request"]
     assert await _cases(desk) == 1

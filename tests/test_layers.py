@@ -22,6 +22,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "storage": ("bot", "mail", "intents"),
 }
 #: Tables of the case store; SQL on them lives in bot/case/ (and storage/, which defines them).
+#: Outside bot/case/ a session may only be opened and its transaction begun (`session.begin`).
 CASE_STORE_MODELS = (
     "Case",
     "Outbox",
@@ -33,7 +34,7 @@ CASE_STORE_MODELS = (
 )
 _SQL = re.compile(
     r"\b(?:select|update|delete|insert)\(\s*(?:" + "|".join(CASE_STORE_MODELS) + r")\b"
-    r"|session\.get\(\s*(?:" + "|".join(CASE_STORE_MODELS) + r")\b"
+    r"|\bsession\.(?:add|add_all|get|exec|execute|delete|flush|merge)\("
     r"|\bwith_for_update\b"
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.case.lifecycle import State
+from bot.case.lifecycle import CaseState
 from storage.models import Outbox, TrainingLabel
 from tests.servers.slack import SlackRig
 
@@ -32,7 +32,7 @@ async def mails(rig: SlackRig, template: str) -> list[Outbox]:
 async def verified_case(rig: SlackRig, intents: list[str]) -> str:
     """A case verified by hand through Slack, awaiting approval."""
     ref = await rig.staff_case(intents)
-    assert (await rig.case(ref)).state == State.AWAITING_VERIFICATION
+    assert (await rig.case(ref)).state == CaseState.AWAITING_VERIFICATION
     before = len(rig.fake.named("chat.postEphemeral"))
     assert await rig.click("UAPP1", "verify_manually", ref) == 200
     (opened,) = await rig.fake.wait_for("views.open")
@@ -41,7 +41,7 @@ async def verified_case(rig: SlackRig, intents: list[str]) -> str:
     assert await rig.submit("UAPP1", "verify_submit", ref, {"reason": reason}) == 200
     await answers(rig, before + 1)
     case = await rig.case(ref)
-    assert case.state == State.AWAITING_APPROVAL and case.verified_by == "slack:UAPP1"
+    assert case.state == CaseState.AWAITING_APPROVAL and case.verified_by == "slack:UAPP1"
     return ref
 
 
@@ -50,7 +50,7 @@ async def test_verify_by_hand_then_approve(slack_rig: SlackRig) -> None:
     assert await slack_rig.click("UAPP2", "approve", ref) == 200
     said = await answers(slack_rig, 2)
     assert said[-1] == f"{ref} approved"
-    assert (await slack_rig.case(ref)).state == State.APPROVED
+    assert (await slack_rig.case(ref)).state == CaseState.APPROVED
     actors = {(e.action, e.actor) for e in await slack_rig.audits()}
     assert ("case_verify_manually", "slack:UAPP1") in actors
     # the reason stays out of the audit log in clear (it may name the customer)
@@ -67,7 +67,7 @@ async def test_reject_with_reason_tells_the_customer(slack_rig: SlackRig) -> Non
     reason = "We hold no data under this address <!channel>"
     assert await slack_rig.submit("UAPP1", "reject_submit", ref, {"reason": text_value(reason)})
     assert (await answers(slack_rig, 1))[-1] == f"{ref} rejected"
-    assert (await slack_rig.case(ref)).state == State.REJECTED
+    assert (await slack_rig.case(ref)).state == CaseState.REJECTED
     (mail,) = await mails(slack_rig, "rejected")
     assert mail.payload["to"] == "jane@example.com"
     assert mail.payload["context"]["reason"] == reason
@@ -83,13 +83,13 @@ async def test_reclassify_from_the_modal(slack_rig: SlackRig) -> None:
     assert await slack_rig.submit("UAPP1", "reclassify_submit", ref, {"intents": chosen}) == 200
     assert "reclassified as see, delete" in (await answers(slack_rig, 1))[-1]
     case = await slack_rig.case(ref)
-    assert case.state == State.RECEIVED and case.intents == ["see", "delete"]
+    assert case.state == CaseState.RECEIVED and case.intents == ["see", "delete"]
     assert case.round == 1 and case.next_action_at is not None
 
 
 async def test_triage_card_select_and_training_label(slack_rig: SlackRig) -> None:
     ref = await slack_rig.staff_case(["other"])
-    assert (await slack_rig.case(ref)).state == State.NEEDS_TRIAGE
+    assert (await slack_rig.case(ref)).state == CaseState.NEEDS_TRIAGE
     status = await slack_rig.click(
         "UAPP2",
         "triage_intent",
@@ -100,7 +100,7 @@ async def test_triage_card_select_and_training_label(slack_rig: SlackRig) -> Non
     assert status == 200
     assert "reclassified as concern" in (await answers(slack_rig, 1))[-1]
     case = await slack_rig.case(ref)
-    assert case.intents == ["concern"] and case.state == State.RECEIVED
+    assert case.intents == ["concern"] and case.state == CaseState.RECEIVED
     (event,) = await slack_rig.audits("case_reclassify")
     assert event.actor == "slack:UAPP2"
     async with slack_rig.desk.sessions() as session:
@@ -112,7 +112,7 @@ async def test_dismiss_from_triage(slack_rig: SlackRig) -> None:
     ref = await slack_rig.staff_case(["other"])
     assert await slack_rig.click("UAPP1", "dismiss", ref) == 200
     assert (await answers(slack_rig, 1))[-1] == f"{ref} dismissed"
-    assert (await slack_rig.case(ref)).state == State.DONE
+    assert (await slack_rig.case(ref)).state == CaseState.DONE
 
 
 async def test_extend_with_months_and_reason(slack_rig: SlackRig) -> None:
@@ -139,10 +139,10 @@ async def test_four_eyes_deletion_needs_two_distinct_approvers(slack_rig_factory
     assert "approval 1 of 2" in (await answers(rig, 2))[-1]
     assert await rig.click("UAPP1", "approve", ref) == 200  # the same approver again
     assert "second approver is needed" in (await answers(rig, 3))[-1]
-    assert (await rig.case(ref)).state == State.AWAITING_APPROVAL
+    assert (await rig.case(ref)).state == CaseState.AWAITING_APPROVAL
     assert await rig.click("UAPP2", "approve", ref) == 200
     assert (await answers(rig, 4))[-1] == f"{ref} approved"
-    assert (await rig.case(ref)).state == State.APPROVED
+    assert (await rig.case(ref)).state == CaseState.APPROVED
     recorded = await rig.audits("approval_recorded")
     assert [e.actor for e in recorded] == ["slack:UAPP1"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.case.lifecycle import State
+from bot.case.lifecycle import CaseState
 from bot.slack.commands import parse_command
 from bot.slack.intake import StaffIntakeError, customer_address, slack_plain
 from bot.work.pipeline import advance_due
@@ -42,7 +42,7 @@ async def test_message_in_intake_channel_opens_one_case(slack_rig: SlackRig) -> 
     assert "delete" in case.intents
     await advance_due(slack_rig.desk)
     case = await slack_rig.case(case.reference)
-    assert case.state == State.AWAITING_VERIFICATION
+    assert case.state == CaseState.AWAITING_VERIFICATION
     assert case.data["subject"]["addresses"] == ["jane@example.com"]
     async with slack_rig.desk.sessions() as session:
         stmt = select(Outbox).where(Outbox.template == "challenge")

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import select
 
-from bot.case.lifecycle import State
+from bot.case.lifecycle import CaseState
 from bot.work.intake import ingest
 from bot.work.pipeline import advance_due
 from mail.intake import Fetched
@@ -56,7 +56,7 @@ async def test_email_request_to_done_with_the_card_edited_in_place(
     await slack_rig.click("UAPP2", "approve", "DSR-1")
     await slack_rig.fake.wait_for("chat.postEphemeral", 2)
     await advance_due(slack_rig.desk)  # executes the approved erasure
-    assert (await slack_rig.case("DSR-1")).state == State.DONE
+    assert (await slack_rig.case("DSR-1")).state == CaseState.DONE
     await slack_rig.send_outbox()
     assert len(slack_rig.fake.messages) == 1  # one card, edited as the case moved
     assert len(slack_rig.fake.named("chat.update")) >= 2

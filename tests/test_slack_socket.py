@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from bot.case.lifecycle import State
+from bot.case.lifecycle import CaseState
 from bot.slack.http import run_socket_mode
 from tests.servers.slack import SlackRig
 
@@ -36,14 +36,14 @@ async def test_approve_through_socket_mode(slack_rig_factory: Any) -> None:
             {"envelope_id": "env-1", "type": "interactive", "payload": submit}
         )
         await rig.fake.wait_for("chat.postEphemeral", 1)
-        assert (await rig.case(ref)).state == State.AWAITING_APPROVAL
+        assert (await rig.case(ref)).state == CaseState.AWAITING_APPROVAL
         click = rig.click_payload("UAPP2", "approve", ref)
         await rig.fake.send_envelope(
             {"envelope_id": "env-2", "type": "interactive", "payload": click}
         )
         calls = await rig.fake.wait_for("chat.postEphemeral", 2)
         assert calls[-1].params["text"] == f"{ref} approved"
-        assert (await rig.case(ref)).state == State.APPROVED
+        assert (await rig.case(ref)).state == CaseState.APPROVED
         assert [e.actor for e in await rig.audits("case_approve")] == ["slack:UAPP2"]
     finally:
         task.cancel()

@@ -1,7 +1,8 @@
 """What staff see of the mailbox records: the messages that need a person, and a retry for them.
 
-Nothing here deletes: a record that could not be parsed or processed stays, raw, until the
-retention sweep; staff can read it, and put a failed one back for processing after a fix.
+Nothing here deletes: a record that could not be parsed or processed stays, raw, in the case
+store (no sweep removes records today); staff can read it, and put a failed one back for
+processing after a fix.
 """
 
 from __future__ import annotations
@@ -10,20 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.case import store
 from bot.errors import RecordNotFound
 from storage import audit
-from storage.models import InboundMessage
+from storage.models import InboundMessage, RecordKind
 
-#: A record kept but not yet parsed and routed (`bot.work.intake.process_recorded` takes it).
-PENDING = "pending"
 #: Kinds that need a person: unreadable, refused for size, or broken in processing.
-ATTENTION = ("unparseable", "oversize", "error")
-RETRYABLE = ("unparseable", "error")
+ATTENTION = (RecordKind.UNPARSEABLE, RecordKind.OVERSIZE, RecordKind.ERROR)
+RETRYABLE = (RecordKind.UNPARSEABLE, RecordKind.ERROR)
 
 
 @dataclass(frozen=True)
@@ -54,17 +52,13 @@ def _entry(row: InboundMessage) -> Entry:
 
 
 async def entries(
-    sessions: async_sessionmaker[AsyncSession], kinds: Sequence[str] = ATTENTION, limit: int = 200
+    sessions: async_sessionmaker[AsyncSession],
+    kinds: Sequence[RecordKind] = ATTENTION,
+    limit: int = 200,
 ) -> list[Entry]:
     """Records of the given kinds, newest first."""
     async with sessions() as session:
-        stmt = (
-            select(InboundMessage)
-            .where(col(InboundMessage.kind).in_(list(kinds)))
-            .order_by(col(InboundMessage.id).desc())
-            .limit(limit)
-        )
-        return [_entry(r) for r in (await session.exec(stmt)).all()]
+        return [_entry(r) for r in await store.records_of_kinds(session, kinds, limit)]
 
 
 async def raw(sessions: async_sessionmaker[AsyncSession], record_id: int) -> bytes:
@@ -74,7 +68,7 @@ async def raw(sessions: async_sessionmaker[AsyncSession], record_id: int) -> byt
         RecordNotFound: no such record.
     """
     async with sessions() as session:
-        row = await session.get(InboundMessage, record_id)
+        row = await store.get_record(session, record_id)
         if row is None:
             raise RecordNotFound(f"there is no inbound record {record_id}; see `dsr inbox list`")
         return row.raw or b""
@@ -87,17 +81,13 @@ async def retry(sessions: async_sessionmaker[AsyncSession], record_id: int, acto
         RecordNotFound: no such record.
     """
     async with sessions() as session, session.begin():
-        row = await session.get(InboundMessage, record_id)
+        row = await store.get_record(session, record_id)
         if row is None:
             raise RecordNotFound(f"there is no inbound record {record_id}; see `dsr inbox list`")
         if row.kind not in RETRYABLE:
             return f"record {record_id} is {row.kind}; only {' or '.join(RETRYABLE)} can be retried"
         before = row.kind
-        await session.exec(
-            update(InboundMessage)
-            .where(col(InboundMessage.id) == record_id)
-            .values(kind=PENDING, error=None)
-        )
+        await store.requeue_record(session, record_id)
         await audit.append(
             session,
             action="message_retried",

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from intents.labels import Intent
+
 
 class Route(StrEnum):
     """What happens to a fresh case."""
@@ -20,8 +22,8 @@ class Route(StrEnum):
 
 
 # Execution order: see before change before delete; opt-out last (it is idempotent).
-ACTION_ORDER = ("see", "change", "delete", "unsubscribe", "concern")
-NEEDS_VERIFICATION = frozenset({"see", "change", "delete"})
+ACTION_ORDER = (Intent.SEE, Intent.CHANGE, Intent.DELETE, Intent.UNSUBSCRIBE, Intent.CONCERN)
+NEEDS_VERIFICATION = frozenset({Intent.SEE, Intent.CHANGE, Intent.DELETE})
 
 # Words that point to domain-registration data, which we hold as a processor for resellers.
 _PROCESSOR_RE = re.compile(
@@ -39,7 +41,7 @@ class Policy:
     four_eyes_delete: bool = False
 
 
-def ordered(intents: Iterable[str]) -> tuple[str, ...]:
+def ordered(intents: Iterable[str]) -> tuple[Intent, ...]:
     """The case's intents in execution order, without duplicates."""
     present = set(intents)
     return tuple(i for i in ACTION_ORDER if i in present)
@@ -54,15 +56,15 @@ def route(intents: Sequence[str], *, needs_review: bool) -> Route:
     """Where a new case goes first. (Processor data is handled beside the route: the customer
     is pointed to the reseller and staff are told, while our own data follows the route.)"""
     labels = set(intents)
-    if needs_review or not labels or labels == {"other"}:
+    if needs_review or not labels or labels == {Intent.OTHER}:
         return Route.TRIAGE
     if labels & NEEDS_VERIFICATION:
         return Route.VERIFY
-    if "unsubscribe" in labels:
+    if Intent.UNSUBSCRIBE in labels:
         return Route.UNSUBSCRIBE
     return Route.CONCERN
 
 
 def approvals_needed(intents: Iterable[str], policy: Policy) -> int:
     """Distinct approvers a case needs before it is executed."""
-    return 2 if policy.four_eyes_delete and "delete" in set(intents) else 1
+    return 2 if policy.four_eyes_delete and Intent.DELETE in set(intents) else 1

@@ -1,74 +1,48 @@
-"""Opening cases and moving them: a transition, its audit event and its outbox rows are
-written in the caller's one transaction, so either all of them land or none do.
+"""The case store's queries: the only SQL on cases, outbox rows, inbound records, approvals,
+verification challenges and mailbox progress. Every function works in the
+caller's session and transaction and never commits, so a caller composes them into one unit.
+
+Work is claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises writers anyway).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.case.deadlines import due_date
-from bot.case.lifecycle import Event, State, next_state
+from bot.case.messages import OutboxItem
 from bot.errors import CaseNotFound
 from mail.threading import make_message_id
-from storage import audit
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, Outbox, parse_reference, utcnow
+from storage.models import (
+    Approval,
+    Case,
+    CaseState,
+    InboundMessage,
+    MailboxState,
+    Outbox,
+    OutboxStatus,
+    RecordKind,
+    TrainingLabel,
+    VerificationChallenge,
+    parse_reference,
+    utcnow,
+)
+
+# -- cases ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    """A message to send once the transaction commits."""
-
-    kind: str  # mail | slack
-    template: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    message_id: str | None = None
-
-
-async def open_case(
-    session: AsyncSession,
-    *,
-    actor: str,
-    channel: str,
-    received_at: datetime | None = None,
-    language: str | None = None,
-    requester_address: str | None = None,
-    subject_pseudonym: str | None = None,
-    details: Mapping[str, Any] | None = None,
-) -> Case:
-    """Create a case in state `received` and audit it (no commit).
-
-    Args:
-        actor: who opened it (`system`, `slack:U…`, `cli:name`).
-        channel: email | slack | staff.
-        details: extra audit details (no raw personal data).
-    """
-    received = received_at or utcnow()
-    case = Case(
-        state=State.RECEIVED,
-        channel=channel,
-        received_at=received,
-        due_on=due_date(received.date()),
-        language=language,
-        requester_address=requester_address,
-        subject_pseudonym=subject_pseudonym,
-    )
+async def insert_case(session: AsyncSession, case: Case) -> Case:
+    """Store a new case and give it its id (no commit)."""
     session.add(case)
     await session.flush()
-    await audit.append(
-        session,
-        action="case_received",
-        actor=actor,
-        case_ref=case.reference,
-        details={"channel": channel, "due_on": case.due_on.isoformat(), **dict(details or {})},
-    )
     return case
 
 
@@ -93,36 +67,18 @@ async def get_case(
     return case
 
 
-async def transition(
-    session: AsyncSession,
-    case: Case,
-    event: Event,
-    *,
-    actor: str,
-    details: Mapping[str, Any] | None = None,
-    outbox: Sequence[OutboxItem] = (),
-    changes: Mapping[str, Any] | None = None,
-    domain: str = "dsr.invalid",
-) -> Case:
-    """Move `case` by `event` inside the caller's transaction (no commit).
+async def save_case(session: AsyncSession, case: Case) -> None:
+    """Write the changed columns of a case loaded in this session (no commit)."""
+    session.add(case)
+    await session.flush()
 
-    The UPDATE is guarded by the case's version, so two workers can never both move it.
 
-    Args:
-        changes: other columns to set with the move (e.g. intents, extended_to).
-        domain: the domain of our Message-IDs (mail rows get one when stored).
+async def apply_move(session: AsyncSession, case: Case, values: Mapping[str, Any]) -> None:
+    """Write a transition's columns, guarded by the case's version (no commit).
 
     Raises:
-        IllegalTransition: the event is not allowed in the case's state.
-        ConcurrentUpdateError: someone else moved the case first; reload and decide again.
+        ConcurrentUpdateError: someone else moved the case first; reload it and decide again.
     """
-    old = State(case.state)
-    new = next_state(case.reference, old, event)
-    now = utcnow()
-    values: dict[str, Any] = {"state": new.value, "version": case.version + 1, "updated_at": now}
-    if new != old and new.value in {"done", "rejected", "expired"}:
-        values["closed_at"] = now
-    values.update(changes or {})
     result = await session.exec(
         update(Case)
         .where(col(Case.id) == case.id, col(Case.version) == case.version)
@@ -132,24 +88,145 @@ async def transition(
         raise ConcurrentUpdateError(f"{case.reference} changed while we worked on it; reload it")
     for key, value in values.items():
         setattr(case, key, value)
-    await audit.append(
-        session,
-        action=f"case_{event.value}",
-        actor=actor,
-        case_ref=case.reference,
-        details={"from": old.value, "to": new.value, **dict(details or {})},
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    states: Sequence[CaseState] | None = None,
+    due_from: date | None = None,
+    due_until: date | None = None,
+) -> list[Case]:
+    """Cases by due date, then id; optionally only some states or a due-date window."""
+    stmt = select(Case).order_by(col(Case.due_on), col(Case.id))
+    if states is not None:
+        stmt = stmt.where(col(Case.state).in_(list(states)))
+    if due_from is not None:
+        stmt = stmt.where(col(Case.due_on) >= due_from)
+    if due_until is not None:
+        stmt = stmt.where(col(Case.due_on) <= due_until)
+    return list((await session.exec(stmt)).all())
+
+
+async def claim_due_cases(
+    session: AsyncSession,
+    states: Sequence[CaseState],
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[int]:
+    """Lease up to `limit` cases in `states` whose next action is due; returns their ids."""
+    stmt = (
+        select(Case.id)
+        .where(col(Case.next_action_at) <= now, col(Case.state).in_(list(states)))
+        .order_by(col(Case.next_action_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    await add_outbox(session, case, outbox, domain=domain)
-    return case
+    ids = [i for i in (await session.exec(stmt)).all() if i is not None]
+    if ids:
+        await session.exec(
+            update(Case).where(col(Case.id).in_(ids)).values(next_action_at=lease_until)
+        )
+    return ids
+
+
+async def claim_card(session: AsyncSession, case: Case, expected: str | None, marker: str) -> bool:
+    """Set the card marker if the card is still as `expected` (so only one process posts it)."""
+    guard = col(Case.slack_ts).is_(None) if expected is None else col(Case.slack_ts) == expected
+    result = await session.exec(
+        update(Case).where(col(Case.id) == case.id, guard).values(slack_ts=marker)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def set_card(
+    session: AsyncSession, case: Case, marker: str, channel: str | None, ts: str | None
+) -> None:
+    """Record where the card was posted, if this process still holds the marker."""
+    await session.exec(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.slack_ts) == marker)
+        .values(slack_channel=channel, slack_ts=ts)
+    )
+
+
+# -- approvals ------------------------------------------------------------------------------
+
+
+async def approvers(session: AsyncSession, case: Case) -> set[str]:
+    """Who approved the case in its current round."""
+    stmt = select(Approval.actor).where(
+        Approval.case_id == case.id,
+        Approval.decision == "approve",
+        Approval.round == case.round,
+    )
+    return set((await session.exec(stmt)).all())
+
+
+# -- verification challenges ---------------------------------------------------------------
+
+
+async def add_challenge(session: AsyncSession, challenge: VerificationChallenge) -> None:
+    """Store a new challenge (no commit)."""
+    session.add(challenge)
+    await session.flush()
+
+
+async def save_challenge(session: AsyncSession, challenge: VerificationChallenge) -> None:
+    """Write a challenge's changed columns (an attempt, its use or revocation; no commit)."""
+    session.add(challenge)
+    await session.flush()
+
+
+async def open_challenges(session: AsyncSession, case_id: int) -> list[VerificationChallenge]:
+    """Challenges of a case that may still be answered, oldest first."""
+    stmt = (
+        select(VerificationChallenge)
+        .where(
+            VerificationChallenge.case_id == case_id,
+            col(VerificationChallenge.used_at).is_(None),
+            col(VerificationChallenge.revoked_at).is_(None),
+        )
+        .order_by(col(VerificationChallenge.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def record_approval(
+    session: AsyncSession, case: Case, actor: str, decision: str, reason: str | None = None
+) -> None:
+    """Store one staff decision (approve | reject) in the case's current round (no commit)."""
+    session.add(
+        Approval(
+            case_id=case.id or 0,
+            actor=actor,
+            decision=decision,
+            reason=reason,
+            round=case.round,
+        )
+    )
+    await session.flush()
+
+
+async def add_training_label(session: AsyncSession, label: TrainingLabel) -> None:
+    """Store a staff correction of the classifier (no commit)."""
+    session.add(label)
+    await session.flush()
+
+
+# -- outbox ---------------------------------------------------------------------------------
 
 
 async def add_outbox(
-    session: AsyncSession, case: Case, items: Sequence[OutboxItem], *, domain: str
+    session: AsyncSession, case: Case | None, items: Sequence[OutboxItem], *, domain: str
 ) -> list[Outbox]:
-    """Store outbox rows for `case`; mail rows get their stable Message-ID (no commit)."""
+    """Store outbox rows (of `case`, or of none); mail rows get a stable Message-ID (no commit)."""
+    case_id = case.id if case is not None else None
     rows = [
         Outbox(
-            case_id=case.id,
+            case_id=case_id,
             kind=item.kind,
             template=item.template,
             payload=dict(item.payload),
@@ -161,8 +238,219 @@ async def add_outbox(
     await session.flush()
     for row in rows:
         if row.kind == "mail" and row.message_id is None:
-            row.message_id = make_message_id(case.id or 0, row.id or 0, domain)
+            row.message_id = make_message_id(case_id or 0, row.id or 0, domain)
             session.add(row)
     if rows:
         await session.flush()
     return rows
+
+
+async def save_outbox_row(session: AsyncSession, row: Outbox) -> None:
+    """Write an outbox row's changed columns (payload, status, attempts; no commit)."""
+    session.add(row)
+    await session.flush()
+
+
+async def outbox_of_case(session: AsyncSession, case_id: int) -> list[Outbox]:
+    """A case's outbox rows, oldest first."""
+    stmt = select(Outbox).where(Outbox.case_id == case_id).order_by(col(Outbox.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def outbox_key_taken(session: AsyncSession, message_id: str) -> bool:
+    """True when an outbox row with this Message-ID (or key) exists."""
+    stmt = select(Outbox.id).where(Outbox.message_id == message_id)
+    return (await session.exec(stmt)).first() is not None
+
+
+async def claim_outbox(
+    session: AsyncSession,
+    kinds: Sequence[str],
+    *,
+    now: datetime,
+    lease_until: datetime,
+    worker: str,
+    limit: int,
+) -> list[Outbox]:
+    """Lease up to `limit` due rows of `kinds` to `worker` (one attempt each)."""
+    stmt = (
+        select(Outbox)
+        .where(
+            or_(
+                col(Outbox.status) == OutboxStatus.PENDING,
+                col(Outbox.status) == OutboxStatus.SENDING,
+            ),
+            col(Outbox.next_attempt_at) <= now,
+            col(Outbox.kind).in_(list(kinds)),
+        )
+        .order_by(col(Outbox.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list((await session.exec(stmt)).all())
+    for row in rows:
+        row.status = OutboxStatus.SENDING
+        row.claimed_by = worker
+        row.attempts += 1
+        row.next_attempt_at = lease_until
+        session.add(row)
+    return rows
+
+
+async def held_outbox_row(session: AsyncSession, row_id: int | None, worker: str) -> Outbox | None:
+    """The row, locked, if `worker` still holds its lease; None when someone re-claimed it."""
+    current = await session.get(Outbox, row_id, with_for_update=True)
+    if current is None or current.status != OutboxStatus.SENDING or current.claimed_by != worker:
+        return None
+    return current
+
+
+# -- inbound records ------------------------------------------------------------------------
+
+
+async def insert_records(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]], *, dialect: str
+) -> None:
+    """Insert raw records; one whose Message-ID is already stored is skipped by the database."""
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = maker(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
+    await session.exec(stmt, params=[dict(r) for r in rows])
+
+
+async def stored_digests(session: AsyncSession, message_ids: Sequence[str]) -> dict[str, str]:
+    """Message-ID -> SHA-256 of the records stored under these Message-IDs."""
+    stmt = select(InboundMessage.message_id, InboundMessage.sha256).where(
+        col(InboundMessage.message_id).in_(list(message_ids))
+    )
+    return dict((await session.exec(stmt)).all())
+
+
+async def find_record(session: AsyncSession, message_id: str) -> InboundMessage | None:
+    """The record stored under a Message-ID."""
+    stmt = select(InboundMessage).where(InboundMessage.message_id == message_id)
+    return (await session.exec(stmt)).first()
+
+
+async def get_record(session: AsyncSession, record_id: int) -> InboundMessage | None:
+    """One record by number."""
+    return await session.get(InboundMessage, record_id)
+
+
+async def pending_record_ids(session: AsyncSession, limit: int) -> list[int]:
+    """The oldest records waiting for stage two."""
+    stmt = (
+        select(InboundMessage.id)
+        .where(InboundMessage.kind == RecordKind.PENDING)
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    return [int(i) for i in (await session.exec(stmt)).all() if i is not None]
+
+
+async def lock_pending_record(session: AsyncSession, record_id: int) -> InboundMessage | None:
+    """Lock a record for processing; None when it is gone, done, or locked by another process."""
+    stmt = (
+        select(InboundMessage)
+        .where(InboundMessage.id == record_id, InboundMessage.kind == RecordKind.PENDING)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def stamp_record(
+    session: AsyncSession, record_id: int | None, kind: RecordKind, **fields: Any
+) -> bool:
+    """Give a pending record its kind (and other columns); False when it is no longer pending."""
+    result = await session.exec(
+        update(InboundMessage)
+        .where(col(InboundMessage.id) == record_id, col(InboundMessage.kind) == RecordKind.PENDING)
+        .values(kind=kind, **fields)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def link_record(session: AsyncSession, record_id: int | None, case_id: int | None) -> None:
+    """Tie a record to the case it opened."""
+    await session.exec(
+        update(InboundMessage).where(col(InboundMessage.id) == record_id).values(case_id=case_id)
+    )
+
+
+async def requeue_record(session: AsyncSession, record_id: int) -> None:
+    """Put a record back to pending (a staff retry)."""
+    await session.exec(
+        update(InboundMessage)
+        .where(col(InboundMessage.id) == record_id)
+        .values(kind=RecordKind.PENDING, error=None)
+    )
+
+
+async def records_of_kinds(
+    session: AsyncSession, kinds: Sequence[RecordKind], limit: int
+) -> list[InboundMessage]:
+    """Records of the given kinds, newest first."""
+    stmt = (
+        select(InboundMessage)
+        .where(col(InboundMessage.kind).in_(list(kinds)))
+        .order_by(col(InboundMessage.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def count_records(session: AsyncSession, kinds: Sequence[RecordKind]) -> dict[str, int]:
+    """How many records there are of each of `kinds` (absent kinds are left out)."""
+    stmt = (
+        select(InboundMessage.kind, func.count())
+        .where(col(InboundMessage.kind).in_(list(kinds)))
+        .group_by(InboundMessage.kind)
+    )
+    return {str(k): int(n) for k, n in (await session.exec(stmt)).all()}
+
+
+async def first_request_record(session: AsyncSession, case_id: int | None) -> InboundMessage | None:
+    """The message that opened a case (None for a case opened by staff without one)."""
+    stmt = (
+        select(InboundMessage)
+        .where(InboundMessage.case_id == case_id, InboundMessage.kind == RecordKind.REQUEST)
+        .order_by(col(InboundMessage.id))
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def case_of_record_key(session: AsyncSession, message_id: str) -> int | None:
+    """The case a record (by Message-ID or key) belongs to, if it is stored."""
+    stmt = select(InboundMessage.case_id).where(InboundMessage.message_id == message_id)
+    return (await session.exec(stmt)).first()
+
+
+async def add_record(session: AsyncSession, record: InboundMessage) -> InboundMessage:
+    """Store one record now, claiming its unique Message-ID (no commit).
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: a record with that Message-ID exists.
+    """
+    session.add(record)
+    await session.flush()
+    return record
+
+
+# -- mailbox progress -----------------------------------------------------------------------
+
+
+async def mailbox_progress(session: AsyncSession, mailbox: str) -> tuple[int, int] | None:
+    """(UIDVALIDITY, last UID handled) of a mailbox, or None before the first run."""
+    row = await session.get(MailboxState, mailbox)
+    return (row.uidvalidity, row.last_uid) if row else None
+
+
+async def save_mailbox_progress(
+    session: AsyncSession, mailbox: str, uidvalidity: int, last_uid: int
+) -> None:
+    """Remember how far a mailbox was read (no commit)."""
+    row = await session.get(MailboxState, mailbox)
+    if row is None:
+        row = MailboxState(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid)
+    else:
+        row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, utcnow()
+    session.add(row)

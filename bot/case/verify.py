@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from hashlib import sha256
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.case import store
 from storage.models import Case, VerificationChallenge, utcnow
 
 # No 0/O, 1/I/L: codes are read by people.
@@ -106,23 +106,8 @@ async def issue(
         expires_at=utcnow() + ttl,
         max_attempts=max_attempts,
     )
-    session.add(challenge)
-    await session.flush()
+    await store.add_challenge(session, challenge)
     return challenge, code
-
-
-async def open_challenges(session: AsyncSession, case_id: int) -> list[VerificationChallenge]:
-    """Challenges of a case that may still be answered."""
-    stmt = (
-        select(VerificationChallenge)
-        .where(
-            VerificationChallenge.case_id == case_id,
-            col(VerificationChallenge.used_at).is_(None),
-            col(VerificationChallenge.revoked_at).is_(None),
-        )
-        .order_by(col(VerificationChallenge.id))
-    )
-    return list((await session.exec(stmt)).all())
 
 
 async def answer(
@@ -134,21 +119,21 @@ async def answer(
     challenge is revoked and its hash erased, so it can never be answered.
     """
     now = now or utcnow()
-    challenges = await open_challenges(session, case.id or 0)
+    challenges = await store.open_challenges(session, case.id or 0)
     if not challenges:
         return Verdict.USED
     verdicts = [(c, judge(c, reply, key=key, now=now)) for c in challenges]
     for challenge, verdict in verdicts:
         if verdict is Verdict.OK:
             challenge.used_at = now
-            session.add(challenge)
+            await store.save_challenge(session, challenge)
             return Verdict.OK
     for challenge, verdict in verdicts:
         if verdict in {Verdict.WRONG_CODE, Verdict.NO_PROOF, Verdict.SPOOFED}:
             challenge.attempts += 1
             if challenge.attempts >= challenge.max_attempts:
                 challenge.revoked_at, challenge.code_hash = now, ""
-            session.add(challenge)
+            await store.save_challenge(session, challenge)
     order = [
         Verdict.SPOOFED,
         Verdict.WRONG_CODE,

@@ -12,16 +12,17 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from sqlmodel import col, select
 
 from bot.build import open_desk
+from bot.case import store
+from bot.case.data import SubjectFacts, case_data
 from bot.case.lifecycle import OPEN_STATES
 from bot.case.store import get_case
 from bot.settings import Settings
 from bot.work import actions
 from bot.work.desk import Desk
 from storage import audit
-from storage.models import Case, Outbox
+from storage.models import Case
 
 cases_app = typer.Typer(help="Work on cases without Slack.", no_args_is_help=True)
 
@@ -62,10 +63,7 @@ def list_cmd(
 
     async def go() -> list[Case]:
         async with open_desk(_settings(ctx)) as desk, desk.sessions() as session:
-            stmt = select(Case).order_by(col(Case.due_on), col(Case.id))
-            if not all_:
-                stmt = stmt.where(col(Case.state).in_([s.value for s in OPEN_STATES]))
-            return list((await session.exec(stmt)).all())
+            return await store.list_cases(session, states=None if all_ else list(OPEN_STATES))
 
     today = date.today()
     for case in asyncio.run(go()):
@@ -97,12 +95,8 @@ def show_cmd(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="DSR-n"
         async with open_desk(_settings(ctx)) as desk:
             async with desk.sessions() as session:
                 case = await get_case(session, ref)
-                mails = (
-                    await session.exec(
-                        select(Outbox).where(Outbox.case_id == case.id).order_by(col(Outbox.id))
-                    )
-                ).all()
-            subject = case.data.get("subject", {})
+                mails = await store.outbox_of_case(session, case.id or 0)
+            subject = case_data(case).subject or SubjectFacts()
             typer.echo(f"{case.reference}  {case.state}")
             typer.echo(f"  intents     {', '.join(case.intents)}  (review: {case.needs_review})")
             typer.echo(
@@ -118,8 +112,8 @@ def show_cmd(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="DSR-n"
                 + (f" (extended: {case.extension_reason})" if case.extended_to else "")
             )
             typer.echo(
-                f"  subject     {'found' if subject.get('found') else 'no match'}; "
-                f"accounts {len(subject.get('accounts', []))}; verified by "
+                f"  subject     {'found' if subject.found else 'no match'}; "
+                f"accounts {len(subject.accounts)}; verified by "
                 f"{case.verified_by or '-'}"
             )
             for row in mails:

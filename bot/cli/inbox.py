@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.case import inbox
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
+from storage.models import RecordKind
 
 inbox_app = typer.Typer(help="Mailbox records that need a person.", no_args_is_help=True)
 T = TypeVar("T")
@@ -40,12 +41,12 @@ def _run(ctx: typer.Context, fn: Callable[[async_sessionmaker[AsyncSession]], Aw
 def list_cmd(
     ctx: typer.Context,
     kind: Annotated[
-        list[str] | None,
+        list[RecordKind] | None,
         typer.Option(help="Kinds to list (repeatable); default: unparseable, oversize, error."),
     ] = None,
 ) -> None:
     """Records that need a person, newest first (number, kind, time, size, digest, case)."""
-    rows = _run(ctx, lambda s: inbox.entries(s, tuple(kind or inbox.ATTENTION)))
+    rows = _run(ctx, lambda s: inbox.entries(s, tuple(kind) if kind else inbox.ATTENTION))
     if not rows:
         typer.echo("nothing needs a person")
     for e in rows:

@@ -9,14 +9,14 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from sqlmodel import col, func, select
 
-from bot.case.inbox import ATTENTION, PENDING
+from bot.case import store
+from bot.case.inbox import ATTENTION
 from bot.case.report import Report, summarise
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current
-from storage.models import Case, InboundMessage
+from storage.models import Case, RecordKind
 
 
 async def _load(url: str, since: date | None) -> tuple[list[Case], dict[str, int]]:
@@ -24,17 +24,8 @@ async def _load(url: str, since: date | None) -> tuple[list[Case], dict[str, int
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
-            stmt = select(Case)
-            if since is not None:
-                stmt = stmt.where(col(Case.due_on) >= since)
-            cases = list((await session.exec(stmt)).all())
-            kinds = [*ATTENTION, PENDING]
-            counted = (
-                select(InboundMessage.kind, func.count())
-                .where(col(InboundMessage.kind).in_(kinds))
-                .group_by(InboundMessage.kind)
-            )
-            inbound = {str(k): int(n) for k, n in (await session.exec(counted)).all()}
+            cases = await store.list_cases(session, due_from=since)
+            inbound = await store.count_records(session, [*ATTENTION, RecordKind.PENDING])
             return cases, inbound
     finally:
         await engine.dispose()

@@ -16,9 +16,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from sqlmodel import col, select
-
 from bot.build import open_desk
+from bot.case import store
+from bot.case.lifecycle import CaseState
+from bot.case.policy import NEEDS_VERIFICATION
 from bot.settings import Settings, load_settings
 from bot.work import actions
 from bot.work.desk import Desk
@@ -184,7 +185,7 @@ async def _settle(desk: Desk, intake: MaildirIntake, worker: OutboxWorker) -> No
 
 async def _cases(desk: Desk) -> list[Case]:
     async with desk.sessions() as s:
-        return list((await s.exec(select(Case).order_by(col(Case.id)))).all())
+        return list(await store.list_cases(s))
 
 
 def _body(msg: EmailMessage) -> str:
@@ -197,6 +198,25 @@ async def run_demo(root: Path, say: Callable[[str], None]) -> bool:
     demo = Demo(root, say)
     settings = demo.settings()
     await upgrade_async(settings.database_url)
+    await _seed_customers(settings, root, say)
+    async with open_desk(settings, packages_dir=root / "packages") as desk:
+        intake = MaildirIntake(settings.maildir)
+        worker = OutboxWorker(
+            engine=desk.engine,
+            worker_id="demo",
+            dispatch={"mail": mail_dispatch(settings, build_sender(settings))},
+        )
+        _customers_write(demo, root, say)
+        await _settle(desk, intake, worker)
+        await _show_sorted(desk, say)
+        await _customers_confirm(demo, desk, say)
+        await _settle(desk, intake, worker)
+        await _officer_approves(desk, say)
+        await _settle(desk, intake, worker)
+        return await _show_outcome(demo, desk, root, say)
+
+
+async def _seed_customers(settings: Settings, root: Path, say: Callable[[str], None]) -> None:
     customers = create_engine(settings.customer_database_url)
     try:
         await import_customers(customers, [json.dumps(p) for p in PEOPLE])
@@ -207,85 +227,86 @@ async def run_demo(root: Path, say: Callable[[str], None]) -> bool:
         f"Seeded a customer store with {len(PEOPLE)} named and 200 synthetic customers "
         f"({root / 'customers.db'})."
     )
-    async with open_desk(settings, packages_dir=root / "packages") as desk:
-        intake = MaildirIntake(settings.maildir)
-        worker = OutboxWorker(
-            engine=desk.engine,
-            worker_id="demo",
-            dispatch={"mail": mail_dispatch(settings, build_sender(settings))},
-        )
-        say("\n1. Customers write to privacy@example.com (and an out-of-office robot joins in):")
-        for sender, subject, body in REQUESTS:
-            demo.customer_writes(sender, subject, body)
-            say(f"   {sender:<24} {subject}")
-        robot = EmailMessage()
-        robot["From"], robot["To"], robot["Subject"] = (
-            "noreply@vendor.example",
-            "privacy@example.com",
-            "Out of office",
-        )
-        robot["Auto-Submitted"], robot["Message-ID"] = "auto-replied", make_msgid()
-        robot.set_content("I am out of the office until Monday.")
-        mailbox.Maildir(root / "maildir", create=True).add(robot.as_bytes())
-        await _settle(desk, intake, worker)
-        say("\n2. The desk sorted them, answered, and challenged the address on file:")
-        for case in await _cases(desk):
-            say(
-                f"   {case.reference:<6} {case.language or '?':<3} "
-                f"{','.join(case.intents):<15} -> {case.state}"
-            )
-        say("   (the out-of-office was recorded as a robot and not answered)")
-        say("\n3. The real customers confirm by replying to the challenge; the impostor cannot:")
-        requesters = {c.reference: c.requester_address for c in await _cases(desk)}
-        for mail in demo.sent():
-            code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _body(mail))
-            ref = re.search(r"DSR-\d+", str(mail["Subject"]))
-            to = str(mail["To"])
-            if not code or not ref:
-                continue
-            if requesters.get(ref.group(0)) != to:
-                say(
-                    f"   {to:<24} did not ask for {ref.group(0)}: ignores its challenge "
-                    "(the case will expire, nothing is disclosed)"
-                )
-                continue
-            demo.customer_writes(
-                to,
-                f"Re: {mail['Subject']}",
-                "Yes, this was me.",
-                in_reply_to=str(mail["Message-ID"]),
-            )
-            say(f"   {to:<24} replies to {mail['Subject']}")
-        await _settle(desk, intake, worker)
-        say("\n4. A privacy officer approves the verified cases (here: `dsr cases approve`):")
-        for case in await _cases(desk):
-            if case.state == "awaiting_approval" and set(case.intents) & {
-                "see",
-                "change",
-                "delete",
-            }:
-                approved = await actions.approve(desk, case.reference, "cli:demo-dpo")
-                say(f"   {approved.message}")
-        await _settle(desk, intake, worker)
-        say("\n5. Where every case ended:")
-        for case in await _cases(desk):
-            say(
-                f"   {case.reference:<6} {','.join(case.intents):<15} {case.state:<22} "
-                f"due {case.effective_due}"
-            )
-        say("\n6. What was sent (every mail carries its [DSR-n] reference):")
-        for mail in demo.sent():
-            names = [p.get_filename() for p in mail.iter_attachments()]
-            extra = f"  + {', '.join(str(n) for n in names)}" if names else ""
-            say(f"   to {mail['To']!s:<24} {mail['Subject']}{extra}")
-        result = await audit.verify(desk.engine)
+
+
+def _customers_write(demo: Demo, root: Path, say: Callable[[str], None]) -> None:
+    say("\n1. Customers write to privacy@example.com (and an out-of-office robot joins in):")
+    for sender, subject, body in REQUESTS:
+        demo.customer_writes(sender, subject, body)
+        say(f"   {sender:<24} {subject}")
+    robot = EmailMessage()
+    robot["From"], robot["To"], robot["Subject"] = (
+        "noreply@vendor.example",
+        "privacy@example.com",
+        "Out of office",
+    )
+    robot["Auto-Submitted"], robot["Message-ID"] = "auto-replied", make_msgid()
+    robot.set_content("I am out of the office until Monday.")
+    mailbox.Maildir(root / "maildir", create=True).add(robot.as_bytes())
+
+
+async def _show_sorted(desk: Desk, say: Callable[[str], None]) -> None:
+    say("\n2. The desk sorted them, answered, and challenged the address on file:")
+    for case in await _cases(desk):
         say(
-            f"\n7. dsr audit verify: {'intact' if result.ok else 'BROKEN'}, {result.count} "
-            f"events, head {result.last_seq}:{result.last_hash[:16]}…"
+            f"   {case.reference:<6} {case.language or '?':<3} "
+            f"{','.join(case.intents):<15} -> {case.state}"
         )
+    say("   (the out-of-office was recorded as a robot and not answered)")
+
+
+async def _customers_confirm(demo: Demo, desk: Desk, say: Callable[[str], None]) -> None:
+    say("\n3. The real customers confirm by replying to the challenge; the impostor cannot:")
+    requesters = {c.reference: c.requester_address for c in await _cases(desk)}
+    for mail in demo.sent():
+        code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _body(mail))
+        ref = re.search(r"DSR-\d+", str(mail["Subject"]))
+        to = str(mail["To"])
+        if not code or not ref:
+            continue
+        if requesters.get(ref.group(0)) != to:
+            say(
+                f"   {to:<24} did not ask for {ref.group(0)}: ignores its challenge "
+                "(the case will expire, nothing is disclosed)"
+            )
+            continue
+        demo.customer_writes(
+            to,
+            f"Re: {mail['Subject']}",
+            "Yes, this was me.",
+            in_reply_to=str(mail["Message-ID"]),
+        )
+        say(f"   {to:<24} replies to {mail['Subject']}")
+
+
+async def _officer_approves(desk: Desk, say: Callable[[str], None]) -> None:
+    say("\n4. A privacy officer approves the verified cases (here: `dsr cases approve`):")
+    for case in await _cases(desk):
+        if case.state == CaseState.AWAITING_APPROVAL and NEEDS_VERIFICATION & set(case.intents):
+            approved = await actions.approve(desk, case.reference, "cli:demo-dpo")
+            say(f"   {approved.message}")
+
+
+async def _show_outcome(demo: Demo, desk: Desk, root: Path, say: Callable[[str], None]) -> bool:
+    say("\n5. Where every case ended:")
+    for case in await _cases(desk):
         say(
-            f"\nEverything is in {root}: the case store (dsr.db), the customer store, the "
-            f"mail that was sent (outbox/), the access package (packages/). Try:\n"
-            f"   DSR_DATABASE_URL=sqlite:///{root / 'dsr.db'} {DSR} audit show DSR-1"
+            f"   {case.reference:<6} {','.join(case.intents):<15} {case.state:<22} "
+            f"due {case.effective_due}"
         )
-        return result.ok
+    say("\n6. What was sent (every mail carries its [DSR-n] reference):")
+    for mail in demo.sent():
+        names = [p.get_filename() for p in mail.iter_attachments()]
+        extra = f"  + {', '.join(str(n) for n in names)}" if names else ""
+        say(f"   to {mail['To']!s:<24} {mail['Subject']}{extra}")
+    result = await audit.verify(desk.engine)
+    say(
+        f"\n7. dsr audit verify: {'intact' if result.ok else 'BROKEN'}, {result.count} "
+        f"events, head {result.last_seq}:{result.last_hash[:16]}…"
+    )
+    say(
+        f"\nEverything is in {root}: the case store (dsr.db), the customer store, the "
+        f"mail that was sent (outbox/), the access package (packages/). Try:\n"
+        f"   DSR_DATABASE_URL=sqlite:///{root / 'dsr.db'} {DSR} audit show DSR-1"
+    )
+    return result.ok

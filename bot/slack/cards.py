@@ -10,28 +10,31 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.case.lifecycle import CLOSED_STATES, CaseState
+from intents.labels import Intent
+
 Block = dict[str, Any]
 
 MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
 MAX_HEADER = 150
-INTENT_LABELS = {
-    "see": "See their data",
-    "change": "Change/correct data",
-    "delete": "Delete data",
-    "concern": "Concern/objection",
-    "unsubscribe": "Opt out of contact",
-    "other": "Not a data-subject request",
+INTENT_LABELS: dict[str, str] = {
+    Intent.SEE: "See their data",
+    Intent.CHANGE: "Change/correct data",
+    Intent.DELETE: "Delete data",
+    Intent.CONCERN: "Concern/objection",
+    Intent.UNSUBSCRIBE: "Opt out of contact",
+    Intent.OTHER: "Not a data-subject request",
 }
-STATE_LABELS = {
-    "received": "Received",
-    "awaiting_verification": "Awaiting verification",
-    "awaiting_approval": "Awaiting approval",
-    "approved": "Approved, being carried out",
-    "done": "Done",
-    "needs_triage": "Needs triage",
-    "rejected": "Rejected",
-    "expired": "Expired (not verified in time)",
-    "failed": "Failed",
+STATE_LABELS: dict[str, str] = {
+    CaseState.RECEIVED: "Received",
+    CaseState.AWAITING_VERIFICATION: "Awaiting verification",
+    CaseState.AWAITING_APPROVAL: "Awaiting approval",
+    CaseState.APPROVED: "Approved, being carried out",
+    CaseState.DONE: "Done",
+    CaseState.NEEDS_TRIAGE: "Needs triage",
+    CaseState.REJECTED: "Rejected",
+    CaseState.EXPIRED: "Expired (not verified in time)",
+    CaseState.FAILED: "Failed",
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 # mrkdwn has no escape character: formatting characters become look-alikes.
@@ -70,8 +73,8 @@ class CardFacts:
     """Everything the card shows, gathered by `bot.slack.facts` (I/O) for these pure builders."""
 
     ref: str
-    state: str
-    intents: tuple[str, ...]
+    state: CaseState
+    intents: tuple[Intent, ...]
     due: date
     today: date
     language: str | None = None
@@ -125,13 +128,13 @@ def intent_options(include_other: bool = False) -> list[Block]:
     return [
         {"text": {"type": "plain_text", "text": label}, "value": key}
         for key, label in INTENT_LABELS.items()
-        if include_other or key != "other"
+        if include_other or key != Intent.OTHER
     ]
 
 
 def _approve_button(facts: CardFacts) -> Block:
     element = button("Approve", "approve", facts.ref, "primary")
-    if "delete" in facts.intents:
+    if Intent.DELETE in facts.intents:
         element["confirm"] = {
             "title": {"type": "plain_text", "text": "Approve deletion?"},
             "text": md(f"{facts.ref}: the subject's data is erased as the preview shows."),
@@ -148,11 +151,11 @@ def action_elements(facts: CardFacts) -> list[Block]:
     reject = button("Reject", "reject", ref, "danger")
     reclassify = button("Reclassify", "reclassify", ref)
     extend = button("Extend", "extend", ref)
-    if facts.state == "awaiting_approval":
+    if facts.state == CaseState.AWAITING_APPROVAL:
         return [_approve_button(facts), reject, reclassify, extend]
-    if facts.state == "awaiting_verification":
+    if facts.state == CaseState.AWAITING_VERIFICATION:
         return [button("Verify manually", "verify_manually", ref), reject, reclassify, extend]
-    if facts.state == "needs_triage":
+    if facts.state == CaseState.NEEDS_TRIAGE:
         choose = {
             "type": "static_select",
             "action_id": "triage_intent",
@@ -161,15 +164,15 @@ def action_elements(facts: CardFacts) -> list[Block]:
         }
         dismiss = button("Dismiss", "dismiss", ref)
         return [choose, reclassify, dismiss, reject, extend]
-    if facts.state == "failed":
+    if facts.state == CaseState.FAILED:
         return [reject, extend]
     return []
 
 
 def case_card(facts: CardFacts) -> list[Block]:
     """The Block Kit blocks of a case card (or triage card, when the case needs triage)."""
-    closed = facts.state in {"done", "rejected", "expired"}
-    title = "Triage" if facts.state == "needs_triage" else "Privacy request"
+    closed = facts.state in CLOSED_STATES
+    title = "Triage" if facts.state == CaseState.NEEDS_TRIAGE else "Privacy request"
     header = f"{title} {facts.ref}: {', '.join(facts.intents) or 'unclassified'}"
     confidence = f"{facts.confidence:.2f}" if facts.confidence is not None else "—"
     if facts.needs_review:

@@ -9,10 +9,10 @@ import logging
 from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
+from bot.case import store
+from bot.case.messages import OutboxItem
 from bot.work.desk import Desk
-from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,10 @@ async def queue_digest(desk: Desk, day: date) -> bool:
     key = digest_key(day)
     try:
         async with desk.sessions() as session, session.begin():
-            exists = (await session.exec(select(Outbox.id).where(Outbox.message_id == key))).first()
-            if exists is not None:
+            if await store.outbox_key_taken(session, key):
                 return False
-            session.add(
-                Outbox(
-                    kind="slack",
-                    template="digest",
-                    payload={"day": day.isoformat()},
-                    message_id=key,
-                )
-            )
+            item = OutboxItem("slack", "digest", {"day": day.isoformat()}, message_id=key)
+            await store.add_outbox(session, None, [item], domain=desk.settings.own_domain)
     except IntegrityError:  # another process queued it at the same moment
         return False
     log.info("slack digest for %s queued", day)

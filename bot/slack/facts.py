@@ -7,19 +7,21 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlmodel import col, select
-
-from bot.case.lifecycle import OPEN_STATES, State
+from bot.case import store
+from bot.case.data import case_data, verified_address
+from bot.case.lifecycle import OPEN_STATES, CaseState
 from bot.case.policy import approvals_needed
 from bot.case.store import get_case
 from bot.slack.cards import CardFacts, escape
 from bot.slack.views import CaseLine
 from bot.work.desk import Desk
-from bot.work.pipeline import verified_address
+from intents.labels import Intent
 from storage.customer import CustomerStoreError, Subject
-from storage.models import Approval, Case
+from storage.models import Case
 
-_PREVIEW_STATES = frozenset({State.AWAITING_VERIFICATION, State.AWAITING_APPROVAL, State.FAILED})
+_PREVIEW_STATES = frozenset(
+    {CaseState.AWAITING_VERIFICATION, CaseState.AWAITING_APPROVAL, CaseState.FAILED}
+)
 _SLACK_USER = re.compile(r"^slack:([UW][A-Z0-9]{2,20})$")
 
 
@@ -32,14 +34,14 @@ def verification_text(case: Case) -> str:
         user = _SLACK_USER.match(by)
         who = f"<@{user.group(1)}>" if user else escape(by, 64)
         return f"Verified by hand by {who} (reason in the audit log)"
-    subject = case.data.get("subject")
-    if case.state == State.AWAITING_VERIFICATION and subject is not None:
-        n = len(subject.get("addresses", []))
+    subject = case_data(case).subject
+    if case.state == CaseState.AWAITING_VERIFICATION and subject is not None:
+        n = len(subject.addresses)
         if n == 0:
             return "No account found for the identifiers given: nobody to verify against"
         text = f"Challenge sent to {n} address(es) on file; waiting for the reply"
-        return text + ("; several accounts match" if subject.get("ambiguous") else "")
-    if case.state in {State.RECEIVED, State.NEEDS_TRIAGE}:
+        return text + ("; several accounts match" if subject.ambiguous else "")
+    if case.state in {CaseState.RECEIVED, CaseState.NEEDS_TRIAGE}:
         return "Not started"
     return "Not verified"
 
@@ -47,19 +49,20 @@ def verification_text(case: Case) -> str:
 def case_notes(case: Case, approvals: int, needed: int) -> tuple[str, ...]:
     """Context lines under the card (mrkdwn; staff- and customer-given text escaped)."""
     notes = []
-    if case.state == State.AWAITING_APPROVAL and needed > 1:
+    if case.state == CaseState.AWAITING_APPROVAL and needed > 1:
         notes.append(f"Approvals: {approvals} of {needed} (four-eyes for deletion)")
-    if case.data.get("dmarc") == "fail":
+    data = case_data(case)
+    if data.dmarc == "fail":
         notes.append(":warning: DMARC failed for the sender address: identity only by challenge")
-    if case.data.get("processor"):
+    if data.processor:
         notes.append(
             "Mentions domain-registration data, which we hold as a processor for resellers: "
             "the customer was pointed to their reseller"
         )
     if case.extension_reason:
         notes.append(f"Extension reason: {escape(case.extension_reason, 500)}")
-    if case.state == State.FAILED and case.data.get("failure"):
-        notes.append(f"Failure: {escape(str(case.data['failure']), 500)}")
+    if case.state == CaseState.FAILED and data.failure:
+        notes.append(f"Failure: {escape(data.failure, 500)}")
     return tuple(notes)
 
 
@@ -79,9 +82,9 @@ async def _store_facts(
         return found, ()
     previews: list[tuple[str, tuple[str, ...]]] = []
     subject: Subject = match.subject
-    if "change" in case.intents:
+    if Intent.CHANGE in case.intents:
         previews.append(("Proposed change", await _change_lines(desk, case, subject)))
-    if "delete" in case.intents:
+    if Intent.DELETE in case.intents:
         try:
             plan = await desk.executor.preview_erasure(subject)
             previews.append(("Deletion preview", tuple(plan.lines())))
@@ -91,7 +94,7 @@ async def _store_facts(
 
 
 async def _change_lines(desk: Desk, case: Case, subject: Subject) -> tuple[str, ...]:
-    changes = {str(f): str(v) for f, v in case.data.get("changes", [])}
+    changes = dict(case_data(case).changes)
     if not changes:
         return ("The request names no field to change: ask the customer, or reject",)
     try:
@@ -109,17 +112,12 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
     """
     async with desk.sessions() as session:
         case = await get_case(session, ref)
-        stmt = select(Approval.actor).where(
-            Approval.case_id == case.id,
-            Approval.decision == "approve",
-            Approval.round == case.round,
-        )
-        approvals = len(set((await session.exec(stmt)).all()))
+        approvals = len(await store.approvers(session, case))
     found, previews = await _store_facts(desk, case)
     facts = CardFacts(
         ref=case.reference,
         state=case.state,
-        intents=tuple(case.intents),
+        intents=tuple(Intent(i) for i in case.intents),
         due=case.effective_due,
         today=today or date.today(),
         language=case.language,
@@ -139,7 +137,6 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
 async def open_case_lines(desk: Desk) -> list[CaseLine]:
     """Every open case as a list line (no personal data), by due date."""
     async with desk.sessions() as session:
-        stmt = select(Case).where(col(Case.state).in_([s.value for s in OPEN_STATES]))
-        cases = (await session.exec(stmt)).all()
+        cases = await store.list_cases(session, states=list(OPEN_STATES))
     lines = [CaseLine(c.reference, c.state, tuple(c.intents), c.effective_due) for c in cases]
     return sorted(lines, key=lambda c: (c.due, c.ref))

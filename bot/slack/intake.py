@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
-from bot.case.policy import is_about_processor_data
-from bot.case.store import open_case
+from bot.case import store
+from bot.case.data import request_data
+from bot.case.lifecycle import NewRequest, open_request
 from bot.errors import DsrError
 from bot.work.desk import Desk
-from intents.classify import Classification, classify
+from intents.classify import classify
 from intents.extract import extract
-from intents.labels import LABELS
-from storage.models import InboundMessage, reference_of, utcnow
+from intents.labels import LABELS, Intent
+from storage.models import InboundMessage, RecordKind, reference_of
 
 EMAIL_HINT = "type the customer's e-mail address, e.g. `jane@example.com asks to delete her data`"
 
@@ -86,75 +86,44 @@ async def open_staff_case(
         raise StaffIntakeError(f"intents must be some of {', '.join(LABELS)}")
     key = f"<staff.{hashlib.sha256(source.encode()).hexdigest()[:40]}@slack.dsr.invalid>"
     async with desk.sessions() as session:
-        stmt = select(InboundMessage.case_id).where(InboundMessage.message_id == key)
-        done = (await session.exec(stmt)).first()
+        done = await store.case_of_record_key(session, key)
     if done is not None:
         return StaffCase(reference_of(done), False, tuple(chosen))
     result = await asyncio.to_thread(classify, desk.model, text)
-    labels = chosen or [str(i) for i in result.intents] or [str(result.intent)]
+    found = await asyncio.to_thread(extract, text, result.language)
+    request = NewRequest(
+        channel="staff",
+        actor=actor,
+        requester=requester,
+        result=result,
+        data=request_data(
+            requester, found, text=text, subject_line="staff intake", staff_intake=True
+        ),
+        chosen=[Intent(i) for i in chosen],
+        details={"chosen_by_staff": bool(chosen), "source": "slack"},
+    )
+    labels = tuple(str(i) for i in request.intents)
+    raw = text.encode()
+    record = InboundMessage(
+        message_id=key,
+        channel="slack",
+        source=source[:200],
+        kind=RecordKind.STAFF,
+        sender_pseudonym=actor[:64],
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        raw=raw,
+    )
     try:
-        return await _open(desk, actor, key, source, text, requester, chosen, result)
+        async with desk.sessions() as session, session.begin():
+            await store.add_record(session, record)  # the key is claimed before the case exists
+            case = await open_request(session, request)
+            await store.link_record(session, record.id, case.id)
     except IntegrityError:  # the same message, delivered twice at once: the other one won
         async with desk.sessions() as session:
-            stmt = select(InboundMessage.case_id).where(InboundMessage.message_id == key)
-            won = (await session.exec(stmt)).first()
-        return StaffCase(reference_of(won), False, tuple(labels))
-
-
-async def _open(
-    desk: Desk,
-    actor: str,
-    key: str,
-    source: str,
-    text: str,
-    requester: str,
-    chosen: list[str],
-    result: Classification,
-) -> StaffCase:
-    found = await asyncio.to_thread(extract, text, result.language)
-    labels = chosen or [str(i) for i in result.intents] or [str(result.intent)]
-    identifiers = list(dict.fromkeys([requester, *found.emails, *found.handles]))[:10]
-    raw = text.encode()
-    async with desk.sessions() as session, session.begin():
-        inbound = InboundMessage(
-            message_id=key,
-            channel="slack",
-            source=source[:200],
-            kind="staff",
-            sender_pseudonym=actor[:64],
-            size=len(raw),
-            sha256=hashlib.sha256(raw).hexdigest(),
-            raw=raw,
-        )
-        session.add(inbound)
-        await session.flush()  # the unique key is claimed before the case exists
-        case = await open_case(
-            session,
-            actor=actor,
-            channel="staff",
-            language=result.language if result.language != "und" else None,
-            requester_address=requester,
-            details={"intents": labels, "chosen_by_staff": bool(chosen), "source": "slack"},
-        )
-        case.intents = labels
-        case.scores = {k: round(float(v), 4) for k, v in result.scores.items()}
-        case.confidence = None if chosen else max(result.scores.values(), default=0.0)
-        case.needs_review = False if chosen else result.needs_review
-        case.data = {
-            "identifiers": identifiers,
-            "changes": [list(c) for c in found.changes],
-            "dmarc": None,
-            "message_id": None,
-            "references": [],
-            "subject_line": "staff intake",
-            "processor": is_about_processor_data(text),
-            "staff_intake": True,
-        }
-        case.next_action_at = utcnow()
-        session.add(case)
-        inbound.case_id = case.id
-        session.add(inbound)
-    return StaffCase(case.reference, True, tuple(labels))
+            won = await store.case_of_record_key(session, key)
+        return StaffCase(reference_of(won), False, labels)
+    return StaffCase(case.reference, True, labels)
 
 
 _SLACK_LINK = re.compile(r"<(?:mailto:)?([^<>|]+)(?:\|([^<>]*))?>")

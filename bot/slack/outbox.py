@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
-from sqlalchemy import update
-from sqlmodel import col
 
+from bot.case import store
 from bot.case.store import get_case
 from bot.slack.cards import case_card, fallback_text
 from bot.slack.client import SlackSendError, api_error_code, send_error
@@ -147,22 +146,14 @@ class SlackDispatcher:
             if since.isdigit() and now - int(since) < CLAIM_SECONDS:
                 raise TransientSendError(f"card of {case.reference} is being posted elsewhere")
         marker = f"{PENDING}{now}:{secrets.token_hex(4)}"
-        guard = col(Case.slack_ts).is_(None) if current is None else col(Case.slack_ts) == current
         async with self.desk.sessions() as session, session.begin():
-            result = await session.exec(
-                update(Case).where(col(Case.id) == case.id, guard).values(slack_ts=marker)
-            )
-            if result.rowcount != 1:
+            if not await store.claim_card(session, case, current, marker):
                 raise TransientSendError(f"card of {case.reference} is being posted elsewhere")
         return marker
 
     async def _set(self, case: Case, marker: str, channel: str | None, ts: str | None) -> None:
         async with self.desk.sessions() as session, session.begin():
-            await session.exec(
-                update(Case)
-                .where(col(Case.id) == case.id, col(Case.slack_ts) == marker)
-                .values(slack_channel=channel, slack_ts=ts)
-            )
+            await store.set_card(session, case, marker, channel, ts)
 
     async def thread(self, ref: str, text: str, *, broadcast: bool = False) -> None:
         """Post `text` (our mrkdwn) into the card's thread, posting the card first if needed."""

@@ -8,19 +8,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.case import store
+from bot.case.data import case_data, verified_address
 from bot.case.deadlines import MAX_EXTENSION_MONTHS, add_months
-from bot.case.lifecycle import Event, State
+from bot.case.lifecycle import CaseState, Event, transition
+from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import NEEDS_VERIFICATION, approvals_needed
-from bot.case.store import OutboxItem, get_case, transition
+from bot.case.store import get_case
 from bot.errors import DsrError, NotAuthorized
-from bot.work.desk import Desk, mail_item, slack_item
-from bot.work.pipeline import verified_address
+from bot.work.desk import Desk
 from intents.labels import LABELS
 from storage import audit
-from storage.models import Approval, Case, InboundMessage, TrainingLabel, utcnow
+from storage.models import Case, InboundMessage, TrainingLabel, utcnow
 from storage.pseudonym import value_hash
 
 
@@ -64,17 +65,12 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
     """Record an approval; the case moves on once enough distinct approvers agreed."""
     async with desk.sessions() as session, session.begin():
         case = await get_case(session, ref, for_update=True)
-        if case.state != State.AWAITING_APPROVAL:
+        if case.state != CaseState.AWAITING_APPROVAL:
             await _audit_refusal(session, case, actor, "approve", "not_awaiting_approval")
             return ActionResult(
                 case.reference, case.state, f"{case.reference} is {case.state}; nothing to approve"
             )
-        stmt = select(Approval.actor).where(
-            Approval.case_id == case.id,
-            Approval.decision == "approve",
-            Approval.round == case.round,
-        )
-        approvers = set((await session.exec(stmt)).all())
+        approvers = await store.approvers(session, case)
         if actor in approvers:
             await _audit_refusal(session, case, actor, "approve", "same_approver_twice")
             return ActionResult(
@@ -82,9 +78,7 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
                 case.state,
                 f"you already approved {case.reference}; a second approver is needed",
             )
-        session.add(
-            Approval(case_id=case.id or 0, actor=actor, decision="approve", round=case.round)
-        )
+        await store.record_approval(session, case, actor, "approve")
         approvers.add(actor)
         needed = approvals_needed(case.intents, desk.policy)
         if len(approvers) < needed:
@@ -138,14 +132,10 @@ async def reject(desk: Desk, ref: str, actor: str, reason: str | None) -> Action
                     to=case.requester_address,
                     lang=case.language,
                     context={"case_ref": case.reference, "reason": text},
-                    in_reply_to=case.data.get("message_id"),
+                    in_reply_to=case_data(case).message_id,
                 )
             )
-        session.add(
-            Approval(
-                case_id=case.id or 0, actor=actor, decision="reject", reason=text, round=case.round
-            )
-        )
+        await store.record_approval(session, case, actor, "reject", reason=text)
         await transition(
             session,
             case,
@@ -167,25 +157,18 @@ async def reclassify(desk: Desk, ref: str, actor: str, intents: Sequence[str]) -
         raise DsrError(f"intents must be some of {', '.join(LABELS)}; got {', '.join(chosen)}")
     async with desk.sessions() as session, session.begin():
         case = await get_case(session, ref, for_update=True)
-        inbound = (
-            await session.exec(
-                select(InboundMessage)
-                .where(InboundMessage.case_id == case.id, InboundMessage.kind == "request")
-                .order_by(col(InboundMessage.id))
-            )
-        ).first()
+        inbound = await store.first_request_record(session, case.id)
         text = _inbound_text(inbound)
         if text:
-            session.add(
-                TrainingLabel(
-                    case_id=case.id,
-                    text=text,
-                    labels=chosen,
-                    language=case.language,
-                    predicted=list(case.intents),
-                    actor=actor,
-                )
+            label = TrainingLabel(
+                case_id=case.id,
+                text=text,
+                labels=chosen,
+                language=case.language,
+                predicted=list(case.intents),
+                actor=actor,
             )
+            await store.add_training_label(session, label)
         await transition(
             session,
             case,
@@ -223,7 +206,8 @@ async def verify_manually(desk: Desk, ref: str, actor: str, reason: str | None) 
     text = _need_reason(reason, "a manual verification")
     async with desk.sessions() as session, session.begin():
         case = await get_case(session, ref, for_update=True)
-        if not case.data.get("subject", {}).get("addresses"):
+        subject = case_data(case).subject
+        if subject is None or not subject.addresses:
             raise DsrError(
                 f"{case.reference}: no address on file was found for this request, so "
                 "there is nobody to act for; reclassify or reject it"
@@ -238,7 +222,7 @@ async def verify_manually(desk: Desk, ref: str, actor: str, reason: str | None) 
             changes={
                 "verified_by": actor[:64],
                 "next_action_at": None,
-                "data": {**case.data, "manual_verification_reason": text},
+                "data": case_data(case).with_(manual_verification_reason=text).to_json(),
             },
             outbox=_cards(desk, case),
             domain=desk.settings.own_domain,
@@ -266,7 +250,7 @@ async def extend(desk: Desk, ref: str, actor: str, months: int, reason: str | No
                         "new_due_date": new_due.isoformat(),
                         "reason": text,
                     },
-                    in_reply_to=case.data.get("message_id"),
+                    in_reply_to=case_data(case).message_id,
                 )
             )
         await transition(

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.case.policy import Policy
-from bot.case.store import OutboxItem
 from bot.settings import Settings
 from intents.classify import IntentModel
 from storage.customer import Executor
@@ -46,35 +43,3 @@ class Desk:
     def customer_actor(self, address: str | None) -> str:
         """`customer:<pseudonym>` for audit events caused by a customer."""
         return f"customer:{self.pseudonym(address)}" if address else "customer:unknown"
-
-
-def mail_item(
-    template: str,
-    *,
-    to: str,
-    lang: str | None,
-    context: Mapping[str, Any],
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    attachments: Sequence[str] = (),
-    auto_submitted: bool = True,
-) -> OutboxItem:
-    """An outbox row for one templated mail (the Message-ID is assigned when it is stored)."""
-    return OutboxItem(
-        "mail",
-        template,
-        {
-            "to": to,
-            "lang": lang or "en",
-            "context": dict(context),
-            "in_reply_to": in_reply_to,
-            "references": list(references),
-            "attachments": list(attachments),
-            "auto_submitted": auto_submitted,
-        },
-    )
-
-
-def slack_item(template: str, **payload: Any) -> OutboxItem:
-    """An outbox row for a Slack post or card update."""
-    return OutboxItem("slack", template, payload)

@@ -18,20 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from structlog.contextvars import bound_contextvars
 
-from bot.case import verify
-from bot.case.inbox import PENDING
-from bot.case.lifecycle import Event, State
-from bot.case.policy import is_about_processor_data
-from bot.case.store import OutboxItem, add_outbox, get_case, open_case, transition
+from bot.case import store, verify
+from bot.case.data import case_data, request_data
+from bot.case.lifecycle import CaseState, Event, NewRequest, open_request, transition
+from bot.case.messages import OutboxItem, mail_item, slack_item
+from bot.case.store import add_outbox, get_case
 from bot.errors import CaseNotFound
-from bot.work.desk import Desk, mail_item, slack_item
+from bot.work.desk import Desk
 from intents.classify import classify
 from intents.extract import extract
 from mail.envelope import first_look
@@ -42,7 +39,7 @@ from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, InboundMessage, Outbox, utcnow
+from storage.models import Case, InboundMessage, RecordKind, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +71,7 @@ def _row(desk: Desk, item: Fetched) -> dict[str, Any]:
         "message_id": look.message_id,
         "channel": "email",
         "source": item.source[:200],
-        "kind": "unparseable" if look.blank else PENDING,
+        "kind": RecordKind.UNPARSEABLE if look.blank else RecordKind.PENDING,
         "size": size,
         "sha256": look.sha256,
         "raw": item.raw[:keep],
@@ -96,7 +93,10 @@ async def record(desk: Desk, items: Sequence[Fetched]) -> list[Outcome]:
         One outcome per item, in order; the intake flags the messages only after this returns.
     """
     rows = await _record_rows(desk, items)
-    return [Outcome.QUARANTINE if r["kind"] == "unparseable" else Outcome.PROCESSED for r in rows]
+    return [
+        Outcome.QUARANTINE if r["kind"] == RecordKind.UNPARSEABLE else Outcome.PROCESSED
+        for r in rows
+    ]
 
 
 async def _record_rows(desk: Desk, items: Sequence[Fetched]) -> list[dict[str, Any]]:
@@ -104,15 +104,10 @@ async def _record_rows(desk: Desk, items: Sequence[Fetched]) -> list[dict[str, A
     if not items:
         return []
     rows = [_row(desk, item) for item in items]
-    maker = pg_insert if desk.engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = maker(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
+    dialect = desk.engine.dialect.name
     async with desk.sessions() as session, session.begin():
-        await session.exec(stmt, params=rows)
-        ids = list({str(r["message_id"]) for r in rows})
-        held = select(InboundMessage.message_id, InboundMessage.sha256).where(
-            col(InboundMessage.message_id).in_(ids)
-        )
-        stored = dict((await session.exec(held)).all())
+        await store.insert_records(session, rows, dialect=dialect)
+        stored = await store.stored_digests(session, list({str(r["message_id"]) for r in rows}))
         clashes = [r for r in rows if stored.get(r["message_id"]) not in (None, r["sha256"])]
         for row in clashes:
             row["message_id"] = f"<{row['sha256']}@{SYNTHETIC_DOMAIN}>"
@@ -124,16 +119,16 @@ async def _record_rows(desk: Desk, items: Sequence[Fetched]) -> list[dict[str, A
                 details={"sha256": row["sha256"], "size": row["size"]},
             )
         if clashes:
-            await session.exec(stmt, params=clashes)
+            await store.insert_records(session, clashes, dialect=dialect)
         for row in rows:
-            if row["kind"] == "unparseable":
+            if row["kind"] == RecordKind.UNPARSEABLE:
                 await audit.append(
                     session,
                     action="message_unparseable",
                     actor="system",
                     details={"sha256": row["sha256"], "size": row["size"], "error": "empty"},
                 )
-    if any(r["kind"] == PENDING for r in rows):
+    if any(r["kind"] == RecordKind.PENDING for r in rows):
         desk.inbound_ready.set()
     return rows
 
@@ -151,13 +146,7 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
     marks that record `error` (kept, with the exception's type) instead of stopping the desk.
     """
     async with desk.sessions() as session:
-        stmt = (
-            select(InboundMessage.id)
-            .where(InboundMessage.kind == PENDING)
-            .order_by(col(InboundMessage.id))
-            .limit(limit)
-        )
-        ids = [i for i in (await session.exec(stmt)).all() if i is not None]
+        ids = await store.pending_record_ids(session, limit)
     done = 0
     for row_id in ids:
         try:
@@ -174,16 +163,12 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
 async def process_one(desk: Desk, row_id: int) -> Ingested:
     """Stage two for one record (a no-op when it is no longer pending)."""
     try:
-        async with desk.sessions() as session, session.begin():
-            stmt = (
-                select(InboundMessage)
-                .where(InboundMessage.id == row_id, InboundMessage.kind == PENDING)
-                .with_for_update(skip_locked=True)
-            )
-            row = (await session.exec(stmt)).first()
-            if row is None:
-                raise _Taken
-            return await _process(desk, session, row)
+        with bound_contextvars(record=row_id):
+            async with desk.sessions() as session, session.begin():
+                row = await store.lock_pending_record(session, row_id)
+                if row is None:
+                    raise _Taken
+                return await _process(desk, session, row)
     except _Taken:
         return Ingested(Outcome.PROCESSED, "duplicate")
 
@@ -191,26 +176,20 @@ async def process_one(desk: Desk, row_id: int) -> Ingested:
 async def ingest(desk: Desk, fetched: Fetched) -> Ingested:
     """Both stages for one message at once (the demo, tests, and one-off imports)."""
     [row] = await _record_rows(desk, [fetched])
-    if row["kind"] == "unparseable":
+    if row["kind"] == RecordKind.UNPARSEABLE:
         return Ingested(Outcome.QUARANTINE, "unparseable")
     async with desk.sessions() as session:
-        stmt = select(InboundMessage.id, InboundMessage.kind, InboundMessage.sha256).where(
-            InboundMessage.message_id == row["message_id"]
-        )
-        found = (await session.exec(stmt)).first()
-    if found is None or found[1] != PENDING or found[2] != row["sha256"]:
+        found = await store.find_record(session, str(row["message_id"]))
+    if found is None or found.kind != RecordKind.PENDING or found.sha256 != row["sha256"]:
         return Ingested(Outcome.PROCESSED, "duplicate")
-    return await process_one(desk, int(found[0] or 0))
+    return await process_one(desk, int(found.id or 0))
 
 
-async def _stamp(session: AsyncSession, row: InboundMessage, kind: str, **fields: Any) -> None:
+async def _stamp(
+    session: AsyncSession, row: InboundMessage, kind: RecordKind, **fields: Any
+) -> None:
     """Give the record its kind in this transaction (only while it is still pending)."""
-    result = await session.exec(
-        update(InboundMessage)
-        .where(col(InboundMessage.id) == row.id, col(InboundMessage.kind) == PENDING)
-        .values(kind=kind, **fields)
-    )
-    if result.rowcount != 1:
+    if not await store.stamp_record(session, row.id, kind, **fields):
         raise _Taken
 
 
@@ -233,7 +212,7 @@ async def _process(desk: Desk, session: AsyncSession, row: InboundMessage) -> In
     )
     sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
     if robot is not None or msg.oversize:
-        kind = "robot" if robot is not None else "oversize"
+        kind = RecordKind.ROBOT if robot is not None else RecordKind.OVERSIZE
         await _stamp(
             session,
             row,
@@ -270,47 +249,32 @@ async def _request(
     text = msg.body_for_classification or msg.subject
     result = await asyncio.to_thread(classify, desk.model, text)
     found = await asyncio.to_thread(extract, msg.text, result.language)
-    intents = [str(i) for i in result.intents] or [str(result.intent)]
-    data = {
-        "identifiers": list(
-            dict.fromkeys([*(a for a in [msg.from_addr] if a), *found.emails, *found.handles])
-        )[:10],
-        "changes": [list(c) for c in found.changes],
-        "dmarc": msg.auth.dmarc if msg.auth else None,
-        "message_id": msg.message_id,
-        "references": list(msg.references),
-        "subject_line": msg.subject[:200],
-        "processor": is_about_processor_data(msg.text),
-    }
+    data = request_data(
+        msg.from_addr,
+        found,
+        text=msg.text,
+        subject_line=msg.subject,
+        message_id=msg.message_id,
+        references=msg.references,
+        dmarc=msg.auth.dmarc if msg.auth else None,
+    )
     sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
-    await _stamp(session, row, "request", sender_pseudonym=sender)
-    case = await open_case(
-        session,
-        actor=desk.customer_actor(msg.from_addr),
+    await _stamp(session, row, RecordKind.REQUEST, sender_pseudonym=sender)
+    request = NewRequest(
         channel="email",
-        language=result.language if result.language != "und" else None,
-        requester_address=msg.from_addr,
-        subject_pseudonym=None,
+        actor=desk.customer_actor(msg.from_addr),
+        requester=msg.from_addr,
+        result=result,
+        data=data,
         details={
-            "intents": intents,
             "needs_review": result.needs_review,
             "language": result.language,
             "inbound_sha256": msg.sha256[:16],
-            "dmarc": data["dmarc"],
+            "dmarc": data.dmarc,
         },
     )
-    case.intents = intents
-    case.scores = {k: round(float(v), 4) for k, v in result.scores.items()}
-    case.confidence = max(result.scores.values(), default=0.0)
-    case.needs_review = result.needs_review
-    case.thread_root = msg.message_id
-    case.data = data
-    case.next_action_at = utcnow()
-    session.add(case)
-    await session.flush()
-    await session.exec(
-        update(InboundMessage).where(col(InboundMessage.id) == row.id).values(case_id=case.id)
-    )
+    case = await open_request(session, request)
+    await store.link_record(session, row.id, case.id)
     return Ingested(Outcome.PROCESSED, "request", case.reference)
 
 
@@ -318,9 +282,9 @@ async def _reply(
     desk: Desk, session: AsyncSession, row: InboundMessage, case: Case, msg: ParsedMessage
 ) -> Ingested:
     sender = desk.pseudonym(msg.from_addr) if msg.from_addr else "unknown"
-    await _stamp(session, row, "reply", case_id=case.id, sender_pseudonym=sender)
+    await _stamp(session, row, RecordKind.REPLY, case_id=case.id, sender_pseudonym=sender)
     actor = desk.customer_actor(msg.from_addr)
-    if case.state == State.AWAITING_VERIFICATION:
+    if case.state == CaseState.AWAITING_VERIFICATION:
         await _verification_reply(desk, session, case, msg, sender, actor)
     else:
         await transition(
@@ -361,7 +325,7 @@ async def _verification_reply(
                 "verified_by": "reply",
                 "next_action_at": None,
                 "subject_pseudonym": sender,
-                "data": {**case.data, "verified_address": msg.from_addr},
+                "data": case_data(case).with_(verified_address=msg.from_addr).to_json(),
             },
             outbox=outbox,
             domain=desk.settings.own_domain,
@@ -375,7 +339,8 @@ async def _verification_reply(
         details={"verdict": verdict.value},
     )
     if verdict in {verify.Verdict.WRONG_CODE, verify.Verdict.NO_PROOF}:
-        on_file = case.data.get("subject", {}).get("addresses", [])
+        subject = case_data(case).subject
+        on_file = subject.addresses if subject else ()
         if msg.from_addr and any(desk.pseudonym(a) == sender for a in on_file):
             await add_outbox(
                 session,
@@ -394,30 +359,27 @@ async def _verification_reply(
             )
 
 
-def _alert(desk: Desk, session: AsyncSession, record_id: int, kind: str, size: int) -> None:
+async def _alert(
+    desk: Desk, session: AsyncSession, record_id: int, kind: RecordKind, size: int
+) -> None:
     """Tell staff in Slack that a kept message needs a person (`dsr inbox` lists it anyway)."""
     if desk.slack_enabled:
-        session.add(
-            Outbox(
-                kind="slack",
-                template="inbox_alert",
-                payload={"record": record_id, "kind": kind, "size": size},
-            )
-        )
+        item = slack_item("inbox_alert", record=record_id, kind=kind.value, size=size)
+        await store.add_outbox(session, None, [item], domain=desk.settings.own_domain)
 
 
 async def _unparseable(
     desk: Desk, session: AsyncSession, row: InboundMessage, error: str, message: str
 ) -> Ingested:
     """Keep the record, say why it could not be read, and tell staff."""
-    await _stamp(session, row, "unparseable", error=message[:2000])
+    await _stamp(session, row, RecordKind.UNPARSEABLE, error=message[:2000])
     await audit.append(
         session,
         action="message_unparseable",
         actor="system",
         details={"sha256": row.sha256, "size": row.size, "error": error},
     )
-    _alert(desk, session, row.id or 0, "unparseable", row.size)
+    await _alert(desk, session, row.id or 0, RecordKind.UNPARSEABLE, row.size)
     log.warning("inbound record %s could not be parsed (%s); kept", row.id, error)
     return Ingested(Outcome.PROCESSED, "unparseable")
 
@@ -429,11 +391,13 @@ async def _failed(desk: Desk, row_id: int, exc: Exception) -> None:
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     log.error("inbound record %s: processing failed (%s at %s)", row_id, type(exc).__name__, where)
     async with desk.sessions() as session, session.begin():
-        row = await session.get(InboundMessage, row_id)
-        if row is None or row.kind != PENDING:
+        row = await store.get_record(session, row_id)
+        if row is None or row.kind != RecordKind.PENDING:
             return
-        await _stamp(session, row, "error", error=f"{type(exc).__name__} during processing")
-        _alert(desk, session, row_id, "error", row.size)
+        await _stamp(
+            session, row, RecordKind.ERROR, error=f"{type(exc).__name__} during processing"
+        )
+        await _alert(desk, session, row_id, RecordKind.ERROR, row.size)
         await audit.append(
             session,
             action="message_failed",

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.case import store
 from bot.work.desk import Desk
 from bot.work.intake import ingest, record
 from mail.imap import ImapIntake
 from mail.intake import BatchHandler, Fetched, Handler, Outcome
 from mail.maildir import MaildirIntake
 from mail.receiver import SmtpReceiver
-from storage.models import MailboxState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +37,12 @@ class CaseStoreUidState:
     async def load(self, mailbox: str) -> tuple[int, int] | None:
         """(uidvalidity, last uid) or None."""
         async with self._desk.sessions() as session:
-            row = await session.get(MailboxState, mailbox)
-            return (row.uidvalidity, row.last_uid) if row else None
+            return await store.mailbox_progress(session, mailbox)
 
     async def save(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
         """Remember progress (called only after the message's case committed)."""
         async with self._desk.sessions() as session, session.begin():
-            row = await session.get(MailboxState, mailbox)
-            if row is None:
-                row = MailboxState(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid)
-            else:
-                row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, utcnow()
-            session.add(row)
+            await store.save_mailbox_progress(session, mailbox, uidvalidity, last_uid)
 
 
 def handler(desk: Desk) -> Handler:

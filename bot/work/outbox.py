@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
+from structlog.contextvars import bound_contextvars
 
+from bot.case import store
 from mail.retry import retry_delay
 from storage import audit
 from storage.db import session_factory
-from storage.models import Outbox, reference_of, utcnow
+from storage.models import Outbox, OutboxStatus, reference_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -60,38 +60,28 @@ class OutboxWorker:
         """Lease up to `batch` due rows to this worker (committed before sending)."""
         now = utcnow()
         async with session_factory(self.engine)() as session, session.begin():
-            stmt = (
-                select(Outbox)
-                .where(
-                    or_(col(Outbox.status) == "pending", col(Outbox.status) == "sending"),
-                    col(Outbox.next_attempt_at) <= now,
-                    col(Outbox.kind).in_(list(self.dispatch)),
-                )
-                .order_by(col(Outbox.id))
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
+            rows = await store.claim_outbox(
+                session,
+                list(self.dispatch),
+                now=now,
+                lease_until=now + self.lease,
+                worker=self.worker_id,
+                limit=self.batch,
             )
-            rows = list((await session.exec(stmt)).all())
-            for row in rows:
-                row.status = "sending"
-                row.claimed_by = self.worker_id
-                row.attempts += 1
-                row.next_attempt_at = now + self.lease
-                session.add(row)
         return rows
 
     async def _finish(self, row: Outbox, error: BaseException | None) -> None:
         async with session_factory(self.engine)() as session, session.begin():
-            current = await session.get(Outbox, row.id, with_for_update=True)
-            if (
-                current is None
-                or current.status != "sending"
-                or current.claimed_by != self.worker_id
-            ):
+            current = await store.held_outbox_row(session, row.id, self.worker_id)
+            if current is None:
                 return  # someone re-claimed it after our lease ran out
             ref = reference_of(current.case_id) if current.case_id else None
             if error is None:
-                current.status, current.sent_at, current.last_error = "sent", utcnow(), None
+                current.status, current.sent_at, current.last_error = (
+                    OutboxStatus.SENT,
+                    utcnow(),
+                    None,
+                )
                 await audit.append(
                     session,
                     action=f"{current.kind}_sent",
@@ -100,14 +90,14 @@ class OutboxWorker:
                     details={"outbox_id": current.id, "template": current.template},
                 )
             elif isinstance(error, TransientSendError) and current.attempts < self.max_attempts:
-                current.status = "pending"
+                current.status = OutboxStatus.PENDING
                 current.last_error = type(error).__name__ + ": " + str(error)[:500]
                 current.next_attempt_at = utcnow() + retry_delay(
                     current.attempts, rand=random.random()
                 )
             else:
                 current.status, current.last_error = (
-                    "failed",
+                    OutboxStatus.FAILED,
                     type(error).__name__ + ": " + str(error)[:500],
                 )
                 await audit.append(
@@ -130,15 +120,17 @@ class OutboxWorker:
                     current.attempts,
                     type(error).__name__,
                 )
-            session.add(current)
+            await store.save_outbox_row(session, current)
 
     async def _send(self, row: Outbox) -> None:
-        try:
-            await self.dispatch[row.kind](row)
-        except Exception as exc:  # recorded on the row and retried or failed, never lost
-            await self._finish(row, exc)
-        else:
-            await self._finish(row, None)
+        case = reference_of(row.case_id) if row.case_id else None
+        with bound_contextvars(outbox=row.id, case=case):
+            try:
+                await self.dispatch[row.kind](row)
+            except Exception as exc:  # recorded on the row and retried or failed, never lost
+                await self._finish(row, exc)
+            else:
+                await self._finish(row, None)
 
     async def run_once(self) -> int:
         """Claim one batch and send it, up to `concurrency` messages at a time.

@@ -1,9 +1,10 @@
 """Advancing cases: route a fresh case, expire an unanswered challenge, execute an approved case.
 
-Work is claimed with `FOR UPDATE SKIP LOCKED` and a lease (`next_action_at`), so several
+Work is claimed (`bot.case.store.claim_due_cases`) with a lease (`next_action_at`), so several
 `dsr run` processes share it and a crashed one's work is picked up again. Every move goes through
-`bot.case.store.transition`, so its audit event and mails commit with it. Customer-store operations
-are idempotent per case (the executor's receipts), so a repeat after a crash does no harm.
+`bot.case.lifecycle.transition`, so its audit event and mails commit with it. Customer-store
+operations are idempotent per case (the executor's receipts), so a repeat after a crash does no
+harm.
 """
 
 from __future__ import annotations
@@ -14,42 +15,34 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import col, select
+from structlog.contextvars import bound_contextvars
 
-from bot.case import verify
-from bot.case.lifecycle import Event, State
+from bot.case import store, verify
+from bot.case.data import SubjectFacts, case_data, verified_address
+from bot.case.lifecycle import CaseState, Event, transition
+from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
-from bot.case.store import OutboxItem, add_outbox, get_case, transition
-from bot.work.desk import Desk, mail_item, slack_item
+from bot.case.store import add_outbox, get_case
+from bot.work.desk import Desk
+from intents.labels import Intent
 from storage.customer import CustomerStoreError, Subject, SubjectNotFound
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, utcnow
+from storage.models import Case, reference_of, utcnow
 
 log = logging.getLogger(__name__)
 
-WORK_STATES = (State.RECEIVED, State.AWAITING_VERIFICATION, State.APPROVED)
+WORK_STATES = (CaseState.RECEIVED, CaseState.AWAITING_VERIFICATION, CaseState.APPROVED)
 MAX_CHALLENGES = 3
 
 
 async def claim_due(desk: Desk, limit: int = 10) -> list[int]:
     """Lease up to `limit` cases whose next action is due; returns their ids."""
     now = utcnow()
+    lease = timedelta(seconds=desk.settings.work_lease_seconds)
     async with desk.sessions() as session, session.begin():
-        stmt = (
-            select(Case.id)
-            .where(col(Case.next_action_at) <= now, col(Case.state).in_(WORK_STATES))
-            .order_by(col(Case.next_action_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        ids = await store.claim_due_cases(
+            session, WORK_STATES, now=now, lease_until=now + lease, limit=limit
         )
-        ids = [i for i in (await session.exec(stmt)).all() if i is not None]
-        if ids:
-            await session.exec(
-                update(Case)
-                .where(col(Case.id).in_(ids))
-                .values(next_action_at=now + timedelta(seconds=desk.settings.work_lease_seconds))
-            )
     return ids
 
 
@@ -72,15 +65,16 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
 
 
 async def advance(desk: Desk, case_id: int) -> None:
-    """One step for one case, chosen by its state."""
-    async with desk.sessions() as session:
-        case = await get_case(session, case_id)
-    if case.state == State.RECEIVED:
-        await _route(desk, case)
-    elif case.state == State.AWAITING_VERIFICATION:
-        await _expire(desk, case)
-    elif case.state == State.APPROVED:
-        await _execute(desk, case)
+    """One step for one case, chosen by its state (logs carry the case reference)."""
+    with bound_contextvars(case=reference_of(case_id)):
+        async with desk.sessions() as session:
+            case = await get_case(session, case_id)
+        if case.state == CaseState.RECEIVED:
+            await _route(desk, case)
+        elif case.state == CaseState.AWAITING_VERIFICATION:
+            await _expire(desk, case)
+        elif case.state == CaseState.APPROVED:
+            await _execute(desk, case)
 
 
 def _ack_context(case: Case) -> dict[str, Any]:
@@ -94,8 +88,9 @@ def _ack_context(case: Case) -> dict[str, Any]:
 def _to_requester(desk: Desk, case: Case, template: str, **context: Any) -> OutboxItem:
     """A mail to whoever wrote, threaded under their message. Never carries personal data."""
     assert case.requester_address
-    root = case.data.get("message_id")
-    refs = [*case.data.get("references", []), *([root] if root else [])]
+    data = case_data(case)
+    root = data.message_id
+    refs = [*data.references, *([root] if root else [])]
     return mail_item(
         template,
         to=case.requester_address,
@@ -192,12 +187,12 @@ def _total(counts: dict[str, dict[str, int]]) -> int:
     return sum(sum(v.values()) for v in counts.values())
 
 
-async def _lookup(desk: Desk, case: Case) -> dict[str, Any]:
+async def _lookup(desk: Desk, case: Case) -> SubjectFacts:
     """Find the subject by every identifier the request carries; addresses on file only."""
     addresses: list[str] = []
     accounts: list[str] = []
     ambiguous = False
-    for identity in case.data.get("identifiers", []):
+    for identity in case_data(case).identifiers:
         match = await desk.executor.find(identity, counts=False)
         if match.ambiguous:
             ambiguous = True
@@ -216,12 +211,12 @@ async def _lookup(desk: Desk, case: Case) -> dict[str, Any]:
                 addresses.extend(a.lower() for a in forms)
     by_folded = {a.lower(): a for a in reversed(addresses)}  # one challenge per mailbox
     unique = list(dict.fromkeys(by_folded[a.lower()] for a in addresses))[:MAX_CHALLENGES]
-    return {
-        "found": bool(unique),
-        "addresses": unique,
-        "ambiguous": ambiguous,
-        "accounts": list(dict.fromkeys(accounts))[:10],
-    }
+    return SubjectFacts(
+        found=bool(unique),
+        addresses=tuple(unique),
+        ambiguous=ambiguous,
+        accounts=tuple(dict.fromkeys(accounts))[:10],
+    )
 
 
 async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
@@ -230,7 +225,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     ttl = timedelta(days=settings.challenge_ttl_days)
     # The requester's acknowledgement is the same whether or not we hold data about anyone.
     items = [_to_requester(desk, case, "acknowledgement", **_ack_context(case))]
-    if case.data.get("processor"):
+    if case_data(case).processor:
         items.append(
             _to_requester(
                 desk,
@@ -244,7 +239,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     async with desk.sessions() as session, session.begin():
         current = await get_case(session, case.id or 0)
         await add_outbox(session, current, items, domain=settings.own_domain)
-        for address in subject["addresses"]:
+        for address in subject.addresses:
             placeholder = mail_item(
                 "challenge", to=address, lang=case.language, context={"case_ref": case.reference}
             )
@@ -267,7 +262,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
                     "expires_at": (utcnow() + ttl).isoformat(),
                 },
             }
-            session.add(row)
+            await store.save_outbox_row(session, row)
         await transition(
             session,
             current,
@@ -275,13 +270,13 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
             actor="system",
             details={
                 "route": "verify",
-                "challenges": len(subject["addresses"]),
-                "ambiguous": subject["ambiguous"],
+                "challenges": len(subject.addresses),
+                "ambiguous": subject.ambiguous,
             },
             changes={
-                "data": {**case.data, "subject": subject},
-                "subject_pseudonym": desk.pseudonym(subject["addresses"][0])
-                if subject["addresses"]
+                "data": case_data(case).with_(subject=subject).to_json(),
+                "subject_pseudonym": desk.pseudonym(subject.addresses[0])
+                if subject.addresses
                 else None,
                 "next_action_at": utcnow() + ttl,
             },
@@ -295,17 +290,6 @@ async def _expire(desk: Desk, case: Case) -> None:
     if desk.slack_enabled:
         outbox.append(slack_item("case_card", case=case.reference))
     await _move(desk, case, Event.EXPIRE, details={"reason": "not_verified_in_time"}, outbox=outbox)
-
-
-def verified_address(case: Case) -> str | None:
-    """The address on file that proved control (or the first on file, after manual checks)."""
-    address = case.data.get("verified_address")
-    on_file = [str(a) for a in case.data.get("subject", {}).get("addresses", [])]
-    if address:
-        same = [a for a in on_file if a.lower() == str(address).lower()]
-        if same:
-            return same[0]  # the spelling on file, not the reply's
-    return on_file[0] if on_file else None
 
 
 async def _execute(desk: Desk, case: Case) -> None:
@@ -331,7 +315,7 @@ async def _execute(desk: Desk, case: Case) -> None:
             case,
             Event.FAIL,
             details={"error": type(exc).__name__},
-            changes={"data": {**case.data, "failure": str(exc)[:500]}},
+            changes={"data": case_data(case).with_(failure=str(exc)[:500]).to_json()},
             outbox=cards,
         )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
@@ -362,7 +346,7 @@ async def _do(
     extra: dict[str, Any] = {}
     executor = desk.executor
     out_dir = desk.packages_dir / case.reference
-    if intent == "see":
+    if intent == Intent.SEE:
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
         if subject is not None:
             package = await executor.export(subject, out_dir)
@@ -371,8 +355,8 @@ async def _do(
             raise SubjectNotFound("the subject was erased before its access package was made")
         extra = {"attachments": [str(f) for f in files]}
         return [to_subject("access_package")]
-    if intent == "change":
-        changes = {str(f): str(v) for f, v in case.data.get("changes", [])}
+    if intent == Intent.CHANGE:
+        changes = dict(case_data(case).changes)
         if not changes:
             raise CustomerStoreError("the request names no field to change; staff must specify it")
         if subject is None:
@@ -381,7 +365,7 @@ async def _do(
         await executor.apply_change(plan, case.reference)
         details["changed_fields"] = [c.column for c in plan.changes]
         return [to_subject("change_done", fields=[c.label for c in plan.changes])]
-    if intent == "delete":
+    if intent == Intent.DELETE:
         recorded = await executor.recorded_erasure(case.reference)
         if recorded is not None:
             erasure = recorded  # finish or replay what an earlier run started
@@ -401,7 +385,7 @@ async def _do(
         ]
         details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
         return [to_subject("delete_done", retained=retained)]
-    if intent == "unsubscribe":
+    if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
         return [to_subject("unsubscribe_done")]
     return []

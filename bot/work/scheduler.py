@@ -7,11 +7,12 @@ import contextlib
 import logging
 from datetime import date, timedelta
 
-from sqlmodel import col, select
-
-from bot.case.lifecycle import OPEN_STATES, Event
-from bot.case.store import get_case, transition
-from bot.work.desk import Desk, slack_item
+from bot.case import store
+from bot.case.data import case_data
+from bot.case.lifecycle import OPEN_STATES, Event, transition
+from bot.case.messages import slack_item
+from bot.case.store import get_case
+from bot.work.desk import Desk
 from bot.work.intake import process_recorded
 from bot.work.pipeline import advance_due
 from storage.errors import ConcurrentUpdateError
@@ -24,7 +25,7 @@ def reminder_due(case: Case, today: date, days_before: int) -> bool:
     """True when the case is due within `days_before` days (or overdue) and was not reminded
     for this due date yet. Pure."""
     due = case.effective_due
-    return (due - today).days <= days_before and case.data.get("reminded_for") != due.isoformat()
+    return (due - today).days <= days_before and case_data(case).reminded_for != due.isoformat()
 
 
 async def send_reminders(desk: Desk, today: date | None = None) -> int:
@@ -32,14 +33,8 @@ async def send_reminders(desk: Desk, today: date | None = None) -> int:
     today = today or date.today()
     horizon = today + timedelta(days=desk.settings.reminder_days)
     async with desk.sessions() as session:
-        stmt = select(Case).where(
-            col(Case.state).in_([s.value for s in OPEN_STATES]), col(Case.due_on) <= horizon
-        )
-        candidates = [
-            c
-            for c in (await session.exec(stmt)).all()
-            if reminder_due(c, today, desk.settings.reminder_days)
-        ]
+        near = await store.list_cases(session, states=list(OPEN_STATES), due_until=horizon)
+        candidates = [c for c in near if reminder_due(c, today, desk.settings.reminder_days)]
     sent = 0
     for case in candidates:
         due = case.effective_due
@@ -52,7 +47,9 @@ async def send_reminders(desk: Desk, today: date | None = None) -> int:
                     Event.REMIND,
                     actor="system",
                     details={"due": due.isoformat(), "days_left": (due - today).days},
-                    changes={"data": {**current.data, "reminded_for": due.isoformat()}},
+                    changes={
+                        "data": case_data(current).with_(reminded_for=due.isoformat()).to_json()
+                    },
                     outbox=[
                         slack_item("reminder", case=case.reference, days_left=(due - today).days)
                     ]

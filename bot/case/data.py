@@ -1,0 +1,109 @@
+"""A case's working data (`Case.data`): identifiers to look up, the proposed change, what the
+lookup found, how it was verified. Validated when read, so a typo in a key fails loudly.
+
+Operational data of the case store: it may hold the customer's own identifiers and is never
+copied into the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.case.policy import is_about_processor_data
+from intents.extract import Extraction
+from storage.models import Case
+
+#: Identifiers looked up per request, at most (the requester's own first).
+MAX_IDENTIFIERS = 10
+
+
+class SubjectFacts(BaseModel):
+    """What the lookup found: the addresses on file that were challenged, and the accounts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    found: bool = False
+    addresses: tuple[str, ...] = ()
+    ambiguous: bool = False
+    accounts: tuple[str, ...] = ()
+
+
+class CaseData(BaseModel):
+    """Everything the pipeline keeps on a case beyond its columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    identifiers: tuple[str, ...] = ()
+    #: Proposed corrections as (field, new value) pairs, from the text or from staff.
+    changes: tuple[tuple[str, str], ...] = ()
+    dmarc: str | None = None
+    #: The request's own Message-ID and References, for threading our replies.
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+    subject_line: str = ""
+    processor: bool = False
+    staff_intake: bool = False
+    subject: SubjectFacts | None = None
+    verified_address: str | None = None
+    manual_verification_reason: str | None = None
+    failure: str | None = None
+    #: The due date (ISO) a reminder was already sent for.
+    reminded_for: str | None = None
+
+    def with_(self, **changes: Any) -> CaseData:
+        """A copy with some fields replaced (validated)."""
+        return CaseData.model_validate({**self.model_dump(), **changes})
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form stored in `Case.data` (every key, defaults included)."""
+        return self.model_dump(mode="json")
+
+
+def case_data(case: Case) -> CaseData:
+    """The case's data, validated."""
+    return CaseData.model_validate(case.data or {})
+
+
+def request_data(
+    requester: str | None,
+    found: Extraction,
+    *,
+    text: str,
+    subject_line: str,
+    message_id: str | None = None,
+    references: Sequence[str] = (),
+    dmarc: str | None = None,
+    staff_intake: bool = False,
+) -> CaseData:
+    """The data a new request's case starts with, from any channel (pure).
+
+    Args:
+        requester: who asked (their address comes first among the identifiers).
+        found: what extraction found in the text (addresses, handles, proposed changes).
+        text: the request's text (a mention of domain-registration data marks it `processor`).
+    """
+    identifiers = [*(a for a in [requester] if a), *found.emails, *found.handles]
+    return CaseData(
+        identifiers=tuple(dict.fromkeys(identifiers))[:MAX_IDENTIFIERS],
+        changes=tuple((str(f), str(v)) for f, v in found.changes),
+        dmarc=dmarc,
+        message_id=message_id,
+        references=tuple(references),
+        subject_line=subject_line[:200],
+        processor=is_about_processor_data(text),
+        staff_intake=staff_intake,
+    )
+
+
+def verified_address(case: Case) -> str | None:
+    """The address on file that proved control (or the first on file, after manual checks)."""
+    data = case_data(case)
+    on_file = list(data.subject.addresses) if data.subject else []
+    if data.verified_address:
+        same = [a for a in on_file if a.lower() == data.verified_address.lower()]
+        if same:
+            return same[0]  # the spelling on file, not the reply's
+    return on_file[0] if on_file else None
