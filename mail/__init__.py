@@ -3,7 +3,7 @@ detection, threading, reply composition and sending. Never imports `bot`, `inten
 """
 
 from mail.body import AttachmentInfo
-from mail.compose import TEMPLATES, Attachment, Rendered, compose, render
+from mail.compose import TEMPLATES, Attachment, MailSpec, Rendered, compose, render
 from mail.errors import (
     MailConnectionError,
     MailError,
@@ -57,6 +57,7 @@ __all__ = [
     "MailError",
     "MailParseError",
     "MailSendError",
+    "MailSpec",
     "MaildirIntake",
     "MaildirSender",
     "OurMessageId",

@@ -24,6 +24,7 @@ EXPECTED = {
     "MailError",
     "MailParseError",
     "MailSendError",
+    "MailSpec",
     "MaildirIntake",
     "MaildirSender",
     "OurMessageId",

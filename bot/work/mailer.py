@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, TransientSendError
-from mail.compose import Attachment, compose
+from mail.compose import Attachment, MailSpec, compose
 from mail.errors import MailSendError
 from mail.maildir import MaildirSender
 from mail.sender import Sender
@@ -66,7 +66,7 @@ def mail_dispatch(settings: Settings, sender: Sender) -> Dispatch:
         payload = row.payload
         if row.message_id is None or row.case_id is None:
             raise ValueError(f"outbox row {row.id} has no Message-ID or case; cannot send")
-        msg = compose(
+        spec = MailSpec(
             row.template,
             lang=str(payload.get("lang") or "en"),
             context=template_context(payload.get("context", {})),
@@ -80,6 +80,7 @@ def mail_dispatch(settings: Settings, sender: Sender) -> Dispatch:
             auto_submitted=bool(payload.get("auto_submitted", True)),
             attachments=[_attachment(p) for p in payload.get("attachments", [])],
         )
+        msg = compose(spec)
         try:
             await sender.send(msg)
         except MailSendError as exc:
