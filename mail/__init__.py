@@ -13,7 +13,7 @@ from mail.errors import (
 )
 from mail.headers import AuthVerdicts
 from mail.i18n import LANGUAGES, pick_language
-from mail.imap import ImapIntake
+from mail.imap import ImapConfig, ImapIntake
 from mail.intake import (
     BatchHandler,
     Fetched,
@@ -51,6 +51,7 @@ __all__ = [
     "CaseReference",
     "Fetched",
     "Handler",
+    "ImapConfig",
     "ImapIntake",
     "InMemoryUidState",
     "MailConnectionError",

@@ -18,6 +18,7 @@ EXPECTED = {
     "CaseReference",
     "Fetched",
     "Handler",
+    "ImapConfig",
     "ImapIntake",
     "InMemoryUidState",
     "MailConnectionError",
