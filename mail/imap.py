@@ -1,8 +1,9 @@
 """IMAP intake with aioimaplib: UID-based reading, IDLE (or polling), reconnect with backoff.
 
 A message is flagged (`\\Seen $Processed`) or flagged and moved to quarantine only after the
-handler returned, i.e. after its case was committed. A crash in between means the message is
-fetched again and the handler, which dedupes by Message-ID, sees it twice; nothing is lost.
+handler returned, i.e. after the handler committed its record of the message (the case comes
+later, from that record). A crash in between means the message is fetched again and the handler,
+which dedupes by Message-ID, sees it twice; nothing is lost.
 """
 
 from __future__ import annotations

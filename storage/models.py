@@ -94,8 +94,9 @@ class InboundMessage(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     channel: str = Field(default="email", max_length=16)
     source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
-    # kind: pending (recorded, not yet parsed) | request | reply | robot | unparseable |
-    # oversize | staff
+    # kind: pending (recorded, not yet processed) | request | reply | robot | oversize |
+    # unparseable | error (processing failed; `error` names the exception type) | staff (Slack).
+    # A repeat delivery is never stored twice ("duplicate" is only a processing result).
     kind: str = Field(default="request", max_length=16, index=True)
     robot_kind: str | None = Field(default=None, max_length=32)
     sender_pseudonym: str | None = Field(default=None, max_length=64)
