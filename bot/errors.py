@@ -18,7 +18,7 @@ mail.errors.MailError (Exception)
  └── MailConnectionError (ConnectionError), TemplateError (LookupError)
 intents.errors.IntentsError (Exception)
  ├── CorpusError (ValueError), ModelError (OSError)
-storage.customer.errors.CustomerStoreError (StorageError)
+storage.errors.CustomerStoreError (StorageError)
  ├── DataMapError (ValueError), SubjectNotFound (LookupError), AmbiguousSubject (LookupError)
  └── InvalidChange (ValueError), ImportFileError (ValueError)
 """

@@ -3,7 +3,7 @@ detection, threading, reply composition and sending. Never imports `bot`, `inten
 """
 
 from mail.body import AttachmentInfo
-from mail.compose import TEMPLATES, Attachment, Rendered, compose, render
+from mail.compose import TEMPLATES, Attachment, MailSpec, Rendered, compose, render
 from mail.errors import (
     MailConnectionError,
     MailError,
@@ -13,7 +13,7 @@ from mail.errors import (
 )
 from mail.headers import AuthVerdicts
 from mail.i18n import LANGUAGES, pick_language
-from mail.imap import ImapIntake
+from mail.imap import ImapConfig, ImapIntake
 from mail.intake import (
     BatchHandler,
     Fetched,
@@ -51,12 +51,14 @@ __all__ = [
     "CaseReference",
     "Fetched",
     "Handler",
+    "ImapConfig",
     "ImapIntake",
     "InMemoryUidState",
     "MailConnectionError",
     "MailError",
     "MailParseError",
     "MailSendError",
+    "MailSpec",
     "MaildirIntake",
     "MaildirSender",
     "OurMessageId",

@@ -155,25 +155,11 @@ def _address(value: str, role: str) -> Address:
     return Address(addr_spec=value)
 
 
-def compose(
-    template: str,
-    *,
-    lang: str,
-    context: Mapping[str, object],
-    to: str,
-    from_addr: str,
-    case_ref: str,
-    message_id: str,
-    in_reply_to: str | None = None,
-    references: Sequence[str] = (),
-    auto_submitted: bool = True,
-    attachments: Sequence[Attachment] = (),
-    from_name: str | None = None,
-    now: datetime | None = None,
-) -> EmailMessage:
-    """Build a reply ready for a `Sender`.
+@dataclass(frozen=True, slots=True)
+class MailSpec:
+    """What one reply says and to whom; `compose` turns it into a message.
 
-    Args:
+    Attributes:
         template: one of `TEMPLATES`; keys it needs are listed in mail/templates/README.md.
         lang: the customer's language tag; English when we have no templates for it.
         context: template values; `case_ref` is added when missing.
@@ -184,6 +170,27 @@ def compose(
         auto_submitted: add `Auto-Submitted: auto-replied` (RFC 3834).
         attachments: files to attach (the access package).
         from_name: display name of the sender, e.g. "Privacy team" (flattened to one line).
+    """
+
+    template: str
+    lang: str
+    context: Mapping[str, object]
+    to: str
+    from_addr: str
+    case_ref: str
+    message_id: str
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    auto_submitted: bool = True
+    attachments: Sequence[Attachment] = ()
+    from_name: str | None = None
+
+
+def compose(spec: MailSpec, *, now: datetime | None = None) -> EmailMessage:
+    """Build a reply ready for a `Sender`.
+
+    Args:
+        spec: the letter, its addresses and its thread.
         now: the Date header (default: the current time).
 
     Returns:
@@ -193,36 +200,66 @@ def compose(
         ValueError: a malformed address, case reference or Message-ID.
         TemplateError: unknown template or missing context key.
     """
-    if not _CASE_REF.match(case_ref):
-        raise ValueError(f"case reference {case_ref!r} is not of the form DSR-<number>")
-    own_id = message_ids(message_id)
-    if len(own_id) != 1 or own_id[0] != message_id.strip():
-        raise ValueError(f"Message-ID {message_id!r} is not a single <id@domain>")
-    rendered = render(template, lang=lang, context={"case_ref": case_ref, **context})
-    tag = f"[{case_ref}]"
-    subject = rendered.subject if tag in rendered.subject else f"{tag} {rendered.subject}"
-
+    own_id = _own_message_id(spec)
+    rendered = render(
+        spec.template, lang=spec.lang, context={"case_ref": spec.case_ref, **spec.context}
+    )
     msg = EmailMessage(policy=policy.SMTP)
-    sender = _address(from_addr, "from")
-    if from_name:
-        sender = Address(display_name=one_line(from_name), addr_spec=sender.addr_spec)
-    msg["From"] = sender
-    msg["To"] = _address(to, "to")
+    _set_headers(msg, spec, subject=_subject(spec.case_ref, rendered), own_id=own_id, now=now)
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    _attach(msg, spec.attachments)
+    msg["Content-Language"] = rendered.lang  # after set_content, which drops Content-* headers
+    return msg
+
+
+def _own_message_id(spec: MailSpec) -> str:
+    """Check the case reference and return our Message-ID, refusing anything but one id."""
+    if not _CASE_REF.match(spec.case_ref):
+        raise ValueError(f"case reference {spec.case_ref!r} is not of the form DSR-<number>")
+    own_id = message_ids(spec.message_id)
+    if len(own_id) != 1 or own_id[0] != spec.message_id.strip():
+        raise ValueError(f"Message-ID {spec.message_id!r} is not a single <id@domain>")
+    return own_id[0]
+
+
+def _subject(case_ref: str, rendered: Rendered) -> str:
+    tag = f"[{case_ref}]"
+    return rendered.subject if tag in rendered.subject else f"{tag} {rendered.subject}"
+
+
+def _sender(spec: MailSpec) -> Address:
+    sender = _address(spec.from_addr, "from")
+    if spec.from_name:
+        sender = Address(display_name=one_line(spec.from_name), addr_spec=sender.addr_spec)
+    return sender
+
+
+def _set_headers(
+    msg: EmailMessage, spec: MailSpec, *, subject: str, own_id: str, now: datetime | None
+) -> None:
+    msg["From"] = _sender(spec)
+    msg["To"] = _address(spec.to, "to")
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now or datetime.now(UTC))
-    msg["Message-ID"] = own_id[0]
+    msg["Message-ID"] = own_id
+    _set_thread(msg, spec.in_reply_to, spec.references)
+    if spec.auto_submitted:
+        msg["Auto-Submitted"] = "auto-replied"
+    msg["X-DSR-Case"] = spec.case_ref  # lets robot detection recognise our own mail coming back
+    msg["X-DSR-Template"] = spec.template  # which letter this is, for staff, tests and debugging
+
+
+def _set_thread(msg: EmailMessage, in_reply_to: str | None, references: Sequence[str]) -> None:
     parent = message_ids(in_reply_to)[:1]
     if parent:
         msg["In-Reply-To"] = parent[0]
     chain = list(dict.fromkeys([*message_ids(" ".join(references)), *parent]))
     if chain:
         msg["References"] = " ".join(chain[-20:])  # keep the header bounded (RFC 5322 §3.6.4)
-    if auto_submitted:
-        msg["Auto-Submitted"] = "auto-replied"
-    msg["X-DSR-Case"] = case_ref  # lets robot detection recognise our own mail coming back
-    msg["X-DSR-Template"] = template  # which letter this is, for staff, tests and debugging
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+
+
+def _attach(msg: EmailMessage, attachments: Sequence[Attachment]) -> None:
     for att in attachments:
         maintype, _, subtype = att.content_type.partition("/")
         name = one_line(att.filename).replace("/", "_").replace("\\", "_") or "attachment"
@@ -232,5 +269,3 @@ def compose(
             subtype=subtype or "octet-stream",
             filename=name,
         )
-    msg["Content-Language"] = rendered.lang  # after set_content, which drops Content-* headers
-    return msg

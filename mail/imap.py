@@ -1,8 +1,9 @@
 """IMAP intake with aioimaplib: UID-based reading, IDLE (or polling), reconnect with backoff.
 
 A message is flagged (`\\Seen $Processed`) or flagged and moved to quarantine only after the
-handler returned, i.e. after its case was committed. A crash in between means the message is
-fetched again and the handler, which dedupes by Message-ID, sees it twice; nothing is lost.
+handler returned, i.e. after the handler committed its record of the message (the case comes
+later, from that record). A crash in between means the message is fetched again and the handler,
+which dedupes by Message-ID, sees it twice; nothing is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal, TypeVar
 
 import aioimaplib
@@ -37,11 +39,12 @@ class _Refused(MailConnectionError):
     """The server answered NO/BAD to login, STARTTLS or SELECT: a configuration problem."""
 
 
-class ImapIntake:
-    """Reads one mailbox and hands each new message to a handler, forever.
+@dataclass(frozen=True, slots=True)
+class ImapConfig:
+    """Where the mailbox is and how to read it (`DSR_IMAP_*`).
 
     Args:
-        host, port, user, password: the mailbox account (`DSR_IMAP_*`).
+        host, port, user, password: the mailbox account (the password is left out of `repr`).
         tls: "none", "starttls" (required) or "tls" (implicit, usually port 993).
         mailbox: the folder to read (`DSR_IMAP_MAILBOX`).
         quarantine_mailbox: where unusable messages are moved (created when missing).
@@ -49,47 +52,56 @@ class ImapIntake:
         idle_refresh: re-issue IDLE (and re-check the mailbox) after this many seconds; RFC 2177
             asks for less than 29 min, and a re-check bounds any missed notification.
         timeout: seconds allowed for each command and for connecting.
-        batch_count, batch_bytes: fetch and hand over at most this many messages, and about
-            this many bytes, at a time.
+        batch_count, batch_bytes: fetch and hand over at most this many messages (at least
+            one), and about this many bytes, at a time.
         max_fetch_bytes: larger messages are fetched header-only (`Fetched.truncated`).
         backoff_base, backoff_cap: reconnect delays in seconds (doubling, with jitter).
-        ssl_context: trust settings for tls/starttls (default: the system's CAs).
 
     Raises:
         ValueError: an unknown `tls` mode.
     """
 
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    tls: TlsMode = "tls"
+    mailbox: str = "INBOX"
+    _: KW_ONLY
+    quarantine_mailbox: str = "Quarantine"
+    use_idle: bool = True
+    idle_refresh: float = 10 * 60.0
+    poll_interval: float = 30.0
+    timeout: float = 30.0
+    batch_count: int = 500
+    batch_bytes: int = 8 * 1024 * 1024
+    max_fetch_bytes: int = 25 * 1024 * 1024
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.tls not in ("none", "starttls", "tls"):
+            raise ValueError(f"DSR_IMAP_TLS={self.tls!r} is not one of none, starttls, tls")
+
+
+class ImapIntake:
+    """Reads one mailbox and hands each new message to a handler, forever.
+
+    Args:
+        config: the account, folders, timeouts, batch sizes and backoff.
+        ssl_context: trust settings for tls/starttls (default: the system's CAs).
+        rand: the jitter source for reconnect delays (injected for tests).
+    """
+
     def __init__(
         self,
-        host: str,
-        port: int,
-        user: str,
-        password: str,
-        tls: TlsMode = "tls",
-        mailbox: str = "INBOX",
+        config: ImapConfig,
         *,
-        quarantine_mailbox: str = "Quarantine",
-        use_idle: bool = True,
-        idle_refresh: float = 10 * 60.0,
-        poll_interval: float = 30.0,
-        timeout: float = 30.0,
-        batch_count: int = 500,
-        batch_bytes: int = 8 * 1024 * 1024,
-        max_fetch_bytes: int = 25 * 1024 * 1024,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 60.0,
         ssl_context: ssl.SSLContext | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if tls not in ("none", "starttls", "tls"):
-            raise ValueError(f"DSR_IMAP_TLS={tls!r} is not one of none, starttls, tls")
-        self.host, self.port, self.tls, self.mailbox = host, port, tls, mailbox
-        self._user, self._password = user, password
-        self.quarantine_mailbox = quarantine_mailbox
-        self.use_idle, self.idle_refresh, self.poll_interval = use_idle, idle_refresh, poll_interval
-        self.timeout, self.max_fetch_bytes = timeout, max_fetch_bytes
-        self.batch_count, self.batch_bytes = max(1, batch_count), batch_bytes
-        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.config = config
+        self._batch_count = max(1, config.batch_count)
         self._ssl_context, self._rand = ssl_context, rand
         self.sessions = 0  # successful SELECTs so far, for health checks and tests
         self.idling = asyncio.Event()  # set while an IDLE is active
@@ -133,14 +145,14 @@ class ImapIntake:
                     self._failures += 1
                     delay = backoff(
                         self._failures,
-                        base=self.backoff_base,
-                        cap=self.backoff_cap,
+                        base=self.config.backoff_base,
+                        cap=self.config.backoff_cap,
                         rand=self._rand(),
                     )
                     log.warning(
                         "imap %s:%s: %s; reconnecting in %.1f s (failure %s)",
-                        self.host,
-                        self.port,
+                        self.config.host,
+                        self.config.port,
                         exc,
                         delay,
                         self._failures,
@@ -160,8 +172,8 @@ class ImapIntake:
         lost = asyncio.Event()
         client = await self._connect(lost)
         try:
-            await self._ensure_mailbox(client, lost, self.quarantine_mailbox)
-            resp = await self._call(client.select(self.mailbox), lost)
+            await self._ensure_mailbox(client, lost, self.config.quarantine_mailbox)
+            resp = await self._call(client.select(self.config.mailbox), lost)
             if resp.result != "OK":
                 raise _Refused(
                     f"SELECT of the configured DSR_IMAP_MAILBOX refused: {_last(resp)}; "
@@ -171,7 +183,7 @@ class ImapIntake:
                 validity, _ = select_codes(resp.lines)
             except ValueError as exc:
                 raise _Refused(str(exc)) from exc
-            stored = await state.load(self.mailbox)
+            stored = await state.load(self.config.mailbox)
             last = 0
             if stored is not None and stored[0] == validity:
                 last = stored[1]
@@ -194,19 +206,21 @@ class ImapIntake:
         # timeout=None: `_call` bounds every step itself, and the library's own timeout re-arms
         # a timer on every response line (a fifth of a large fetch's CPU).
         try:
-            if self.tls == "tls":
+            if self.config.tls == "tls":
                 ctx = self._ssl_context or ssl.create_default_context()
-                client = aioimaplib.IMAP4_SSL(self.host, self.port, timeout=None, ssl_context=ctx)
+                client = aioimaplib.IMAP4_SSL(
+                    self.config.host, self.config.port, timeout=None, ssl_context=ctx
+                )
             else:
-                client = aioimaplib.IMAP4(self.host, self.port, timeout=None)
+                client = aioimaplib.IMAP4(self.config.host, self.config.port, timeout=None)
         except _NETWORK_ERRORS as exc:
             raise MailConnectionError(f"cannot connect: {type(exc).__name__}: {exc}") from exc
         client.protocol.conn_lost_cb = lambda exc: lost.set()
         try:
             await self._call(client.wait_hello_from_server(), lost)
-            if self.tls == "starttls":
+            if self.config.tls == "starttls":
                 await self._starttls(client, lost)
-            resp = await self._call(client.login(self._user, self._password), lost)
+            resp = await self._call(client.login(self.config.user, self.config.password), lost)
         except BaseException:
             self._close(client)
             raise
@@ -228,7 +242,7 @@ class ImapIntake:
         ctx = self._ssl_context or ssl.create_default_context()
         loop = asyncio.get_running_loop()
         transport = await self._call(
-            loop.start_tls(proto.transport, proto, ctx, server_hostname=self.host), lost
+            loop.start_tls(proto.transport, proto, ctx, server_hostname=self.config.host), lost
         )
         proto.transport = transport
         await self._call(proto.capability(), lost)  # RFC 3501: capabilities may change
@@ -281,7 +295,7 @@ class ImapIntake:
                     await asyncio.wait({loading})  # keep STORE after the prefetch's FETCH
                     await self._flag(client, lost, items, outcomes)
                     last = max(last, *(m.uid for m in batch))
-                    await state.save(self.mailbox, validity, last)
+                    await state.save(self.config.mailbox, validity, last)
             finally:
                 if not loading.done():
                     loading.cancel()
@@ -294,8 +308,8 @@ class ImapIntake:
         batches: list[list[FetchItem]] = [[]]
         size = 0
         for item in sorted(meta, key=lambda m: m.uid):
-            weight = min(item.size or 0, self.max_fetch_bytes)
-            full = len(batches[-1]) >= self.batch_count or size + weight > self.batch_bytes
+            weight = min(item.size or 0, self.config.max_fetch_bytes)
+            full = len(batches[-1]) >= self._batch_count or size + weight > self.config.batch_bytes
             if batches[-1] and full:
                 batches.append([])
                 size = 0
@@ -308,8 +322,8 @@ class ImapIntake:
     ) -> list[Fetched]:
         """Fetch the bodies of a batch (headers only above `max_fetch_bytes`)."""
         todo = [m for m in batch if PROCESSED_KEYWORD not in m.flags]
-        small = [m.uid for m in todo if (m.size or 0) <= self.max_fetch_bytes]
-        large = [m.uid for m in todo if (m.size or 0) > self.max_fetch_bytes]
+        small = [m.uid for m in todo if (m.size or 0) <= self.config.max_fetch_bytes]
+        large = [m.uid for m in todo if (m.size or 0) > self.config.max_fetch_bytes]
         bodies: dict[int, bytes] = {}
         for i in range(0, len(small), FETCH_CHUNK):
             chunk = small[i : i + FETCH_CHUNK]
@@ -321,10 +335,10 @@ class ImapIntake:
         return [
             Fetched(
                 raw=bodies[m.uid],
-                source=f"imap:{self.mailbox}:{validity}:{m.uid}",
+                source=f"imap:{self.config.mailbox}:{validity}:{m.uid}",
                 uid=m.uid,
                 uidvalidity=validity,
-                mailbox=self.mailbox,
+                mailbox=self.config.mailbox,
                 size=m.size,
                 truncated=m.uid in large,
             )
@@ -357,7 +371,9 @@ class ImapIntake:
             flags = f"({PROCESSED_KEYWORD} {QUARANTINED_KEYWORD})"
             await self._call(client.uid("store", uid_set(bad), "+FLAGS.SILENT", flags), lost)
             verb = "move" if client.has_capability("MOVE") else "copy"
-            resp = await self._call(client.uid(verb, uid_set(bad), self.quarantine_mailbox), lost)
+            resp = await self._call(
+                client.uid(verb, uid_set(bad), self.config.quarantine_mailbox), lost
+            )
             if resp.result != "OK":  # still kept and flagged in place; never deleted
                 log.warning("imap could not %s to quarantine: %s", verb, _last(resp))
             log.info("imap quarantined uids=%s", uid_set(bad))
@@ -365,11 +381,11 @@ class ImapIntake:
     # -- waiting --------------------------------------------------------------------------
 
     async def _wait_for_news(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
-        if self.use_idle and client.has_capability("IDLE"):
+        if self.config.use_idle and client.has_capability("IDLE"):
             await self._idle(client, lost)
             return
         try:
-            async with asyncio.timeout(self.poll_interval):
+            async with asyncio.timeout(self.config.poll_interval):
                 await lost.wait()
         except TimeoutError:
             await self._call(client.noop(), lost)
@@ -377,7 +393,7 @@ class ImapIntake:
         raise MailConnectionError("connection lost while polling")
 
     async def _idle(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
-        idle = await self._call(client.idle_start(timeout=self.idle_refresh), lost)
+        idle = await self._call(client.idle_start(timeout=self.config.idle_refresh), lost)
         self.idling.set()
         try:
             while True:
@@ -402,7 +418,7 @@ class ImapIntake:
         Raises:
             MailConnectionError: network error, timeout, protocol abort or lost connection.
         """
-        limit = None if forever else self.timeout
+        limit = None if forever else self.config.timeout
         task: asyncio.Future[T] = asyncio.ensure_future(aw)
         watcher: asyncio.Future[Any] = asyncio.ensure_future(lost.wait())
         waiting: set[asyncio.Future[Any]] = {task, watcher}

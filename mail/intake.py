@@ -1,7 +1,10 @@
-"""What intake hands to the pipeline, and what the pipeline answers (types and protocols only).
+"""What a mailbox reader hands to its handler, and what the handler answers (types and protocols).
 
-Intakes (IMAP, Maildir) call a `Handler` once per message and flag or move the message only
-after the handler returned, so a crash before the case is committed loses nothing.
+Readers flag or move a message only after the handler returned: the IMAP reader hands over a
+batch at a time (`BatchHandler`), the Maildir reader one message at a time (`Handler`). The
+desk's handler only records the raw messages, a batch per transaction, so a crash before that
+commit leaves them unflagged to be read again, and nothing is lost. Parsing, robot checks and
+the case come later, from the records (in dsr-bot, `bot.work.scheduler.run_inbound`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import MetaData
 
-from storage.customer.errors import DataMapError
+from storage.errors import DataMapError
 
 RECTIFY_KINDS = ("email", "phone", "name", "postal_code", "country", "text")
 _PERIOD = re.compile(r"^(\d{1,4})\s*([dmy])$")

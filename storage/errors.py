@@ -4,7 +4,13 @@ StorageError (RuntimeError)
  ├── AuditChainError        the audit log does not verify (names the first broken seq)
  ├── AuditWriteError        an audit event could not be appended
  ├── SchemaError            the database is not at the expected migration
- └── ConcurrentUpdateError  a row changed under us (optimistic check failed)
+ ├── ConcurrentUpdateError  a row changed under us (optimistic check failed)
+ └── CustomerStoreError     the customer store; its other errors are in storage.customer.errors
+      └── DataMapError (ValueError)  the data map is malformed or does not fit the database
+
+`CustomerStoreError` and `DataMapError` live here, not in `storage.customer.errors`, because
+`storage.datamap` raises `DataMapError` and `storage.customer` imports `storage.datamap`: defining
+them in the package would make the two import each other.
 """
 
 from __future__ import annotations
@@ -33,3 +39,11 @@ class SchemaError(StorageError):
 
 class ConcurrentUpdateError(StorageError):
     """A row changed between read and write; the caller should reload and retry."""
+
+
+class CustomerStoreError(StorageError):
+    """Base of the customer-store errors."""
+
+
+class DataMapError(CustomerStoreError, ValueError):
+    """The data map cannot be used; the message names the table and column and the fix."""

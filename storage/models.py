@@ -146,6 +146,7 @@ class InboundMessage(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     channel: str = Field(default="email", max_length=16)
     source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
+    # A repeat delivery is never stored twice ("duplicate" is only a processing result).
     kind: RecordKind = Field(
         default=RecordKind.REQUEST,
         sa_column=_enum_column(RecordKind, 16, nullable=False, index=True),

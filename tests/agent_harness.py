@@ -27,7 +27,7 @@ from bot.work.mailer import build_sender, mail_dispatch
 from bot.work.outbox import OutboxWorker
 from bot.work.pipeline import advance_due
 from intents.classify import IntentModel
-from mail.imap import ImapIntake
+from mail.imap import ImapConfig, ImapIntake
 from storage.customer import Executor
 from storage.customer.importer import import_customers
 from storage.datamap import load_datamap
@@ -272,14 +272,16 @@ async def harness(
         dispatch={"mail": mail_dispatch(settings, build_sender(settings))},
     )
     intake = ImapIntake(
-        dovecot.host,
-        dovecot.port,
-        "bot",
-        "botpass",
-        "none",
-        mailbox,
-        poll_interval=0.2,
-        use_idle=True,
+        ImapConfig(
+            dovecot.host,
+            dovecot.port,
+            "bot",
+            "botpass",
+            "none",
+            mailbox,
+            poll_interval=0.2,
+            use_idle=True,
+        )
     )
     h = Harness(desk, dovecot, smtp, mailbox, worker)
     h.intake_task = asyncio.create_task(intake.run_batches(recorder(desk), CaseStoreUidState(desk)))

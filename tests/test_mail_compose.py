@@ -10,7 +10,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from mail.compose import TEMPLATES, Attachment, compose, render
+from mail.compose import TEMPLATES, Attachment, MailSpec, compose, render
 from mail.errors import TemplateError
 from mail.i18n import LANGUAGES
 from mail.parse import parse_message
@@ -54,7 +54,8 @@ def build(template: str = "acknowledgement", lang: str = "en", **kw: object) -> 
         "now": datetime(2026, 11, 29, 12, 0, tzinfo=UTC),
     }
     args.update(kw)
-    return compose(template, **args)  # type: ignore[arg-type]
+    now = args.pop("now")
+    return compose(MailSpec(template, **args), now=now)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -192,16 +193,18 @@ async def test_hostile_customer_message_cannot_inject_headers_into_the_reply(
     assert inbound.from_addr is not None
     mid = make_message_id(12, 5, DOMAIN)
     reply = compose(
-        "acknowledgement",
-        lang="en",
-        context=CONTEXT["acknowledgement"],
-        to=inbound.from_addr,
-        from_addr="privacy@shop.example",
-        from_name=f"Privacy team for {inbound.from_name}",  # customer text in a display name
-        case_ref="DSR-12",
-        message_id=mid,
-        in_reply_to=inbound.message_id,
-        references=inbound.references,
+        MailSpec(
+            "acknowledgement",
+            lang="en",
+            context=CONTEXT["acknowledgement"],
+            to=inbound.from_addr,
+            from_addr="privacy@shop.example",
+            from_name=f"Privacy team for {inbound.from_name}",  # customer text in a display name
+            case_ref="DSR-12",
+            message_id=mid,
+            in_reply_to=inbound.message_id,
+            references=inbound.references,
+        )
     )
     await SmtpSender(smtp_server.host, smtp_server.port, tls="none", timeout=5).send(reply)
     [got] = smtp_server.handler.received

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -13,7 +14,7 @@ import aioimaplib
 import pytest
 
 from mail.errors import MailConnectionError
-from mail.imap import ImapIntake
+from mail.imap import ImapConfig, ImapIntake
 from mail.imap_proto import fetch_items
 from mail.intake import Fetched, InMemoryUidState, Outcome
 from mail.parse import parse_message
@@ -95,7 +96,11 @@ class Recorder:
 
 
 def intake(
-    server: DovecotServer, mailbox: str, port: int | None = None, **kw: object
+    server: DovecotServer,
+    mailbox: str,
+    port: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    **kw: object,
 ) -> ImapIntake:
     options: dict[str, object] = {
         "tls": "none",
@@ -105,7 +110,7 @@ def intake(
         "backoff_cap": 0.5,
     }
     options.update(kw)
-    return ImapIntake(
+    config = ImapConfig(
         server.host,
         port or server.port,
         "bot",
@@ -113,6 +118,7 @@ def intake(
         mailbox=mailbox,
         **options,  # type: ignore[arg-type]
     )
+    return ImapIntake(config, ssl_context=ssl_context)
 
 
 @contextlib.asynccontextmanager
@@ -313,10 +319,12 @@ async def test_wrong_password_and_missing_starttls_fail_fast(dovecot: DovecotSer
     # its own plain server: Dovecot slows every later login from this IP after a failed one
     own = await asyncio.to_thread(start_dovecot)
     try:
-        reader = ImapIntake(own.host, own.port, "bot", "botpass", tls="starttls", timeout=5)
+        reader = ImapIntake(
+            ImapConfig(own.host, own.port, "bot", "botpass", tls="starttls", timeout=5)
+        )
         with pytest.raises(MailConnectionError, match="does not offer STARTTLS"):
             await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)
-        reader = ImapIntake(own.host, own.port, "bot", "wrong", tls="none", timeout=5)
+        reader = ImapIntake(ImapConfig(own.host, own.port, "bot", "wrong", tls="none", timeout=5))
         with pytest.raises(MailConnectionError, match="DSR_IMAP_PASSWORD"):
             await asyncio.wait_for(reader.run(Recorder(), InMemoryUidState()), 10)
     finally:

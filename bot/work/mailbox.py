@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.case import store
 from bot.work.desk import Desk
 from bot.work.intake import ingest, record
-from mail.imap import ImapIntake
+from mail.imap import ImapConfig, ImapIntake
 from mail.intake import BatchHandler, Fetched, Handler, Outcome
 from mail.maildir import MaildirIntake
 from mail.receiver import SmtpReceiver
@@ -40,7 +40,7 @@ class CaseStoreUidState:
             return await store.mailbox_progress(session, mailbox)
 
     async def save(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
-        """Remember progress (called only after the message's case committed)."""
+        """Remember progress (called only after the batch's records committed)."""
         async with self._desk.sessions() as session, session.begin():
             await store.save_mailbox_progress(session, mailbox, uidvalidity, last_uid)
 
@@ -97,7 +97,7 @@ def intake_loops(desk: Desk) -> list[Any]:
     batch = recorder(desk)
     if settings.imap_host:
         assert settings.imap_user and settings.imap_password
-        imap = ImapIntake(
+        config = ImapConfig(
             settings.imap_host,
             settings.imap_port_effective,
             settings.imap_user,
@@ -107,6 +107,7 @@ def intake_loops(desk: Desk) -> list[Any]:
             quarantine_mailbox=settings.imap_quarantine,
             max_fetch_bytes=settings.max_message_bytes,
         )
+        imap = ImapIntake(config)
         state = CaseStoreUidState(desk)
         return [lambda: with_mailbox_lock(desk.engine, imap.run_batches(batch, state))]
     maildir = MaildirIntake(settings.maildir)

@@ -11,9 +11,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.case.messages import MailPayload
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, TransientSendError
-from mail.compose import Attachment, compose
+from mail.compose import Attachment, MailSpec, compose
 from mail.errors import MailSendError
 from mail.maildir import MaildirSender
 from mail.sender import Sender
@@ -63,23 +64,24 @@ def mail_dispatch(settings: Settings, sender: Sender) -> Dispatch:
     """The outbox dispatcher for `kind == "mail"`."""
 
     async def send(row: Outbox) -> None:
-        payload = row.payload
         if row.message_id is None or row.case_id is None:
             raise ValueError(f"outbox row {row.id} has no Message-ID or case; cannot send")
-        msg = compose(
+        payload = MailPayload.from_json(row.payload, row=row.id)
+        spec = MailSpec(
             row.template,
-            lang=str(payload.get("lang") or "en"),
-            context=template_context(payload.get("context", {})),
-            to=str(payload["to"]),
+            lang=payload.lang,
+            context=template_context(payload.context),
+            to=payload.to,
             from_addr=settings.privacy_address,
             from_name="Privacy team",
             case_ref=reference_of(row.case_id),
             message_id=row.message_id,
-            in_reply_to=payload.get("in_reply_to"),
-            references=payload.get("references", []),
-            auto_submitted=bool(payload.get("auto_submitted", True)),
-            attachments=[_attachment(p) for p in payload.get("attachments", [])],
+            in_reply_to=payload.in_reply_to,
+            references=payload.references,
+            auto_submitted=payload.auto_submitted,
+            attachments=[_attachment(p) for p in payload.attachments],
         )
+        msg = compose(spec)
         try:
             await sender.send(msg)
         except MailSendError as exc:

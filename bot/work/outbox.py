@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.contextvars import bound_contextvars
 
 from bot.case import store
-from mail.retry import retry_delay
+from mail.retry import retry_delay, should_retry
 from storage import audit
 from storage.db import session_factory
 from storage.models import Outbox, OutboxStatus, reference_of, utcnow
@@ -89,7 +89,11 @@ class OutboxWorker:
                     case_ref=ref,
                     details={"outbox_id": current.id, "template": current.template},
                 )
-            elif isinstance(error, TransientSendError) and current.attempts < self.max_attempts:
+            elif should_retry(
+                current.attempts,
+                transient=isinstance(error, TransientSendError),
+                max_attempts=self.max_attempts,
+            ):
                 current.status = OutboxStatus.PENDING
                 current.last_error = type(error).__name__ + ": " + str(error)[:500]
                 current.next_attempt_at = utcnow() + retry_delay(

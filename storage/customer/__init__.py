@@ -1,12 +1,6 @@
-"""The customer store: reference schema, executor over the data map, access packages.
-
-`Executor` is imported lazily so that `storage.datamap` (which raises our errors) can be
-imported first without a cycle.
-"""
+"""The customer store: reference schema, executor over the data map, access packages."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from storage.customer.errors import (
     AmbiguousSubject,
@@ -16,6 +10,7 @@ from storage.customer.errors import (
     InvalidChange,
     SubjectNotFound,
 )
+from storage.customer.executor import Executor, Ledger
 from storage.customer.plans import (
     AccessPackage,
     ChangePlan,
@@ -27,18 +22,6 @@ from storage.customer.plans import (
     TableCount,
     TableErasure,
 )
-
-if TYPE_CHECKING:
-    from storage.customer.executor import Executor, Ledger
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("Executor", "Ledger"):
-        from storage.customer import executor
-
-        return getattr(executor, name)
-    raise AttributeError(f"module 'storage.customer' has no attribute {name!r}")
-
 
 __all__ = [
     "AccessPackage",

@@ -6,19 +6,23 @@ CustomerStoreError (storage.errors.StorageError)
  ├── AmbiguousSubject (LookupError)   several accounts hold that identity
  ├── InvalidChange (ValueError)       a change names an unknown field or an invalid value
  └── ImportFileError (ValueError)     an import file has bad lines (all are listed)
+
+`CustomerStoreError` and `DataMapError` are defined in `storage.errors` (so that
+`storage.datamap` need not import this package) and re-exported here.
 """
 
 from __future__ import annotations
 
-from storage.errors import StorageError
+from storage.errors import CustomerStoreError, DataMapError
 
-
-class CustomerStoreError(StorageError):
-    """Base of the customer-store errors."""
-
-
-class DataMapError(CustomerStoreError, ValueError):
-    """The data map cannot be used; the message names the table and column and the fix."""
+__all__ = [
+    "AmbiguousSubject",
+    "CustomerStoreError",
+    "DataMapError",
+    "ImportFileError",
+    "InvalidChange",
+    "SubjectNotFound",
+]
 
 
 class SubjectNotFound(CustomerStoreError, LookupError):

@@ -90,108 +90,185 @@ def _activity_count(rng: random.Random) -> int:
     return min(int(rng.paretovariate(1.15)) - 1, 20_000)
 
 
-def generate(
-    rng: random.Random, pools: Pools, first_id: int, count: int
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (table name, row) for `count` customers starting at id `first_id`."""
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """One synthetic customer's own facts, from which all of their rows are drawn."""
+
+    cid: int
+    country: str
+    first: str
+    last: str
+    username: str
+    email: str
+    created: datetime
+    company: str | None
+    street: str
+    city: str
+    postal: str
+    phone: str
+    newsletter: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.first} {self.last}"
+
+    @property
+    def span(self) -> int:
+        """Seconds from sign-up to `NOW` (at least one): the window for events and invoices."""
+        return max(int((NOW - self.created).total_seconds()), 1)
+
+
+Rows = Iterator[tuple[str, dict[str, Any]]]
+
+
+def generate(rng: random.Random, pools: Pools, first_id: int, count: int) -> Rows:
+    """Yield (table name, row) for `count` customers starting at id `first_id`.
+
+    Every value comes from `rng` in a fixed order, so a seed always gives the same rows.
+    """
     locales = list(LOCALES)
     for cid in range(first_id, first_id + count):
-        loc = rng.choice(locales)
-        first, last = rng.choice(pools.first[loc]), rng.choice(pools.last[loc])
-        name = f"{first} {last}"
-        username = f"{ascii_slug(first)[:12]}.{ascii_slug(last)[:12]}{cid}"
-        email = f"{username}@{rng.choice(MAIL_DOMAINS)}"
-        created = NOW - timedelta(days=rng.randint(1, 4000), seconds=rng.randint(0, 86_399))
-        company = rng.choice(pools.company[loc]) if rng.random() < 0.35 else None
-        street, city = rng.choice(pools.street[loc]), rng.choice(pools.city[loc])
-        postal, phone = rng.choice(pools.postal[loc]), rng.choice(pools.phone[loc])
-        newsletter = rng.random() < 0.3
+        person = _person(rng, pools, cid, rng.choice(locales))
+        yield "customer", _customer(rng, person)
+        if person.newsletter:
+            yield "newsletter_subscription", _subscription(person)
+        yield from _contact_message(rng, person)
+        yield from _tracking_identifiers(rng, person)
+        yield from _activity(rng, person)
+        yield from _invoices(rng, person)
+        yield from _domain(rng, person)
+
+
+def _person(rng: random.Random, pools: Pools, cid: int, loc: str) -> _Person:
+    """Draw a customer's name, addresses and sign-up time from the locale's pools."""
+    first, last = rng.choice(pools.first[loc]), rng.choice(pools.last[loc])
+    username = f"{ascii_slug(first)[:12]}.{ascii_slug(last)[:12]}{cid}"
+    email = f"{username}@{rng.choice(MAIL_DOMAINS)}"
+    created = NOW - timedelta(days=rng.randint(1, 4000), seconds=rng.randint(0, 86_399))
+    company = rng.choice(pools.company[loc]) if rng.random() < 0.35 else None
+    street, city = rng.choice(pools.street[loc]), rng.choice(pools.city[loc])
+    postal, phone = rng.choice(pools.postal[loc]), rng.choice(pools.phone[loc])
+    newsletter = rng.random() < 0.3
+    return _Person(
+        cid=cid,
+        country=LOCALES[loc],
+        first=first,
+        last=last,
+        username=username,
+        email=email,
+        created=created,
+        company=company,
+        street=street,
+        city=city,
+        postal=postal,
+        phone=phone,
+        newsletter=newsletter,
+    )
+
+
+def _customer(rng: random.Random, p: _Person) -> dict[str, Any]:
+    return {
+        "id": p.cid,
+        "handle": f"C{p.cid:08d}",
+        "username": p.username,
+        "password_hash": f"$argon2id$v=19$m=65536,t=3,p=4${rng.getrandbits(128):032x}",
+        "email": p.email,
+        "name": p.name,
+        "company": p.company,
+        "phone": p.phone,
+        "street": p.street,
+        "postal_code": p.postal,
+        "city": p.city,
+        "country": p.country,
+        "marketing_consent": p.newsletter,
+        "created_at": p.created,
+    }
+
+
+def _subscription(p: _Person) -> dict[str, Any]:
+    return {"email": p.email, "name": p.name, "list_name": "news", "subscribed_at": p.created}
+
+
+def _contact_message(rng: random.Random, p: _Person) -> Rows:
+    """One customer in ten wrote to support once."""
+    if rng.random() < 0.1:
         yield (
-            "customer",
+            "contact_message",
             {
-                "id": cid,
-                "handle": f"C{cid:08d}",
-                "username": username,
-                "password_hash": f"$argon2id$v=19$m=65536,t=3,p=4${rng.getrandbits(128):032x}",
-                "email": email,
-                "name": name,
-                "company": company,
-                "phone": phone,
-                "street": street,
-                "postal_code": postal,
-                "city": city,
-                "country": LOCALES[loc],
-                "marketing_consent": newsletter,
-                "created_at": created,
+                "email": p.email,
+                "name": p.name,
+                "company": p.company,
+                "phone": p.phone,
+                "subject": rng.choice(("Invoice question", "DNS help", "Cancel contract")),
+                "body": f"Hello, I have a question about my contract. Regards, {p.first}",
+                "received_at": p.created + timedelta(days=rng.randint(0, 900)),
             },
         )
-        if newsletter:
-            yield (
-                "newsletter_subscription",
-                {"email": email, "name": name, "list_name": "news", "subscribed_at": created},
-            )
-        if rng.random() < 0.1:
-            yield (
-                "contact_message",
-                {
-                    "email": email,
-                    "name": name,
-                    "company": company,
-                    "phone": phone,
-                    "subject": rng.choice(("Invoice question", "DNS help", "Cancel contract")),
-                    "body": f"Hello, I have a question about my contract. Regards, {first}",
-                    "received_at": created + timedelta(days=rng.randint(0, 900)),
-                },
-            )
-        for recipient, cookie in rng.sample(RECIPIENTS, rng.randint(0, 3)):
-            yield (
-                "tracking_identifier",
-                {
-                    "customer_id": cid,
-                    "recipient": recipient,
-                    "cookie_name": cookie,
-                    "identifier": f"{rng.getrandbits(64):016x}.{rng.randint(10**9, 2 * 10**9)}",
-                    "first_seen": created,
-                },
-            )
-        span = max(int((NOW - created).total_seconds()), 1)
-        for _ in range(_activity_count(rng)):
-            yield (
-                "activity_log",
-                {
-                    "customer_id": cid,
-                    "occurred_at": created + timedelta(seconds=rng.randint(0, span)),
-                    "ip_address": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-                    "user_agent": rng.choice(AGENTS),
-                    "action": rng.choice(ACTIONS),
-                },
-            )
-        for n in range(rng.randint(0, 5)):
-            yield (
-                "invoice",
-                {
-                    "customer_id": cid,
-                    "number": f"INV-{cid}-{n + 1}",
-                    "billing_name": company or name,
-                    "billing_address": f"{street}, {postal} {city}",
-                    "amount_cents": rng.randint(199, 49_900),
-                    "currency": "EUR",
-                    "issued_at": created + timedelta(seconds=rng.randint(0, span)),
-                },
-            )
-        if rng.random() < 0.05:
-            yield (
-                "domain_registration",
-                {
-                    "customer_id": cid,
-                    "domain": f"{ascii_slug(last)}{cid}.example",
-                    "registrant_name": name,
-                    "registrant_email": email,
-                    "registrant_phone": phone,
-                    "reseller": rng.choice(RESELLERS),
-                    "registered_at": created,
-                },
-            )
+
+
+def _tracking_identifiers(rng: random.Random, p: _Person) -> Rows:
+    """Up to three analytics cookies, each shared with its recipient."""
+    for recipient, cookie in rng.sample(RECIPIENTS, rng.randint(0, 3)):
+        yield (
+            "tracking_identifier",
+            {
+                "customer_id": p.cid,
+                "recipient": recipient,
+                "cookie_name": cookie,
+                "identifier": f"{rng.getrandbits(64):016x}.{rng.randint(10**9, 2 * 10**9)}",
+                "first_seen": p.created,
+            },
+        )
+
+
+def _activity(rng: random.Random, p: _Person) -> Rows:
+    """The activity log, heavy-tailed in length (see `_activity_count`)."""
+    span = p.span
+    for _ in range(_activity_count(rng)):
+        yield (
+            "activity_log",
+            {
+                "customer_id": p.cid,
+                "occurred_at": p.created + timedelta(seconds=rng.randint(0, span)),
+                "ip_address": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                "user_agent": rng.choice(AGENTS),
+                "action": rng.choice(ACTIONS),
+            },
+        )
+
+
+def _invoices(rng: random.Random, p: _Person) -> Rows:
+    """Up to five invoices, billed to the company when there is one."""
+    for n in range(rng.randint(0, 5)):
+        yield (
+            "invoice",
+            {
+                "customer_id": p.cid,
+                "number": f"INV-{p.cid}-{n + 1}",
+                "billing_name": p.company or p.name,
+                "billing_address": f"{p.street}, {p.postal} {p.city}",
+                "amount_cents": rng.randint(199, 49_900),
+                "currency": "EUR",
+                "issued_at": p.created + timedelta(seconds=rng.randint(0, p.span)),
+            },
+        )
+
+
+def _domain(rng: random.Random, p: _Person) -> Rows:
+    """One customer in twenty registered a domain, some through a reseller."""
+    if rng.random() < 0.05:
+        yield (
+            "domain_registration",
+            {
+                "customer_id": p.cid,
+                "domain": f"{ascii_slug(p.last)}{p.cid}.example",
+                "registrant_name": p.name,
+                "registrant_email": p.email,
+                "registrant_phone": p.phone,
+                "reseller": rng.choice(RESELLERS),
+                "registered_at": p.created,
+            },
+        )
 
 
 def _sqlite_value(value: Any) -> Any:

@@ -39,7 +39,7 @@ from bot.work.desk import Desk
 from bot.work.mailbox import CaseStoreUidState, recorder
 from intents.classify import load_model
 from mail.envelope import first_look
-from mail.imap import ImapIntake
+from mail.imap import ImapConfig, ImapIntake
 from mail.imap_proto import search_uids
 from mail.intake import Fetched, Outcome
 from mail.parse import ParsedMessage, parse_message
@@ -259,7 +259,9 @@ async def intake_round(
     committer.done.clear()
     port = TARGET.get("port", server.port)
     intake = ImapIntake(
-        server.host, port, "bot", "botpass", tls="none", mailbox="bench", batch_count=args.batch
+        ImapConfig(
+            server.host, port, "bot", "botpass", tls="none", mailbox="bench", batch_count=args.batch
+        )
     )
     state = CaseStoreUidState(committer.desk)  # dsr run's: progress saved in the case store
     c0 = time.process_time()
@@ -381,12 +383,14 @@ async def main() -> None:
         committer.track = True
         committer.done.clear()
         intake = ImapIntake(
-            server.host,
-            TARGET.get("port", server.port),
-            "bot",
-            "botpass",
-            tls="none",
-            mailbox="latency",
+            ImapConfig(
+                server.host,
+                TARGET.get("port", server.port),
+                "bot",
+                "botpass",
+                tls="none",
+                mailbox="latency",
+            )
         )
         task = asyncio.create_task(intake.run_batches(committer.batch, CaseStoreUidState(desk)))
         await asyncio.wait_for(intake.idling.wait(), 30)
