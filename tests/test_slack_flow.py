@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.case.lifecycle import CaseState
 from bot.work.intake import ingest
+from bot.work.outbox import OutboxWorker
 from bot.work.pipeline import advance_due
 from mail.intake import Fetched
 from storage.models import Outbox, TrainingLabel
@@ -56,6 +57,17 @@ async def test_email_request_to_done_with_the_card_edited_in_place(
     await slack_rig.click("UAPP2", "approve", "DSR-1")
     await slack_rig.fake.wait_for("chat.postEphemeral", 2)
     await advance_due(slack_rig.desk)  # executes the approved erasure
+    assert (await slack_rig.case("DSR-1")).state == CaseState.APPROVED  # mail not yet accepted
+    accepted: list[str] = []
+
+    async def accept(row: Outbox) -> None:
+        accepted.append(row.template)
+
+    mail_worker = OutboxWorker(
+        engine=slack_rig.desk.engine, dispatch={"mail": accept}, worker_id="m", announce=True
+    )
+    await mail_worker.run_once()
+    assert "delete_done" in accepted
     assert (await slack_rig.case("DSR-1")).state == CaseState.DONE
     await slack_rig.send_outbox()
     assert len(slack_rig.fake.messages) == 1  # one card, edited as the case moved

@@ -107,3 +107,11 @@ def verified_address(case: Case) -> str | None:
         if same:
             return same[0]  # the spelling on file, not the reply's
     return on_file[0] if on_file else None
+
+
+def reply_thread(case: Case) -> dict[str, Any]:
+    """`in_reply_to` and `references` for any mail answering the case's request: threaded under
+    the customer's own message, whatever address it goes to (pure)."""
+    data = case_data(case)
+    root = data.message_id
+    return {"in_reply_to": root, "references": [*data.references, *([root] if root else [])]}

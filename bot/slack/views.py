@@ -65,6 +65,16 @@ def inbox_alert_text(record: int, kind: str, size: int) -> str:
     )
 
 
+def mail_stuck_text(ref: str, outbox: int, template: str, hours: int, explanation: str) -> str:
+    """Staff notice of a customer mail that has not been accepted for a day (our words; the
+    server's answer inside `explanation` is escaped)."""
+    return (
+        f":warning: {ref}: the `{template}` mail to the customer has not been delivered for "
+        f"{hours} hours: {escape(explanation, 600)}. It keeps being retried while the case is "
+        f"open; `dsr outbox retry {outbox}` sends it at once."
+    )
+
+
 def case_lines(lines: Sequence[CaseLine], today: date) -> list[Block]:
     """One section per case, by due date; overdue ones stand out."""
     blocks: list[Block] = []

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.case import store
-from bot.case.data import case_data, verified_address
+from bot.case.data import case_data, reply_thread
 from bot.case.deadlines import MAX_EXTENSION_MONTHS, add_months
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
-from bot.case.policy import NEEDS_VERIFICATION, approvals_needed
+from bot.case.policy import approvals_needed
 from bot.case.store import get_case
 from bot.errors import DsrError, NotAuthorized
 from bot.work.desk import Desk
@@ -32,6 +32,8 @@ class ActionResult:
     case_ref: str
     state: str
     message: str
+    #: False when nothing was done (the CLI then exits 2).
+    done: bool = True
 
 
 class ReasonRequired(DsrError, ValueError):
@@ -94,18 +96,8 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
                 case.state,
                 f"approval {len(approvers)} of {needed} recorded for {case.reference}",
             )
+        # The customer hears nothing until the work is done: the result mail is the answer.
         outbox = _cards(desk, case)
-        address = verified_address(case)
-        if address is not None and set(case.intents) & NEEDS_VERIFICATION:
-            # Told at the address on file, which proved control; the result mail follows.
-            outbox.append(
-                mail_item(
-                    "approved",
-                    to=address,
-                    lang=case.language,
-                    context={"case_ref": case.reference},
-                )
-            )
         await transition(
             session,
             case,
@@ -132,7 +124,7 @@ async def reject(desk: Desk, ref: str, actor: str, reason: str | None) -> Action
                     to=case.requester_address,
                     lang=case.language,
                     context={"case_ref": case.reference, "reason": text},
-                    in_reply_to=case_data(case).message_id,
+                    **reply_thread(case),
                 )
             )
         await store.record_approval(session, case, actor, "reject", reason=text)
@@ -250,7 +242,7 @@ async def extend(desk: Desk, ref: str, actor: str, months: int, reason: str | No
                         "new_due_date": new_due.isoformat(),
                         "reason": text,
                     },
-                    in_reply_to=case_data(case).message_id,
+                    **reply_thread(case),
                 )
             )
         await transition(

@@ -18,7 +18,7 @@ from typing import Any
 from structlog.contextvars import bound_contextvars
 
 from bot.case import store, verify
-from bot.case.data import SubjectFacts, case_data, verified_address
+from bot.case.data import SubjectFacts, case_data, reply_thread, verified_address
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
@@ -85,19 +85,18 @@ def _ack_context(case: Case) -> dict[str, Any]:
     }
 
 
-def _to_requester(desk: Desk, case: Case, template: str, **context: Any) -> OutboxItem:
+def _to_requester(
+    desk: Desk, case: Case, template: str, *, completes: bool = False, **context: Any
+) -> OutboxItem:
     """A mail to whoever wrote, threaded under their message. Never carries personal data."""
     assert case.requester_address
-    data = case_data(case)
-    root = data.message_id
-    refs = [*data.references, *([root] if root else [])]
     return mail_item(
         template,
         to=case.requester_address,
         lang=case.language,
         context={"case_ref": case.reference, **context},
-        in_reply_to=root,
-        references=refs,
+        completes=completes,
+        **reply_thread(case),
     )
 
 
@@ -172,11 +171,11 @@ async def _route(desk: Desk, case: Case) -> None:
             await transition(
                 session,
                 current,
-                Event.COMPLETE,
+                Event.CARRY_OUT,
                 actor="system",
                 details={"unsubscribed": _total(result.counts)},
                 changes={"next_action_at": None},
-                outbox=[_to_requester(desk, case, "unsubscribe_done"), *cards],
+                outbox=[_to_requester(desk, case, "unsubscribe_done", completes=True), *cards],
                 domain=domain,
             )
         return
@@ -320,7 +319,9 @@ async def _execute(desk: Desk, case: Case) -> None:
         )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
         return
-    await _move(desk, case, Event.COMPLETE, details=details, outbox=[*mails, *cards])
+    # Done only when the mail server accepted the result mails (the outbox worker moves it).
+    event = Event.CARRY_OUT if mails else Event.COMPLETE
+    await _move(desk, case, event, details=details, outbox=[*mails, *cards])
 
 
 async def _do(
@@ -340,6 +341,8 @@ async def _do(
             to=address,
             lang=case.language,
             context={"case_ref": case.reference, **context},
+            completes=True,
+            **reply_thread(case),
             **extra,
         )
 
@@ -364,7 +367,7 @@ async def _do(
         plan = await executor.preview_change(subject, changes)
         await executor.apply_change(plan, case.reference)
         details["changed_fields"] = [c.column for c in plan.changes]
-        return [to_subject("change_done", fields=[c.label for c in plan.changes])]
+        return [to_subject("change_done", fields=[c.column for c in plan.changes])]
     if intent == Intent.DELETE:
         recorded = await executor.recorded_erasure(case.reference)
         if recorded is not None:
@@ -376,9 +379,10 @@ async def _do(
         await executor.apply_erasure(erasure, case.reference)
         retained = [
             {
+                "table": t.table,
                 "what": t.title,
                 "why": t.legal_basis or "",
-                "until": t.kept_until.date().isoformat() if t.kept_until else "",
+                "until": t.kept_until.date().isoformat() if t.kept_until else None,
             }
             for t in erasure.tables
             if t.action == "retain" and t.rows
