@@ -49,7 +49,10 @@ class CaseData(BaseModel):
     subject: SubjectFacts | None = None
     verified_address: str | None = None
     manual_verification_reason: str | None = None
+    #: Why carrying the case out failed, in plain words for staff.
     failure: str | None = None
+    #: The requester was sent the acknowledgement (a case back from triage is not re-acknowledged).
+    acknowledged: bool = False
     #: The due date (ISO) a reminder was already sent for.
     reminded_for: str | None = None
 

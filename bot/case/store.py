@@ -443,6 +443,19 @@ async def first_request_record(session: AsyncSession, case_id: int | None) -> In
     return (await session.exec(stmt)).first()
 
 
+async def opening_record(session: AsyncSession, case_id: int | None) -> InboundMessage | None:
+    """The mail or staff note that opened a case, whichever channel it came by."""
+    stmt = (
+        select(InboundMessage)
+        .where(
+            InboundMessage.case_id == case_id,
+            col(InboundMessage.kind).in_([RecordKind.REQUEST, RecordKind.STAFF]),
+        )
+        .order_by(col(InboundMessage.id))
+    )
+    return (await session.exec(stmt)).first()
+
+
 async def case_of_record_key(session: AsyncSession, message_id: str) -> int | None:
     """The case a record (by Message-ID or key) belongs to, if it is stored."""
     stmt = select(InboundMessage.case_id).where(InboundMessage.message_id == message_id)

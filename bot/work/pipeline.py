@@ -25,7 +25,13 @@ from bot.case.policy import Route, ordered, route
 from bot.case.store import add_outbox, get_case
 from bot.work.desk import Desk
 from intents.labels import Intent
-from storage.customer import CustomerStoreError, Subject, SubjectNotFound
+from storage.customer import (
+    AmbiguousSubject,
+    CustomerStoreError,
+    InvalidChange,
+    Subject,
+    SubjectNotFound,
+)
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
@@ -131,6 +137,19 @@ async def _route(desk: Desk, case: Case) -> None:
     if where is Route.TRIAGE or not case.requester_address:
         await _move(desk, case, Event.TRIAGE, details={"route": where.value}, outbox=cards)
         return
+    data = case_data(case)
+    if Intent.CHANGE in case.intents and not data.changes:
+        # Never to approval without a field: staff supply it (the customer hears we have it).
+        acks = [] if data.acknowledged else [_acknowledge(case)]
+        await _move(
+            desk,
+            case,
+            Event.NEEDS_FIELD,
+            details={"route": "needs_field"},
+            outbox=[*acks, *cards],
+            changes={"data": data.with_(acknowledged=True).to_json()},
+        )
+        return
     if where is Route.CONCERN:
         ack = _to_requester(
             desk,
@@ -218,12 +237,23 @@ async def _lookup(desk: Desk, case: Case) -> SubjectFacts:
     )
 
 
+def _acknowledge(case: Case) -> OutboxItem:
+    """The requester's acknowledgement: the same whether or not we hold data about anyone."""
+    assert case.requester_address
+    return mail_item(
+        "acknowledgement",
+        to=case.requester_address,
+        lang=case.language,
+        context=_ack_context(case),
+        **reply_thread(case),
+    )
+
+
 async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     subject = await _lookup(desk, case)
     settings = desk.settings
     ttl = timedelta(days=settings.challenge_ttl_days)
-    # The requester's acknowledgement is the same whether or not we hold data about anyone.
-    items = [_to_requester(desk, case, "acknowledgement", **_ack_context(case))]
+    items = [] if case_data(case).acknowledged else [_acknowledge(case)]
     if case_data(case).processor:
         items.append(
             _to_requester(
@@ -273,7 +303,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
                 "ambiguous": subject.ambiguous,
             },
             changes={
-                "data": case_data(case).with_(subject=subject).to_json(),
+                "data": case_data(case).with_(subject=subject, acknowledged=True).to_json(),
                 "subject_pseudonym": desk.pseudonym(subject.addresses[0])
                 if subject.addresses
                 else None,
@@ -314,7 +344,7 @@ async def _execute(desk: Desk, case: Case) -> None:
             case,
             Event.FAIL,
             details={"error": type(exc).__name__},
-            changes={"data": case_data(case).with_(failure=str(exc)[:500]).to_json()},
+            changes={"data": case_data(case).with_(failure=failure_words(exc)).to_json()},
             outbox=cards,
         )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
@@ -322,6 +352,22 @@ async def _execute(desk: Desk, case: Case) -> None:
     # Done only when the mail server accepted the result mails (the outbox worker moves it).
     event = Event.CARRY_OUT if mails else Event.COMPLETE
     await _move(desk, case, event, details=details, outbox=[*mails, *cards])
+
+
+def failure_words(exc: CustomerStoreError) -> str:
+    """Why carrying a case out failed, in plain words for staff (pure; values never appear:
+    the store's messages name fields, not values)."""
+    text = str(exc)[:400]
+    if isinstance(exc, SubjectNotFound):
+        return (
+            "the customer is no longer in the customer store (erased or changed since the request)"
+            f" ({text})"
+        )
+    if isinstance(exc, AmbiguousSubject):
+        return f"several customer accounts match; the request must name one ({text})"
+    if isinstance(exc, InvalidChange):
+        return f"the correction cannot be made as given: {text}"
+    return text
 
 
 async def _do(
@@ -361,7 +407,9 @@ async def _do(
     if intent == Intent.CHANGE:
         changes = dict(case_data(case).changes)
         if not changes:
-            raise CustomerStoreError("the request names no field to change; staff must specify it")
+            raise CustomerStoreError(
+                "the request names no field to change; supply it with `dsr cases change`"
+            )
         if subject is None:
             raise SubjectNotFound("the subject is no longer findable; staff must check the change")
         plan = await executor.preview_change(subject, changes)
