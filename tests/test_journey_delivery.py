@@ -149,6 +149,11 @@ async def test_a_long_smtp_outage_delays_the_result_but_never_loses_it(h: Harnes
     await h.settle()
     (package,) = h.sent_to(ALICE, "access_package")
     assert package["Content-Language"] == "de"
+    report = next(p for p in package.iter_attachments() if p.get_filename() == "personal-data.html")
+    page = report.get_content()
+    page = page.decode() if isinstance(page, bytes) else page
+    assert '<html lang="de">' in page and "Warum wir sie haben" in page and "Telefonnummer" in page
+    assert "personal-data.json" in _text(package) and "personal-data.html" in _text(package)
     (case,) = await h.cases()
     assert case.state == CaseState.DONE
     assert await delivery.undelivered(h.desk) == []

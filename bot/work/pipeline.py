@@ -398,7 +398,7 @@ async def _do(
     if intent == Intent.SEE:
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
         if subject is not None:
-            package = await executor.export(subject, out_dir)
+            package = await executor.export(subject, out_dir, case.language)
             details["see_tables"] = sum(1 for t in package.tables if t.rows)
         elif not all(f.exists() for f in files):
             raise SubjectNotFound("the subject was erased before its access package was made")
