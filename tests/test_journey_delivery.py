@@ -23,7 +23,7 @@ from intents.classify import IntentModel
 from storage import audit
 from storage.customer.schema import Customer, Invoice
 from storage.db import session_factory
-from storage.models import Outbox, OutboxStatus, utcnow
+from storage.models import Case, Outbox, OutboxStatus, utcnow
 from tests.agent_harness import Harness, harness, letter
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
@@ -179,3 +179,22 @@ async def test_a_refused_mail_is_resent_by_staff(h: Harness) -> None:
     assert case.state == CaseState.DONE and len(h.sent_to(ALICE, "access_package")) == 1
     nothing = await delivery.resend(h.desk, failed.id, "cli:dpo")
     assert not nothing.done and "accepted already" in nothing.message
+
+
+async def test_no_expiry_while_the_challenge_is_undelivered(h: Harness) -> None:
+    h.smtp.handler.refuse_first = h.smtp.handler.refused + 1000
+    await h.receive(letter(ALICE, "Auskunft", "Bitte senden Sie mir eine Kopie meiner Daten."))
+    (case,) = await h.cases()
+    assert case.state == CaseState.AWAITING_VERIFICATION and not h.sent_to(ALICE)
+    async with h.desk.sessions() as s, s.begin():  # the challenge's seven days are over
+        await s.exec(  # type: ignore[call-overload]
+            update(Case).values(next_action_at=utcnow() - timedelta(seconds=1))
+        )
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == CaseState.AWAITING_VERIFICATION  # not "expired": she never got it
+    assert case.next_action_at is not None and case.next_action_at > utcnow()
+    h.smtp.handler.refuse_first = 0
+    await _make_due(h)
+    await h.settle()
+    assert len(h.sent_to(ALICE, "challenge")) == 1

@@ -314,7 +314,24 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         )
 
 
+#: How long an expiry waits again while a challenge mail has not reached its address.
+EXPIRY_RECHECK = timedelta(days=1)
+
+
 async def _expire(desk: Desk, case: Case) -> None:
+    async with desk.sessions() as session, session.begin():
+        waiting = [
+            r
+            for r in await store.undelivered_outbox(session, case_id=case.id)
+            if r.template == "challenge"
+        ]
+        if waiting:
+            # The customer cannot answer a challenge they never got: no expiry for "no
+            # confirmation" while our own mail is still on its way (the outbox keeps trying).
+            current = await get_case(session, case.id or 0, for_update=True)
+            current.next_action_at = utcnow() + EXPIRY_RECHECK
+            await store.save_case(session, current)
+            return
     outbox = [_to_requester(desk, case, "expired")] if case.requester_address else []
     if desk.slack_enabled:
         outbox.append(slack_item("case_card", case=case.reference))
