@@ -162,3 +162,16 @@ async def test_a_failed_correction_says_why_and_is_repaired(h: Harness) -> None:
     assert case.state == CaseState.DONE
     (done,) = h.sent_to("alice.new@example.org", "change_done") or h.sent_to(ALICE, "change_done")
     assert "e-mail address" in _text(done)
+
+
+async def test_cases_show_gives_the_deletion_preview(h: Harness) -> None:
+    await h.receive(letter(ALICE, "Delete", "Please delete my account and all my personal data."))
+    await _verify(h)
+    (case,) = await h.cases()
+    assert case.state == CaseState.AWAITING_APPROVAL
+    shown = await _cli(h, "cases", "show", case.reference)
+    assert shown.exit_code == 0, shown.output
+    assert "  requester   alice@example.org" in shown.output
+    assert "  deletion preview\n    Your customer account: 1 anonymized" in shown.output
+    assert "PROBLEM" not in shown.output
+    assert "    | Please delete my account and all my personal data." in shown.output
