@@ -87,7 +87,7 @@ def test_every_template_refuses_a_missing_key(template: str) -> None:
 
 @pytest.mark.parametrize(
     ("tag", "expected"),
-    [("de-AT", "de"), ("FR", "fr"), ("pt-BR", "en"), ("", "en"), ("nl_BE", "nl")],
+    [("de-AT", "de"), ("FR", "fr"), ("pt-BR", "pt"), ("tr-TR", "en"), ("", "en"), ("nl_BE", "nl")],
 )
 def test_language_choice_and_fallback(tag: str, expected: str) -> None:
     msg = build(lang=tag)
