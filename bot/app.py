@@ -104,6 +104,8 @@ async def main(
                 worker_id=worker_id(),
                 max_attempts=settings.outbox_max_attempts,
                 lease=timedelta(seconds=settings.work_lease_seconds),
+                announce=desk.slack_enabled,
+                domain=settings.own_domain,
             )
             for kinds in (routes, separate)
             if kinds

@@ -21,14 +21,23 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from mail.context import Retained, typed_context
 from mail.errors import TemplateError
 from mail.headers import message_ids, one_line
-from mail.i18n import FALLBACK, intent_names, join_list, long_date, long_datetime, pick_language
+from mail.i18n import (
+    FALLBACK,
+    field_name,
+    intent_names,
+    join_list,
+    kept_data,
+    long_date,
+    long_datetime,
+    pick_language,
+)
 
 TEMPLATES = (
     "acknowledgement",
     "challenge",
-    "approved",
     "rejected",
     "access_package",
     "change_done",
@@ -101,7 +110,17 @@ def _helpers(lang: str) -> dict[str, Any]:
         "datetime": lambda d: long_datetime(_defined(d), lang),
         "intents_text": lambda labels: intent_names(_defined(labels), lang),
         "join": lambda items: join_list(_defined(items), lang),
+        "field_names": lambda fields: join_list(
+            (field_name(f, lang) for f in _defined(fields)), lang
+        ),
+        "kept": lambda item: _kept(_defined(item), lang),
     }
+
+
+def _kept(item: Retained, lang: str) -> dict[str, str]:
+    """One kept table for a letter: title and reason in `lang`, the end date written out."""
+    what, why = kept_data(item.table, lang, item.what, item.why)
+    return {"what": what, "why": why, "until": long_date(item.until, lang) if item.until else ""}
 
 
 def render(template: str, *, lang: str, context: Mapping[str, object]) -> Rendered:
@@ -119,7 +138,7 @@ def render(template: str, *, lang: str, context: Mapping[str, object]) -> Render
     except jinja2.TemplateNotFound:
         lang = FALLBACK
         text_tmpl = env.get_template(f"{lang}/{template}.txt.j2")
-    values = {**_helpers(lang), **context}
+    values = {**_helpers(lang), **typed_context(template, context)}
     try:
         ctx = text_tmpl.new_context(dict(values))
         subject = one_line("".join(text_tmpl.blocks["subject"](ctx)))

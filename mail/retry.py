@@ -9,7 +9,7 @@ from datetime import timedelta
 
 MAX_SEND_ATTEMPTS = 8
 SEND_BASE = 60.0  # seconds before the second attempt
-SEND_CAP = 4 * 3600.0  # never wait more than four hours between attempts
+SEND_CAP = 3600.0  # never wait more than an hour between attempts
 
 
 def backoff(attempt: int, *, base: float, cap: float, rand: float = 0.5) -> float:
@@ -32,7 +32,7 @@ def backoff(attempt: int, *, base: float, cap: float, rand: float = 0.5) -> floa
 def retry_delay(attempt: int, *, rand: float = 0.5) -> timedelta:
     """How long the outbox waits after send attempt `attempt` failed transiently.
 
-    About 1, 2, 4, 8, 16, 32, 64 minutes, then at most four hours (±25%).
+    About 1, 2, 4, 8, 16, 32 minutes, then hourly (±25%).
 
     Raises:
         ValueError: `attempt` < 1 or `rand` outside [0, 1].

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.case.data import case_data
 from bot.case.lifecycle import CaseState
 from bot.work import actions
 from intents.classify import IntentModel
@@ -94,7 +95,15 @@ async def test_see_request_sends_the_access_package_to_the_address_on_file(h: Ha
         ).get_content()
     )
     assert "Alice Liddell" in json.dumps(data)
-    assert len(h.sent_to(ALICE, "approved")) == 1  # told at the address on file
+    # no "approved" mail before the work is done: the result is the answer, threaded
+    assert [m["X-DSR-Template"] for m in h.sent_to(ALICE)] == [
+        "acknowledgement",
+        "challenge",
+        "access_package",
+    ]
+    request_id = case_data(case).message_id
+    assert request_id and package["In-Reply-To"] == request_id
+    assert request_id in str(package["References"]).split()
     assert (await audit.verify(h.desk.engine)).ok
 
 

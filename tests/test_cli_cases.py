@@ -68,7 +68,8 @@ def test_list_show_extend_reclassify_reject(env: dict[str, str]) -> None:
     assert "DSR-1" in listed and "awaiting_verification" in listed and "see" in listed
     shown = _run(env, "cases", "show", "DSR-1")
     assert "case_classify" in shown and "subject     found" in shown
-    assert "alice@example.org" not in shown  # the address stays out of the terminal view
+    assert "requester   alice@example.org" in shown  # staff see who asked (issue #15)
+    assert "    | Please send me a copy of my personal data." in shown
     extended = _run(
         env,
         "cases",

@@ -85,7 +85,7 @@ async def test_access_package_is_complete_and_escaped(executor: Executor, tmp_pa
         "Ten years from the invoice date; then deleted (Art. 17(3)(b)",
         "Our servers, when you used our website",
         "Usage data (IP address, browser",
-        "as a <strong>processor</strong>",
+        "as a processor on behalf of",
         "Rectification",
         "Objection",
         "Restriction",

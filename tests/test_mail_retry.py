@@ -12,7 +12,7 @@ from mail.retry import MAX_SEND_ATTEMPTS, SEND_CAP, backoff, retry_delay, should
 
 
 @pytest.mark.parametrize(
-    ("attempt", "minutes"), [(1, 1), (2, 2), (3, 4), (7, 64), (8, 128), (9, 240), (500, 240)]
+    ("attempt", "minutes"), [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (9, 60), (500, 60)]
 )
 def test_schedule_without_jitter(attempt: int, minutes: int) -> None:
     assert retry_delay(attempt) == timedelta(minutes=minutes)

@@ -137,7 +137,7 @@ def test_hostile_text_only_ever_reaches_slack_inert() -> None:
         ("awaiting_approval", ["approve", "reject", "reclassify", "extend"]),
         ("awaiting_verification", ["verify_manually", "reject", "reclassify", "extend"]),
         ("needs_triage", ["triage_intent", "reclassify", "dismiss", "reject", "extend"]),
-        ("failed", ["reject", "extend"]),
+        ("failed", ["retry", "reclassify", "reject", "extend"]),
         ("approved", []),
         ("done", []),
         ("rejected", []),

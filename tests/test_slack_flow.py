@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
@@ -12,6 +13,7 @@ from sqlmodel import select
 
 from bot.case.lifecycle import CaseState
 from bot.work.intake import ingest
+from bot.work.outbox import OutboxWorker
 from bot.work.pipeline import advance_due
 from mail.intake import Fetched
 from storage.models import Outbox, TrainingLabel
@@ -31,6 +33,18 @@ def mail(body: str, msg_id: str, sender: str = "jane@example.com") -> Fetched:
     return Fetched(raw=msg.as_bytes(), source=f"test:{msg_id}")
 
 
+def _mrkdwn_texts(node: object) -> Iterator[str]:
+    """Every mrkdwn text in a Block Kit structure."""
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn":
+            yield str(node.get("text"))
+        for value in node.values():
+            yield from _mrkdwn_texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _mrkdwn_texts(item)
+
+
 def blocks_of(rig: SlackRig) -> str:
     ((channel, _), message), *_ = rig.fake.messages.items()
     assert channel == CHANNEL
@@ -48,7 +62,10 @@ async def test_email_request_to_done_with_the_card_edited_in_place(
     await slack_rig.send_outbox()
     card = blocks_of(slack_rig)
     assert "Awaiting verification" in card and "Deletion preview" in card
-    assert "<!channel>" not in card and "evil.example" not in card  # the subject is not shown
+    # the customer's words (the message, which opens with the hostile subject) appear only in
+    # plain_text objects, which Slack never parses; nothing of them in a mrkdwn object
+    mrkdwn = json.dumps(list(_mrkdwn_texts(json.loads(card))))
+    assert "<!channel>" not in mrkdwn and "evil.example" not in mrkdwn
     reason = {"value": {"type": "plain_text_input", "value": "Known customer, called back"}}
     await slack_rig.click("UAPP1", "verify_manually", "DSR-1")
     await slack_rig.submit("UAPP1", "verify_submit", "DSR-1", {"reason": reason})
@@ -56,6 +73,17 @@ async def test_email_request_to_done_with_the_card_edited_in_place(
     await slack_rig.click("UAPP2", "approve", "DSR-1")
     await slack_rig.fake.wait_for("chat.postEphemeral", 2)
     await advance_due(slack_rig.desk)  # executes the approved erasure
+    assert (await slack_rig.case("DSR-1")).state == CaseState.APPROVED  # mail not yet accepted
+    accepted: list[str] = []
+
+    async def accept(row: Outbox) -> None:
+        accepted.append(row.template)
+
+    mail_worker = OutboxWorker(
+        engine=slack_rig.desk.engine, dispatch={"mail": accept}, worker_id="m", announce=True
+    )
+    await mail_worker.run_once()
+    assert "delete_done" in accepted
     assert (await slack_rig.case("DSR-1")).state == CaseState.DONE
     await slack_rig.send_outbox()
     assert len(slack_rig.fake.messages) == 1  # one card, edited as the case moved

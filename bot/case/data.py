@@ -49,7 +49,10 @@ class CaseData(BaseModel):
     subject: SubjectFacts | None = None
     verified_address: str | None = None
     manual_verification_reason: str | None = None
+    #: Why carrying the case out failed, in plain words for staff.
     failure: str | None = None
+    #: The requester was sent the acknowledgement (a case back from triage is not re-acknowledged).
+    acknowledged: bool = False
     #: The due date (ISO) a reminder was already sent for.
     reminded_for: str | None = None
 
@@ -107,3 +110,11 @@ def verified_address(case: Case) -> str | None:
         if same:
             return same[0]  # the spelling on file, not the reply's
     return on_file[0] if on_file else None
+
+
+def reply_thread(case: Case) -> dict[str, Any]:
+    """`in_reply_to` and `references` for any mail answering the case's request: threaded under
+    the customer's own message, whatever address it goes to (pure)."""
+    data = case_data(case)
+    root = data.message_id
+    return {"in_reply_to": root, "references": [*data.references, *([root] if root else [])]}

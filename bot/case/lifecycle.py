@@ -4,6 +4,10 @@ event and its outbox rows are written in the caller's one transaction.
 
     received -classify-> awaiting_verification -verify-> awaiting_approval -approve-> approved
     received -no_verification_needed-> awaiting_approval;  approved -complete-> done
+    approved -carry_out-> approved: the work is done and its result mails are queued; the case
+    completes when the mail server accepted every one of them (the outbox worker moves it).
+    A change request that names no field goes to triage (needs_field) and comes back with
+    `supply_change` once staff gave the field and value.
 
 Side exits: needs_triage (triage), rejected (reject), expired (expire), failed (fail).
 Self-loops (extend, remind, note) keep the state but are events, so they are audited too.
@@ -61,7 +65,10 @@ class Event(StrEnum):
     AUTO_APPROVE = "auto_approve"  # the policy needs no human (unsubscribe, concern ack)
     REJECT = "reject"
     DISMISS = "dismiss"  # triage: not a data-subject request
-    COMPLETE = "complete"
+    CARRY_OUT = "carry_out"  # the work is done; result mails queued, not yet accepted
+    COMPLETE = "complete"  # every result mail was accepted by the mail server
+    NEEDS_FIELD = "needs_field"  # a change request names no field: staff must supply it
+    SUPPLY_CHANGE = "supply_change"  # staff gave the field and value of a change
     FAIL = "fail"
     RETRY = "retry"
     EXPIRE = "expire"
@@ -81,6 +88,12 @@ _MOVES: dict[tuple[CaseState, Event], CaseState] = {
     (S.RECEIVED, E.NO_VERIFICATION_NEEDED): S.AWAITING_APPROVAL,
     (S.RECEIVED, E.TRIAGE): S.NEEDS_TRIAGE,
     (S.RECEIVED, E.REJECT): S.REJECTED,
+    (S.RECEIVED, E.NEEDS_FIELD): S.NEEDS_TRIAGE,
+    (S.NEEDS_TRIAGE, E.SUPPLY_CHANGE): S.RECEIVED,
+    (S.AWAITING_VERIFICATION, E.SUPPLY_CHANGE): S.AWAITING_VERIFICATION,
+    (S.AWAITING_APPROVAL, E.SUPPLY_CHANGE): S.AWAITING_APPROVAL,
+    (S.FAILED, E.SUPPLY_CHANGE): S.AWAITING_APPROVAL,  # staff approve the new diff first
+    (S.FAILED, E.RECLASSIFY): S.RECEIVED,
     (S.NEEDS_TRIAGE, E.RECLASSIFY): S.RECEIVED,
     (S.NEEDS_TRIAGE, E.DISMISS): S.DONE,
     (S.NEEDS_TRIAGE, E.REJECT): S.REJECTED,
@@ -93,6 +106,7 @@ _MOVES: dict[tuple[CaseState, Event], CaseState] = {
     (S.AWAITING_APPROVAL, E.AUTO_APPROVE): S.APPROVED,
     (S.AWAITING_APPROVAL, E.REJECT): S.REJECTED,
     (S.AWAITING_APPROVAL, E.RECLASSIFY): S.RECEIVED,
+    (S.APPROVED, E.CARRY_OUT): S.APPROVED,
     (S.APPROVED, E.COMPLETE): S.DONE,
     (S.APPROVED, E.FAIL): S.FAILED,
     (S.FAILED, E.RETRY): S.APPROVED,

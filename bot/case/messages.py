@@ -34,6 +34,8 @@ class MailPayload:
     references: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
     auto_submitted: bool = True
+    #: A result mail: the case is `done` only once every such mail was accepted by the server.
+    completes: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form stored in `Outbox.payload`."""
@@ -45,6 +47,7 @@ class MailPayload:
             "references": list(self.references),
             "attachments": list(self.attachments),
             "auto_submitted": self.auto_submitted,
+            "completes": self.completes,
         }
 
     @classmethod
@@ -64,6 +67,7 @@ class MailPayload:
             references=tuple(str(r) for r in raw.get("references") or ()),
             attachments=tuple(str(a) for a in raw.get("attachments") or ()),
             auto_submitted=bool(raw.get("auto_submitted", True)),
+            completes=bool(raw.get("completes", False)),
         )
 
 
@@ -77,6 +81,7 @@ def mail_item(
     references: Sequence[str] = (),
     attachments: Sequence[str] = (),
     auto_submitted: bool = True,
+    completes: bool = False,
 ) -> OutboxItem:
     """An outbox row for one templated mail (the Message-ID is assigned when it is stored)."""
     payload = MailPayload(
@@ -87,6 +92,7 @@ def mail_item(
         references=tuple(references),
         attachments=tuple(attachments),
         auto_submitted=auto_submitted,
+        completes=completes,
     )
     return OutboxItem("mail", template, payload.to_json())
 

@@ -8,10 +8,13 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from bot.case.lifecycle import is_open
 from storage.models import Case
+
+#: A customer mail not accepted for longer than this is reported to staff (Slack, `dsr report`).
+STUCK_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,19 @@ class Report:
     # inbound mail records by kind that need a person (unparseable, oversize, error) or wait
     # for processing (pending); `dsr inbox list` shows them
     inbound: dict[str, int] = field(default_factory=dict)
+    # customer mails not accepted by the mail server for more than a day, as "DSR-n:template"
+    # (`dsr outbox list` shows why)
+    mail_delayed: list[str] = field(default_factory=list)
 
 
 def summarise(
-    cases: Iterable[Case], today: date, inbound: Mapping[str, int] | None = None
+    cases: Iterable[Case],
+    today: date,
+    inbound: Mapping[str, int] | None = None,
+    mail_delayed: Iterable[str] = (),
 ) -> Report:
-    """Summarise cases as of `today`, with the counts of inbound records worth a look."""
+    """Summarise cases as of `today`, with the counts of inbound records worth a look and the
+    customer mails delayed for more than a day."""
     rows = list(cases)
     durations = []
     overdue, late = [], []
@@ -56,4 +66,5 @@ def summarise(
         extended=sum(1 for c in rows if c.extended_to is not None),
         median_days_to_close=round(statistics.median(durations), 2) if durations else None,
         inbound={k: v for k, v in (inbound or {}).items() if v},
+        mail_delayed=list(mail_delayed),
     )

@@ -305,6 +305,31 @@ async def held_outbox_row(session: AsyncSession, row_id: int | None, worker: str
     return current
 
 
+async def get_outbox_row(
+    session: AsyncSession, row_id: int, *, for_update: bool = False
+) -> Outbox | None:
+    """One outbox row by id (locked when `for_update`), or None."""
+    return await session.get(Outbox, row_id, with_for_update=for_update or None)
+
+
+async def undelivered_outbox(
+    session: AsyncSession,
+    *,
+    kinds: Sequence[str] = ("mail",),
+    created_before: datetime | None = None,
+    case_id: int | None = None,
+) -> list[Outbox]:
+    """Rows not yet accepted (pending, being sent, or failed), oldest first."""
+    stmt = select(Outbox).where(
+        col(Outbox.status) != OutboxStatus.SENT, col(Outbox.kind).in_(list(kinds))
+    )
+    if created_before is not None:
+        stmt = stmt.where(col(Outbox.created_at) < created_before)
+    if case_id is not None:
+        stmt = stmt.where(col(Outbox.case_id) == case_id)
+    return list((await session.exec(stmt.order_by(col(Outbox.id)))).all())
+
+
 # -- inbound records ------------------------------------------------------------------------
 
 
@@ -413,6 +438,19 @@ async def first_request_record(session: AsyncSession, case_id: int | None) -> In
     stmt = (
         select(InboundMessage)
         .where(InboundMessage.case_id == case_id, InboundMessage.kind == RecordKind.REQUEST)
+        .order_by(col(InboundMessage.id))
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def opening_record(session: AsyncSession, case_id: int | None) -> InboundMessage | None:
+    """The mail or staff note that opened a case, whichever channel it came by."""
+    stmt = (
+        select(InboundMessage)
+        .where(
+            InboundMessage.case_id == case_id,
+            col(InboundMessage.kind).in_([RecordKind.REQUEST, RecordKind.STAFF]),
+        )
         .order_by(col(InboundMessage.id))
     )
     return (await session.exec(stmt)).first()

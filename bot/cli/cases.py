@@ -1,5 +1,5 @@
-"""`dsr cases list|show|approve|reject|reclassify|verify|extend|dismiss`: case work without Slack,
-on the same core functions (`bot.work.actions`) that the Slack buttons call.
+"""`dsr cases list|show|approve|reject|reclassify|verify|extend|dismiss|change|retry`: case work
+without Slack, on the same core functions (`bot.work.actions`) that the Slack buttons call.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bot.case.data import SubjectFacts, case_data
 from bot.case.lifecycle import OPEN_STATES
 from bot.case.store import get_case
 from bot.settings import Settings
-from bot.work import actions
+from bot.work import actions, review
 from bot.work.desk import Desk
 from storage import audit
 from storage.models import Case
@@ -46,6 +46,8 @@ def _with_desk(ctx: typer.Context, fn: Callable[[Desk], Awaitable[actions.Action
 
     result = asyncio.run(go())
     typer.echo(result.message)
+    if not result.done:
+        raise typer.Exit(2)
 
 
 def _due_label(case: Case, today: date) -> str:
@@ -88,16 +90,27 @@ def list_cmd(
 
 
 @cases_app.command("show")
-def show_cmd(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="DSR-n")]) -> None:
-    """One case: state, intents, scores, verification, deadline, mails and its audit trail."""
+def show_cmd(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="DSR-n")],
+    full: Annotated[
+        bool, typer.Option("--full", help="The whole message, not 4,000 chars.")
+    ] = False,
+) -> None:
+    """One case: who asked, what they wrote, what approving would do (the change as a diff, the
+    deletion preview), what is wrong if it is stuck, its mails and its audit trail."""
 
     async def go() -> None:
         async with open_desk(_settings(ctx)) as desk:
             async with desk.sessions() as session:
                 case = await get_case(session, ref)
                 mails = await store.outbox_of_case(session, case.id or 0)
+            seen = await review.review(desk, case)
             subject = case_data(case).subject or SubjectFacts()
             typer.echo(f"{case.reference}  {case.state}")
+            if seen.problem:
+                typer.echo(f"  PROBLEM     {review.printable(seen.problem, 1000)}")
+            typer.echo(f"  requester   {review.printable(seen.requester or 'unknown', 320)}")
             typer.echo(f"  intents     {', '.join(case.intents)}  (review: {case.needs_review})")
             typer.echo(
                 "  scores      "
@@ -116,12 +129,47 @@ def show_cmd(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="DSR-n"
                 f"accounts {len(subject.accounts)}; verified by "
                 f"{case.verified_by or '-'}"
             )
+            if seen.message is None:
+                typer.echo("  message     (none kept)")
+            else:
+                typer.echo("  message")
+                text = review.printable(seen.message, 1_000_000 if full else 4000)
+                for line in text.splitlines() or [""]:
+                    typer.echo(f"    | {line}")
+            for title, lines in (
+                ("proposed change", seen.change),
+                ("deletion preview", seen.erasure),
+            ):
+                if lines:
+                    typer.echo(f"  {title}")
+                    for line in lines:
+                        typer.echo(f"    {review.printable(line, 500)}")
             for row in mails:
-                typer.echo(f"  {row.kind:<5} {row.template:<20} {row.status}")
+                typer.echo(f"  {row.kind:<5} {row.template:<20} {row.status}  #{row.id}")
             async for ev in audit.events(desk.engine, case_ref=case.reference):
                 typer.echo(f"  #{ev.seq:<5} {ev.ts[:19]} {ev.actor:<28} {ev.action}")
 
     asyncio.run(go())
+
+
+@cases_app.command("change")
+def change_cmd(
+    ctx: typer.Context,
+    ref: str,
+    changes: Annotated[list[str], typer.Argument(help="FIELD=VALUE, e.g. phone=+33612345678")],
+    actor: ActorOpt = None,
+) -> None:
+    """Supply the field(s) and new value(s) of a correction before it is approved (a case in
+    triage for want of a field starts over; a failed one goes back to approval)."""
+    pairs = actions.parse_changes(changes)
+    _with_desk(ctx, lambda d: actions.supply_change(d, ref, _actor(actor), pairs))
+
+
+@cases_app.command("retry")
+def retry_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
+    """Carry out a failed case again, or resend the undelivered result mail of one carried out;
+    exit 2 when there is nothing to retry."""
+    _with_desk(ctx, lambda d: actions.retry(d, ref, _actor(actor)))
 
 
 @cases_app.command("approve")

@@ -48,6 +48,7 @@ _OPTIONAL = {
     "bot.cli.demo": ("demo",),
     "bot.cli.report": ("report",),
     "bot.cli.inbox": ("inbox",),
+    "bot.cli.outbox": ("outbox",),
 }
 
 

@@ -189,6 +189,10 @@ def export_cmd(
     out: Annotated[Path, typer.Option(help="Directory for the access package.")],
     actor: Actor = None,
     case: CaseRef = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="Language of the report: en de nl sv fr es it pt ro pl ru cs hr el."),
+    ] = None,
 ) -> None:
     """Write the access package (personal-data.json and .html) for IDENTITY into --out."""
     settings = _settings(ctx)
@@ -196,7 +200,7 @@ def export_cmd(
     async def go() -> None:
         async with open_executor(settings) as (executor, cases):
             subject = await executor.subject(identity)
-            package = await executor.export(subject, out)
+            package = await executor.export(subject, out, lang)
             counts = {t.table: t.rows for t in package.tables}
             details = {"subject": _subject_pseudonym(settings, subject, identity), "rows": counts}
             await _audit(cases, "store_export", _actor(actor), case, details)

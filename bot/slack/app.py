@@ -14,12 +14,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 
+from bot.errors import CaseNotFound, DsrError
 from bot.slack.commands import register_commands
-from bot.slack.facts import open_case_lines
+from bot.slack.facts import card_facts, open_case_lines
 from bot.slack.staff import Staff
 from bot.slack.views import (
+    change_modal,
     extend_modal,
     home_view,
+    message_modal,
     read_meta,
     reclassify_modal,
     reject_modal,
@@ -101,6 +104,42 @@ def _register_buttons(app: AsyncApp, staff: Staff) -> None:
             _user(body), _channel(body), ref, "dismiss", lambda r, a: actions.dismiss(desk, r, a)
         )
 
+    @app.action("retry")
+    async def retry(args: AsyncArgs) -> None:
+        await args.ack()
+        body, ref = args.body, (args.action or {}).get("value")
+        await staff.act(
+            _user(body), _channel(body), ref, "retry", lambda r, a: actions.retry(desk, r, a)
+        )
+
+    @app.action("show_message")
+    async def show_message(args: AsyncArgs) -> None:
+        await args.ack()
+        body, ref = args.body, str((args.action or {}).get("value") or "")
+        if not await staff.gate(_user(body), _channel(body), ref, "show_message"):
+            return
+        try:
+            case, facts = await card_facts(desk, ref)
+        except CaseNotFound:
+            await staff.tell(_user(body), _channel(body), "No such case.")
+            return
+        text = facts.message or "No message is kept for this case."
+        await staff.client.views_open(
+            trigger_id=body["trigger_id"], view=message_modal(case.reference, text)
+        )
+
+    @app.action("supply_change")
+    async def supply_change(args: AsyncArgs) -> None:
+        await args.ack()
+        body, ref = args.body, str((args.action or {}).get("value") or "")
+        user, channel = _user(body), _channel(body)
+        if not await staff.gate(user, channel, ref, "supply_change"):
+            return
+        fields = [(name, label) for name, (_, label) in desk.executor.editable().items()]
+        await staff.client.views_open(
+            trigger_id=body["trigger_id"], view=change_modal(ref, channel, fields)
+        )
+
     @app.action("triage_intent")
     async def triage_intent(args: AsyncArgs) -> None:
         await args.ack()
@@ -164,6 +203,18 @@ def _register_modals(app: AsyncApp, staff: Staff) -> None:
             return await actions.extend(desk, ref, actor, months, reason)
 
         await submitted(args, "extend", run)
+
+    @app.view("change_submit")
+    async def change(args: AsyncArgs) -> None:
+        async def run(ref: str, actor: str, view: dict[str, Any]) -> actions.ActionResult:
+            option = _input(view, "field").get("selected_option") or {}
+            field = str(option.get("value") or "")
+            value = str(_input(view, "value").get("value") or "").strip()
+            if not field or not value:
+                raise DsrError("choose a field and give the new value")
+            return await actions.supply_change(desk, ref, actor, [(field, value)])
+
+        await submitted(args, "supply_change", run)
 
     @app.view("reclassify_submit")
     async def reclassify(args: AsyncArgs) -> None:

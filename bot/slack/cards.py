@@ -16,6 +16,7 @@ from intents.labels import Intent
 Block = dict[str, Any]
 
 MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
+MESSAGE_EXCERPT = 500  # characters of the customer's message on the card; "Show message" for all
 MAX_HEADER = 150
 INTENT_LABELS: dict[str, str] = {
     Intent.SEE: "See their data",
@@ -87,6 +88,10 @@ class CardFacts:
     found: tuple[tuple[str, int], ...] = ()
     previews: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (our title, customer-data lines)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The customer's own words (raw: shown as plain_text only).
+    message: str | None = None
+    #: What keeps the case from moving on, and the way out (may quote a server: escaped).
+    problem: str | None = None
 
     @property
     def days_left(self) -> int:
@@ -147,14 +152,25 @@ def _approve_button(facts: CardFacts) -> Block:
 
 def action_elements(facts: CardFacts) -> list[Block]:
     """The buttons that fit the case's state (none once it is closed)."""
+    elements = _state_elements(facts)
+    if elements and facts.message:
+        elements.append(button("Show message", "show_message", facts.ref))
+    return elements
+
+
+def _state_elements(facts: CardFacts) -> list[Block]:
     ref = facts.ref
     reject = button("Reject", "reject", ref, "danger")
     reclassify = button("Reclassify", "reclassify", ref)
     extend = button("Extend", "extend", ref)
+    change = (
+        [button("Supply change", "supply_change", ref)] if Intent.CHANGE in facts.intents else []
+    )
     if facts.state == CaseState.AWAITING_APPROVAL:
-        return [_approve_button(facts), reject, reclassify, extend]
+        return [_approve_button(facts), reject, *change, reclassify, extend]
     if facts.state == CaseState.AWAITING_VERIFICATION:
-        return [button("Verify manually", "verify_manually", ref), reject, reclassify, extend]
+        verify = button("Verify manually", "verify_manually", ref)
+        return [verify, reject, *change, reclassify, extend]
     if facts.state == CaseState.NEEDS_TRIAGE:
         choose = {
             "type": "static_select",
@@ -163,9 +179,11 @@ def action_elements(facts: CardFacts) -> list[Block]:
             "options": intent_options(),
         }
         dismiss = button("Dismiss", "dismiss", ref)
-        return [choose, reclassify, dismiss, reject, extend]
+        return [choose, *change, reclassify, dismiss, reject, extend]
     if facts.state == CaseState.FAILED:
-        return [reject, extend]
+        return [button("Retry", "retry", ref, "primary"), *change, reclassify, reject, extend]
+    if facts.state == CaseState.APPROVED and facts.problem:
+        return [button("Resend mail", "retry", ref)]
     return []
 
 
@@ -195,6 +213,17 @@ def case_card(facts: CardFacts) -> list[Block]:
         },
         {"type": "section", "text": pt(f"Requester: {facts.requester or 'unknown'}", 300)},
     ]
+    if facts.problem:
+        text = f":warning: *Needs attention*\n{escape(facts.problem, 1500)}"
+        blocks.insert(1, {"type": "section", "text": md(text)})
+    if facts.message:
+        excerpt = plain(facts.message, MESSAGE_EXCERPT)
+        more = len(facts.message) > MESSAGE_EXCERPT
+        blocks.append({"type": "section", "text": md("*Message*")})
+        blocks.append({"type": "section", "text": pt(excerpt)})
+        if more:
+            hint = f"Shortened ({len(facts.message):,} characters): *Show message* opens it all."
+            blocks.append({"type": "context", "elements": [md(hint)]})
     if facts.found:
         held = "\n".join(f"• {escape(t, 100)}: {n} row(s)" for t, n in facts.found)
         blocks.append({"type": "section", "text": md(f"*Held about the subject*\n{held}")})

@@ -15,8 +15,9 @@ from bot.case.store import get_case
 from bot.slack.cards import CardFacts, escape
 from bot.slack.views import CaseLine
 from bot.work.desk import Desk
+from bot.work.review import review
 from intents.labels import Intent
-from storage.customer import CustomerStoreError, Subject
+from storage.customer import CustomerStoreError
 from storage.models import Case
 
 _PREVIEW_STATES = frozenset(
@@ -61,47 +62,19 @@ def case_notes(case: Case, approvals: int, needed: int) -> tuple[str, ...]:
         )
     if case.extension_reason:
         notes.append(f"Extension reason: {escape(case.extension_reason, 500)}")
-    if case.state == CaseState.FAILED and data.failure:
-        notes.append(f"Failure: {escape(data.failure, 500)}")
     return tuple(notes)
 
 
-async def _store_facts(
-    desk: Desk, case: Case
-) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, tuple[str, ...]], ...]]:
-    """Tables and row counts held about the subject, and the previews of what would happen."""
+async def _held(desk: Desk, case: Case) -> tuple[tuple[str, int], ...]:
+    """Tables and row counts held about the subject (once someone is verified)."""
     address = verified_address(case)
     if address is None:
-        return (), ()
+        return ()
     try:
         match = await desk.executor.find(address)
     except CustomerStoreError as exc:
-        return (), (("Customer store", (f"unavailable: {type(exc).__name__}",)),)
-    found = tuple((t.title, t.rows) for t in match.tables if t.rows)
-    if case.state not in _PREVIEW_STATES or match.subject is None:
-        return found, ()
-    previews: list[tuple[str, tuple[str, ...]]] = []
-    subject: Subject = match.subject
-    if Intent.CHANGE in case.intents:
-        previews.append(("Proposed change", await _change_lines(desk, case, subject)))
-    if Intent.DELETE in case.intents:
-        try:
-            plan = await desk.executor.preview_erasure(subject)
-            previews.append(("Deletion preview", tuple(plan.lines())))
-        except CustomerStoreError as exc:
-            previews.append(("Deletion preview", (f"not possible: {exc}",)))
-    return found, tuple(previews)
-
-
-async def _change_lines(desk: Desk, case: Case, subject: Subject) -> tuple[str, ...]:
-    changes = dict(case_data(case).changes)
-    if not changes:
-        return ("The request names no field to change: ask the customer, or reject",)
-    try:
-        plan = await desk.executor.preview_change(subject, changes)
-    except CustomerStoreError as exc:
-        return (f"not possible: {exc}",)
-    return tuple(plan.lines())
+        return ((f"Customer store unavailable: {type(exc).__name__}", 0),)
+    return tuple((t.title, t.rows) for t in match.tables if t.rows)
 
 
 async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[Case, CardFacts]:
@@ -113,7 +86,13 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
     async with desk.sessions() as session:
         case = await get_case(session, ref)
         approvals = len(await store.approvers(session, case))
-    found, previews = await _store_facts(desk, case)
+    found = await _held(desk, case)
+    seen = await review(desk, case)
+    previews = tuple(
+        (title, lines)
+        for title, lines in (("Proposed change", seen.change), ("Deletion preview", seen.erasure))
+        if lines
+    )
     facts = CardFacts(
         ref=case.reference,
         state=case.state,
@@ -130,6 +109,8 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
         found=found,
         previews=previews,
         notes=case_notes(case, approvals, approvals_needed(case.intents, desk.policy)),
+        message=seen.message,
+        problem=seen.problem,
     )
     return case, facts
 

@@ -26,7 +26,13 @@ from bot.case.store import get_case
 from bot.slack.cards import case_card, fallback_text
 from bot.slack.client import SlackSendError, api_error_code, send_error
 from bot.slack.facts import card_facts, open_case_lines
-from bot.slack.views import digest_blocks, inbox_alert_text, note_text, reminder_text
+from bot.slack.views import (
+    digest_blocks,
+    inbox_alert_text,
+    mail_stuck_text,
+    note_text,
+    reminder_text,
+)
 from bot.work.desk import Desk
 from bot.work.outbox import TransientSendError
 from storage.models import Case, Outbox
@@ -92,6 +98,16 @@ class SlackDispatcher:
             await self.thread(ref, reminder_text(ref, int(payload["days_left"])), broadcast=True)
         elif row.template == "digest":
             await self.digest(date.fromisoformat(str(payload["day"])))
+        elif row.template == "mail_stuck":
+            ref = str(payload["case"])
+            text = mail_stuck_text(
+                ref,
+                int(payload["outbox"]),
+                str(payload["mail"]),
+                int(payload["hours"]),
+                str(payload["explanation"]),
+            )
+            await self.thread(ref, text, broadcast=True)
         elif row.template == "inbox_alert":
             text = inbox_alert_text(
                 int(payload["record"]), str(payload["kind"]), int(payload["size"])

@@ -11,12 +11,14 @@ from datetime import date
 from typing import Any
 
 from bot.slack.cards import (
+    MAX_SECTION,
     STATE_LABELS,
     Block,
     due_text,
     escape,
     intent_options,
     md,
+    pt,
 )
 
 MAX_LISTED = 40  # a message holds at most 50 blocks
@@ -62,6 +64,16 @@ def inbox_alert_text(record: int, kind: str, size: int) -> str:
         f":warning: Inbound message {record} ({size:,} bytes) {what}. It is kept, not answered: "
         f"`dsr inbox show {record} --out msg.eml` to read it, "
         f"`dsr inbox retry {record}` after a fix."
+    )
+
+
+def mail_stuck_text(ref: str, outbox: int, template: str, hours: int, explanation: str) -> str:
+    """Staff notice of a customer mail that has not been accepted for a day (our words; the
+    server's answer inside `explanation` is escaped)."""
+    return (
+        f":warning: {ref}: the `{template}` mail to the customer has not been delivered for "
+        f"{hours} hours: {escape(explanation, 600)}. It keeps being retried while the case is "
+        f"open; `dsr outbox retry {outbox}` sends it at once."
     )
 
 
@@ -202,6 +214,52 @@ def reclassify_modal(ref: str, channel: str | None) -> dict[str, Any]:
         },
     }
     return _modal("reclassify_submit", f"Reclassify {ref}", [choose], _meta(ref, channel))
+
+
+def message_modal(ref: str, text: str) -> dict[str, Any]:
+    """The customer's whole message, read-only, as plain text (Slack parses nothing in it)."""
+    chunks = [text[i : i + MAX_SECTION] for i in range(0, len(text), MAX_SECTION)] or [" "]
+    blocks: list[Block] = [{"type": "section", "text": pt(c)} for c in chunks[:99]]
+    if len(chunks) > 99:
+        more = "The message goes on: `dsr cases show " + ref + " --full` shows it all."
+        blocks.append({"type": "context", "elements": [md(more)]})
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": f"Message {ref}"[:24]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": blocks,
+    }
+
+
+def change_modal(
+    ref: str, channel: str | None, fields: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """Supply the field and new value of a correction (before approval; audited)."""
+    choose = {
+        "type": "input",
+        "block_id": "field",
+        "label": {"type": "plain_text", "text": "Field to correct"},
+        "element": {
+            "type": "static_select",
+            "action_id": "value",
+            "options": [
+                {"text": {"type": "plain_text", "text": label[:75]}, "value": name}
+                for name, label in fields[:100]
+            ],
+        },
+    }
+    value = {
+        "type": "input",
+        "block_id": "value",
+        "label": {"type": "plain_text", "text": "New value"},
+        "hint": {
+            "type": "plain_text",
+            "text": "As the customer asked; it is checked, shown as a diff and approved before "
+            "it is applied.",
+        },
+        "element": {"type": "plain_text_input", "action_id": "value", "max_length": 500},
+    }
+    return _modal("change_submit", f"Change {ref}", [choose, value], _meta(ref, channel))
 
 
 def new_case_modal(channel: str | None) -> dict[str, Any]:

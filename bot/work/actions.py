@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.case import store
-from bot.case.data import case_data, verified_address
+from bot.case.data import case_data, reply_thread, verified_address
 from bot.case.deadlines import MAX_EXTENSION_MONTHS, add_months
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
-from bot.case.policy import NEEDS_VERIFICATION, approvals_needed
+from bot.case.policy import approvals_needed
 from bot.case.store import get_case
 from bot.errors import DsrError, NotAuthorized
 from bot.work.desk import Desk
-from intents.labels import LABELS
+from intents.labels import LABELS, Intent
 from storage import audit
+from storage.customer import CustomerStoreError, InvalidChange
 from storage.models import Case, InboundMessage, TrainingLabel, utcnow
 from storage.pseudonym import value_hash
 
@@ -32,6 +33,8 @@ class ActionResult:
     case_ref: str
     state: str
     message: str
+    #: False when nothing was done (the CLI then exits 2).
+    done: bool = True
 
 
 class ReasonRequired(DsrError, ValueError):
@@ -94,18 +97,8 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
                 case.state,
                 f"approval {len(approvers)} of {needed} recorded for {case.reference}",
             )
+        # The customer hears nothing until the work is done: the result mail is the answer.
         outbox = _cards(desk, case)
-        address = verified_address(case)
-        if address is not None and set(case.intents) & NEEDS_VERIFICATION:
-            # Told at the address on file, which proved control; the result mail follows.
-            outbox.append(
-                mail_item(
-                    "approved",
-                    to=address,
-                    lang=case.language,
-                    context={"case_ref": case.reference},
-                )
-            )
         await transition(
             session,
             case,
@@ -132,7 +125,7 @@ async def reject(desk: Desk, ref: str, actor: str, reason: str | None) -> Action
                     to=case.requester_address,
                     lang=case.language,
                     context={"case_ref": case.reference, "reason": text},
-                    in_reply_to=case_data(case).message_id,
+                    **reply_thread(case),
                 )
             )
         await store.record_approval(session, case, actor, "reject", reason=text)
@@ -250,7 +243,7 @@ async def extend(desk: Desk, ref: str, actor: str, months: int, reason: str | No
                         "new_due_date": new_due.isoformat(),
                         "reason": text,
                     },
-                    in_reply_to=case_data(case).message_id,
+                    **reply_thread(case),
                 )
             )
         await transition(
@@ -282,6 +275,124 @@ async def dismiss(desk: Desk, ref: str, actor: str) -> ActionResult:
             domain=desk.settings.own_domain,
         )
         return ActionResult(case.reference, case.state, f"{case.reference} dismissed")
+
+
+def parse_changes(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    """`FIELD=VALUE` arguments as pairs (pure).
+
+    Raises:
+        DsrError: an argument without `=`, or with an empty field or value.
+    """
+    out = []
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip() or not value.strip():
+            raise DsrError(f"{pair!r} is not FIELD=VALUE, e.g. phone=+33612345678")
+        out.append((field.strip().lower(), value.strip()))
+    return out
+
+
+async def supply_change(
+    desk: Desk, ref: str, actor: str, changes: Sequence[tuple[str, str]]
+) -> ActionResult:
+    """Staff give the field(s) and new value(s) of a correction, before it is approved.
+
+    From triage the case starts over (verification, then approval); awaiting verification or
+    approval it keeps its place with the new diff; a failed case goes back to approval, so the
+    diff is approved before it is applied. Audited with field names and keyed value hashes.
+
+    Raises:
+        DsrError: not a correction, an unknown field, or a value the store refuses.
+    """
+    if not changes:
+        raise DsrError("give at least one FIELD=VALUE")
+    editable = desk.executor.editable()
+    unknown = [f for f, _ in changes if f not in editable]
+    if unknown:
+        raise DsrError(
+            f"{', '.join(unknown)}: not a field that can be corrected; "
+            f"fields: {', '.join(editable)}"
+        )
+    async with desk.sessions() as session, session.begin():
+        case = await get_case(session, ref, for_update=True)
+        if Intent.CHANGE not in case.intents:
+            raise DsrError(
+                f"{case.reference} is not a correction request; reclassify it as change first"
+            )
+        merged = {**dict(case_data(case).changes), **dict(changes)}
+        address = verified_address(case)
+        if address is not None:
+            try:  # the full check (value formats, the account's country) when we can
+                subject = await desk.executor.subject(address)
+                await desk.executor.preview_change(subject, merged)
+            except InvalidChange as exc:
+                raise DsrError(f"{case.reference}: {exc}") from None
+            except CustomerStoreError:
+                pass  # no account to check against: the approval card shows why
+        values: dict[str, object] = {
+            "data": case_data(case).with_(changes=tuple(merged.items()), failure=None).to_json(),
+            "round": case.round + 1,  # approvals given for an earlier diff no longer count
+        }
+        if case.state == CaseState.NEEDS_TRIAGE:
+            values |= {"needs_review": False, "next_action_at": utcnow()}
+        await transition(
+            session,
+            case,
+            Event.SUPPLY_CHANGE,
+            actor=actor,
+            details={
+                "fields": sorted(merged),
+                "values": {f: value_hash(desk.key, v) for f, v in sorted(merged.items())},
+            },
+            changes=values,
+            outbox=_cards(desk, case),
+            domain=desk.settings.own_domain,
+        )
+        fields = ", ".join(sorted(merged))
+        return ActionResult(
+            case.reference,
+            case.state,
+            f"{case.reference}: change of {fields} recorded ({case.state})",
+        )
+
+
+async def retry(desk: Desk, ref: str, actor: str) -> ActionResult:
+    """Carry out a failed case again; for a case carried out whose result mail is not delivered,
+    send that mail again now. `done` is False when there is nothing to retry."""
+    async with desk.sessions() as session, session.begin():
+        case = await get_case(session, ref, for_update=True)
+        if case.state == CaseState.FAILED:
+            await transition(
+                session,
+                case,
+                Event.RETRY,
+                actor=actor,
+                changes={
+                    "next_action_at": utcnow(),
+                    "data": case_data(case).with_(failure=None).to_json(),
+                },
+                outbox=_cards(desk, case),
+                domain=desk.settings.own_domain,
+            )
+            return ActionResult(case.reference, case.state, f"{case.reference} will be retried")
+        waiting = await store.undelivered_outbox(session, case_id=case.id)
+    if case.state == CaseState.APPROVED and waiting:
+        from bot.work.delivery import resend  # delivery imports this module
+
+        results = [await resend(desk, row.id or 0, actor) for row in waiting]
+        sent = [r for r in results if r.done]
+        return ActionResult(
+            case.reference,
+            case.state,
+            f"{case.reference}: {len(sent)} mail(s) queued again",
+            done=bool(sent),
+        )
+    return ActionResult(
+        case.reference,
+        case.state,
+        f"{case.reference} is {case.state}; nothing to retry",
+        done=False,
+    )
 
 
 def check_approver(desk: Desk, user_id: str, groups: frozenset[str] = frozenset()) -> None:

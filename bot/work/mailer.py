@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Mapping
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from bot.case.messages import MailPayload
 from bot.settings import Settings
@@ -22,19 +19,6 @@ from mail.smtp import SmtpSender
 from storage.models import Outbox, reference_of
 
 log = logging.getLogger(__name__)
-
-_DATES = frozenset({"due_date", "new_due_date"})
-_DATETIMES = frozenset({"expires_at"})
-
-
-def template_context(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Outbox payloads are JSON; give templates real dates back. Pure."""
-    out = dict(raw)
-    for key in _DATES & out.keys():
-        out[key] = date.fromisoformat(str(out[key]))
-    for key in _DATETIMES & out.keys():
-        out[key] = datetime.fromisoformat(str(out[key]))
-    return out
 
 
 def _attachment(path: str) -> Attachment:
@@ -70,7 +54,7 @@ def mail_dispatch(settings: Settings, sender: Sender) -> Dispatch:
         spec = MailSpec(
             row.template,
             lang=payload.lang,
-            context=template_context(payload.context),
+            context=dict(payload.context),  # typed by mail.context
             to=payload.to,
             from_addr=settings.privacy_address,
             from_name="Privacy team",

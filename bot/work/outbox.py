@@ -2,8 +2,13 @@
 
 Rows are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL) and leased: a row left in `sending`
 by a killed process is sent again after the lease, with the same Message-ID, so a customer never
-gets two different copies and nothing is lost. After `max_attempts` a row is `failed`, audited
-and shown to staff.
+gets two different copies and nothing is lost.
+
+A temporary failure is never final while the row's case is open: it is retried with exponential
+back-off capped at an hour for as long as it takes (`max_attempts` only bounds rows of closed
+cases and rows without a case). A permanent refusal marks the row `failed`, audited, on the case
+card and in `dsr outbox list`; `dsr outbox retry` sends it again. When the server accepts a
+case's last result mail (`completes`), the case becomes `done` in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.contextvars import bound_contextvars
 
 from bot.case import store
+from bot.case.lifecycle import CaseState, Event, is_open, transition
+from bot.case.messages import slack_item
 from mail.retry import retry_delay, should_retry
 from storage import audit
 from storage.db import session_factory
@@ -44,7 +52,10 @@ class OutboxWorker:
         engine: the case store.
         dispatch: sender per outbox `kind` ("mail", "slack").
         worker_id: names the claimant in the row (process id + host).
-        max_attempts: after this many failures the row is `failed`.
+        max_attempts: after this many temporary failures a row of a closed case (or of no
+            case) is `failed`; rows of open cases keep trying, hourly.
+        announce: post a case card update when a delivery completes a case (Slack configured).
+        domain: the domain of our Message-IDs (for rows the completion writes).
     """
 
     engine: AsyncEngine
@@ -55,6 +66,8 @@ class OutboxWorker:
     idle_wait: float = 0.5
     lease: timedelta = LEASE
     concurrency: int = 8
+    announce: bool = False
+    domain: str = "dsr.invalid"
 
     async def claim(self) -> list[Outbox]:
         """Lease up to `batch` due rows to this worker (committed before sending)."""
@@ -89,10 +102,13 @@ class OutboxWorker:
                     case_ref=ref,
                     details={"outbox_id": current.id, "template": current.template},
                 )
-            elif should_retry(
-                current.attempts,
-                transient=isinstance(error, TransientSendError),
-                max_attempts=self.max_attempts,
+                await store.save_outbox_row(session, current)
+                if current.payload.get("completes") and current.case_id is not None:
+                    await self._complete(session, current)
+                return
+            elif isinstance(error, TransientSendError) and (
+                should_retry(current.attempts, transient=True, max_attempts=self.max_attempts)
+                or await self._case_open(session, current)
             ):
                 current.status = OutboxStatus.PENDING
                 current.last_error = type(error).__name__ + ": " + str(error)[:500]
@@ -125,6 +141,37 @@ class OutboxWorker:
                     type(error).__name__,
                 )
             await store.save_outbox_row(session, current)
+
+    async def _case_open(self, session: AsyncSession, row: Outbox) -> bool:
+        if row.case_id is None:
+            return False
+        return is_open((await store.get_case(session, row.case_id)).state)
+
+    async def _complete(self, session: AsyncSession, row: Outbox) -> None:
+        """The server accepted a result mail: once every result mail of its case is accepted,
+        the case is done (same transaction as the row's `sent`)."""
+        assert row.case_id is not None
+        rows = await store.outbox_of_case(session, row.case_id)
+        waiting = [
+            r
+            for r in rows
+            if r.kind == "mail" and r.payload.get("completes") and r.status != OutboxStatus.SENT
+        ]
+        if waiting:
+            return
+        case = await store.get_case(session, row.case_id, for_update=True)
+        if case.state != CaseState.APPROVED:
+            return  # e.g. a resend after staff closed the case another way
+        await transition(
+            session,
+            case,
+            Event.COMPLETE,
+            actor="system",
+            details={"delivered": sorted({r.template for r in rows if r.payload.get("completes")})},
+            changes={"next_action_at": None},
+            outbox=[slack_item("case_card", case=case.reference)] if self.announce else [],
+            domain=self.domain,
+        )
 
     async def _send(self, row: Outbox) -> None:
         case = reference_of(row.case_id) if row.case_id else None

@@ -18,14 +18,20 @@ from typing import Any
 from structlog.contextvars import bound_contextvars
 
 from bot.case import store, verify
-from bot.case.data import SubjectFacts, case_data, verified_address
+from bot.case.data import SubjectFacts, case_data, reply_thread, verified_address
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
 from bot.case.store import add_outbox, get_case
 from bot.work.desk import Desk
 from intents.labels import Intent
-from storage.customer import CustomerStoreError, Subject, SubjectNotFound
+from storage.customer import (
+    AmbiguousSubject,
+    CustomerStoreError,
+    InvalidChange,
+    Subject,
+    SubjectNotFound,
+)
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
@@ -85,19 +91,18 @@ def _ack_context(case: Case) -> dict[str, Any]:
     }
 
 
-def _to_requester(desk: Desk, case: Case, template: str, **context: Any) -> OutboxItem:
+def _to_requester(
+    desk: Desk, case: Case, template: str, *, completes: bool = False, **context: Any
+) -> OutboxItem:
     """A mail to whoever wrote, threaded under their message. Never carries personal data."""
     assert case.requester_address
-    data = case_data(case)
-    root = data.message_id
-    refs = [*data.references, *([root] if root else [])]
     return mail_item(
         template,
         to=case.requester_address,
         lang=case.language,
         context={"case_ref": case.reference, **context},
-        in_reply_to=root,
-        references=refs,
+        completes=completes,
+        **reply_thread(case),
     )
 
 
@@ -131,6 +136,19 @@ async def _route(desk: Desk, case: Case) -> None:
     cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
     if where is Route.TRIAGE or not case.requester_address:
         await _move(desk, case, Event.TRIAGE, details={"route": where.value}, outbox=cards)
+        return
+    data = case_data(case)
+    if Intent.CHANGE in case.intents and not data.changes:
+        # Never to approval without a field: staff supply it (the customer hears we have it).
+        acks = [] if data.acknowledged else [_acknowledge(case)]
+        await _move(
+            desk,
+            case,
+            Event.NEEDS_FIELD,
+            details={"route": "needs_field"},
+            outbox=[*acks, *cards],
+            changes={"data": data.with_(acknowledged=True).to_json()},
+        )
         return
     if where is Route.CONCERN:
         ack = _to_requester(
@@ -172,11 +190,11 @@ async def _route(desk: Desk, case: Case) -> None:
             await transition(
                 session,
                 current,
-                Event.COMPLETE,
+                Event.CARRY_OUT,
                 actor="system",
                 details={"unsubscribed": _total(result.counts)},
                 changes={"next_action_at": None},
-                outbox=[_to_requester(desk, case, "unsubscribe_done"), *cards],
+                outbox=[_to_requester(desk, case, "unsubscribe_done", completes=True), *cards],
                 domain=domain,
             )
         return
@@ -219,12 +237,23 @@ async def _lookup(desk: Desk, case: Case) -> SubjectFacts:
     )
 
 
+def _acknowledge(case: Case) -> OutboxItem:
+    """The requester's acknowledgement: the same whether or not we hold data about anyone."""
+    assert case.requester_address
+    return mail_item(
+        "acknowledgement",
+        to=case.requester_address,
+        lang=case.language,
+        context=_ack_context(case),
+        **reply_thread(case),
+    )
+
+
 async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     subject = await _lookup(desk, case)
     settings = desk.settings
     ttl = timedelta(days=settings.challenge_ttl_days)
-    # The requester's acknowledgement is the same whether or not we hold data about anyone.
-    items = [_to_requester(desk, case, "acknowledgement", **_ack_context(case))]
+    items = [] if case_data(case).acknowledged else [_acknowledge(case)]
     if case_data(case).processor:
         items.append(
             _to_requester(
@@ -274,7 +303,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
                 "ambiguous": subject.ambiguous,
             },
             changes={
-                "data": case_data(case).with_(subject=subject).to_json(),
+                "data": case_data(case).with_(subject=subject, acknowledged=True).to_json(),
                 "subject_pseudonym": desk.pseudonym(subject.addresses[0])
                 if subject.addresses
                 else None,
@@ -285,7 +314,24 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         )
 
 
+#: How long an expiry waits again while a challenge mail has not reached its address.
+EXPIRY_RECHECK = timedelta(days=1)
+
+
 async def _expire(desk: Desk, case: Case) -> None:
+    async with desk.sessions() as session, session.begin():
+        waiting = [
+            r
+            for r in await store.undelivered_outbox(session, case_id=case.id)
+            if r.template == "challenge"
+        ]
+        if waiting:
+            # The customer cannot answer a challenge they never got: no expiry for "no
+            # confirmation" while our own mail is still on its way (the outbox keeps trying).
+            current = await get_case(session, case.id or 0, for_update=True)
+            current.next_action_at = utcnow() + EXPIRY_RECHECK
+            await store.save_case(session, current)
+            return
     outbox = [_to_requester(desk, case, "expired")] if case.requester_address else []
     if desk.slack_enabled:
         outbox.append(slack_item("case_card", case=case.reference))
@@ -315,12 +361,30 @@ async def _execute(desk: Desk, case: Case) -> None:
             case,
             Event.FAIL,
             details={"error": type(exc).__name__},
-            changes={"data": case_data(case).with_(failure=str(exc)[:500]).to_json()},
+            changes={"data": case_data(case).with_(failure=failure_words(exc)).to_json()},
             outbox=cards,
         )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
         return
-    await _move(desk, case, Event.COMPLETE, details=details, outbox=[*mails, *cards])
+    # Done only when the mail server accepted the result mails (the outbox worker moves it).
+    event = Event.CARRY_OUT if mails else Event.COMPLETE
+    await _move(desk, case, event, details=details, outbox=[*mails, *cards])
+
+
+def failure_words(exc: CustomerStoreError) -> str:
+    """Why carrying a case out failed, in plain words for staff (pure; values never appear:
+    the store's messages name fields, not values)."""
+    text = str(exc)[:400]
+    if isinstance(exc, SubjectNotFound):
+        return (
+            "the customer is no longer in the customer store (erased or changed since the request)"
+            f" ({text})"
+        )
+    if isinstance(exc, AmbiguousSubject):
+        return f"several customer accounts match; the request must name one ({text})"
+    if isinstance(exc, InvalidChange):
+        return f"the correction cannot be made as given: {text}"
+    return text
 
 
 async def _do(
@@ -340,6 +404,8 @@ async def _do(
             to=address,
             lang=case.language,
             context={"case_ref": case.reference, **context},
+            completes=True,
+            **reply_thread(case),
             **extra,
         )
 
@@ -349,7 +415,7 @@ async def _do(
     if intent == Intent.SEE:
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
         if subject is not None:
-            package = await executor.export(subject, out_dir)
+            package = await executor.export(subject, out_dir, case.language)
             details["see_tables"] = sum(1 for t in package.tables if t.rows)
         elif not all(f.exists() for f in files):
             raise SubjectNotFound("the subject was erased before its access package was made")
@@ -358,13 +424,15 @@ async def _do(
     if intent == Intent.CHANGE:
         changes = dict(case_data(case).changes)
         if not changes:
-            raise CustomerStoreError("the request names no field to change; staff must specify it")
+            raise CustomerStoreError(
+                "the request names no field to change; supply it with `dsr cases change`"
+            )
         if subject is None:
             raise SubjectNotFound("the subject is no longer findable; staff must check the change")
         plan = await executor.preview_change(subject, changes)
         await executor.apply_change(plan, case.reference)
         details["changed_fields"] = [c.column for c in plan.changes]
-        return [to_subject("change_done", fields=[c.label for c in plan.changes])]
+        return [to_subject("change_done", fields=[c.column for c in plan.changes])]
     if intent == Intent.DELETE:
         recorded = await executor.recorded_erasure(case.reference)
         if recorded is not None:
@@ -376,9 +444,10 @@ async def _do(
         await executor.apply_erasure(erasure, case.reference)
         retained = [
             {
+                "table": t.table,
                 "what": t.title,
                 "why": t.legal_basis or "",
-                "until": t.kept_until.date().isoformat() if t.kept_until else "",
+                "until": t.kept_until.date().isoformat() if t.kept_until else None,
             }
             for t in erasure.tables
             if t.action == "retain" and t.rows

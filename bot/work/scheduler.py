@@ -12,6 +12,7 @@ from bot.case.data import case_data
 from bot.case.lifecycle import OPEN_STATES, Event, transition
 from bot.case.messages import slack_item
 from bot.case.store import get_case
+from bot.work.delivery import alert_stuck
 from bot.work.desk import Desk
 from bot.work.intake import process_recorded
 from bot.work.pipeline import advance_due
@@ -81,11 +82,12 @@ async def run_pipeline(desk: Desk, idle: float = 0.5) -> None:
 
 
 async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
-    """Reminders every `every` seconds; the retention sweep once an hour."""
+    """Reminders and delayed-mail alerts every `every` seconds; the retention sweep hourly."""
     last_sweep = 0.0
     loop = asyncio.get_running_loop()
     while True:
         await send_reminders(desk)
+        await alert_stuck(desk)
         if loop.time() - last_sweep >= 3600:
             result = await desk.executor.sweep()
             last_sweep = loop.time()

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from storage.customer.plans import AccessPackage, TableCount
+from storage.customer.report_text import column_label, report_text
 from storage.datamap import DataMap, Table
 
 JSON_NAME, HTML_NAME = "personal-data.json", "personal-data.html"
@@ -44,20 +45,20 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, yes: str = "yes", no: str = "no") -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return yes if value else no
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="minutes").replace("+00:00", " UTC")
     return str(value)
 
 
-def _row_html(row: Sequence[Any]) -> Markup:
+def _row_html(row: Sequence[Any], yes: str = "yes", no: str = "no") -> Markup:
     # Every cell is escaped here (html.escape, quotes included): 100,000-row reports would
     # spend most of their time allocating one Markup per cell in the template otherwise.
-    cells = [escape(v) if type(v) is str else escape(_cell(v)) for v in row]
+    cells = [escape(v) if type(v) is str else escape(_cell(v, yes, no)) for v in row]
     return Markup("<td>" + "</td><td>".join(cells) + "</td>")  # noqa: S704
 
 
@@ -94,10 +95,15 @@ def _period_words(period: str) -> str:
 
 
 class PackageWriter:
-    """Writes both files table by table; `finish()` renames them into place."""
+    """Writes both files table by table; `finish()` renames them into place.
 
-    def __init__(self, out_dir: Path, datamap: DataMap) -> None:
+    `lang` is the customer's language: the report's own words and the reference store's column
+    names are written in it (English when we have none); the data map's texts stay as written.
+    """
+
+    def __init__(self, out_dir: Path, datamap: DataMap, lang: str | None = None) -> None:
         self.out_dir, self.datamap = out_dir, datamap
+        self._t = report_text(lang)
         self._macros: Any = cast(Any, _ENV.get_template("personal-data.html.j2").module)
         self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")
         self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")
@@ -110,7 +116,8 @@ class PackageWriter:
             f'{json.dumps(now.isoformat())},"controller":{json.dumps(controller)},"tables":{{'
         )
         toc = [(n, t.title) for n, t in datamap.tables.items()]
-        self._html.write(str(self._macros.header(controller, now.strftime("%Y-%m-%d"), toc)))
+        generated = now.strftime("%Y-%m-%d")
+        self._html.write(str(self._macros.header(controller, generated, toc, self._t)))
         self._name = ""
         self._spec: Table | None = None
         self._columns: list[str] = []
@@ -140,8 +147,13 @@ class PackageWriter:
         sep = "" if self._first_table else ","
         self._first_table = False
         self._json.write(f'{sep}{json.dumps(name)}:{{"about":{json.dumps(info)},"rows":[')
-        labels = [spec.column(c).label or c.replace("_", " ").capitalize() for c in self._columns]
-        self._html.write(str(self._macros.table_start(name, info, labels)))
+        labels = [
+            column_label(
+                c, self._t["lang"], spec.column(c).label or c.replace("_", " ").capitalize()
+            )
+            for c in self._columns
+        ]
+        self._html.write(str(self._macros.table_start(name, info, labels, self._t)))
 
     def rows(self, batch: Sequence[Sequence[Any]]) -> None:
         """Append a batch of rows (values in data-map column order)."""
@@ -150,14 +162,15 @@ class PackageWriter:
         cols, encode = self._columns, _ENCODER.encode
         parts = [encode(dict(zip(cols, row, strict=True))) for row in batch]
         self._json.write(("," if self._rows else "") + ",".join(parts))
-        self._html.write(str(self._macros.rows([_row_html(row) for row in batch])))
+        yes, no = self._t["yes"], self._t["no"]
+        self._html.write(str(self._macros.rows([_row_html(row, yes, no) for row in batch])))
         self._rows += len(batch)
 
     def end_table(self) -> None:
         """Close the current table's section."""
         assert self._spec is not None
         self._json.write("]}")
-        self._html.write(str(self._macros.table_end(self._rows)))
+        self._html.write(str(self._macros.table_end(self._rows, self._t)))
         self._counts.append(
             TableCount(self._name, self._spec.title, self._rows, self._spec.processor_for)
         )
@@ -165,7 +178,7 @@ class PackageWriter:
     def finish(self) -> AccessPackage:
         """Write the closing parts, flush and move both files into place."""
         self._json.write("}}")
-        self._html.write(str(self._macros.footer(self.datamap.controller.model_dump())))
+        self._html.write(str(self._macros.footer(self.datamap.controller.model_dump(), self._t)))
         for handle in (self._json, self._html):
             handle.close()
         json_path, html_path = self.out_dir / JSON_NAME, self.out_dir / HTML_NAME

@@ -227,17 +227,20 @@ class Executor:
 
     # --- see -----------------------------------------------------------------------------
 
-    async def export(self, subject: Subject, out_dir: Path) -> AccessPackage:
+    async def export(
+        self, subject: Subject, out_dir: Path, lang: str | None = None
+    ) -> AccessPackage:
         """Write `personal-data.json` and `personal-data.html` for the subject, streamed.
 
         Args:
             subject: from `subject()`/`find()`.
             out_dir: created if missing; existing package files are replaced.
+            lang: the customer's language for the report's own words (English by default).
         """
         out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (one metadata call)
         async with self.engine.connect() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
-            with access.PackageWriter(out_dir, self.datamap) as writer:
+            with access.PackageWriter(out_dir, self.datamap, lang) as writer:
                 for name, spec in self.datamap.tables.items():
                     sel, table = selectors[name], self.tables[name]
                     cols = spec.exported()
