@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.case.messages import MailPayload, mail_item
-from mail.compose import TEMPLATES, compose, render
+from mail.compose import TEMPLATES, MailSpec, compose, render
 from mail.context import CONTEXT_KEYS, typed_context
 from mail.errors import TemplateError
 from mail.i18n import FIELD_NAMES, KEPT_DATA, LANGUAGES
@@ -87,7 +87,7 @@ def test_renders_and_composes(template: str, lang: str, shape: str) -> None:
     assert out.lang == lang or template in ENGLISH_ONLY_FOR_NOW
     assert "{{" not in out.text and "{%" not in out.text and "\n\n\n" not in out.text
     assert "[DSR-7]" in out.text
-    msg = compose(
+    spec = MailSpec(
         template,
         lang=lang,
         context=context,
@@ -97,8 +97,8 @@ def test_renders_and_composes(template: str, lang: str, shape: str) -> None:
         message_id="<DSR-7.1.abc@example.com>",
         in_reply_to="<request-1@customer.example.com>",
         references=["<request-1@customer.example.com>"],
-        now=datetime(2026, 12, 4, tzinfo=UTC),
     )
+    msg = compose(spec, now=datetime(2026, 12, 4, tzinfo=UTC))
     assert msg["Subject"].startswith("[DSR-7]")
     assert msg["In-Reply-To"] == "<request-1@customer.example.com>"
     assert msg["Content-Language"] == out.lang
