@@ -18,6 +18,7 @@ from bot.case import store
 from bot.case.data import SubjectFacts, case_data
 from bot.case.lifecycle import OPEN_STATES
 from bot.case.store import get_case
+from bot.cli.exits import EXIT_USAGE
 from bot.settings import Settings
 from bot.work import actions
 from bot.work.desk import Desk
@@ -46,6 +47,8 @@ def _with_desk(ctx: typer.Context, fn: Callable[[Desk], Awaitable[actions.Action
 
     result = asyncio.run(go())
     typer.echo(result.message)
+    if not result.done:
+        raise typer.Exit(EXIT_USAGE)  # nothing to do: exit codes are in bot.cli.exits
 
 
 def _due_label(case: Case, today: date) -> str:

@@ -17,13 +17,13 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.build import open_executor
+from bot.cli.exits import exit_code_for
 from bot.errors import DsrError
 from bot.settings import Settings
 from storage import audit
 from storage.customer import InvalidChange, Subject, SubjectNotFound
 from storage.customer.importer import import_customers
 from storage.customer.schema import create_schema
-from storage.customer.seed import seed
 from storage.db import create_engine, session_factory
 from storage.errors import StorageError
 from storage.pseudonym import pseudonym
@@ -49,12 +49,13 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one command; our errors become one clear line on stderr and exit code 2."""
+    """Run one command; our errors become one clear line on stderr and the documented exit code
+    (2 for a usage problem such as an unknown customer, 1 when the work failed)."""
     try:
         return asyncio.run(coro)
     except (StorageError, DsrError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(exit_code_for(exc)) from None
 
 
 def _actor(actor: str | None) -> str:
@@ -111,6 +112,8 @@ def seed_cmd(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
     """Add realistic synthetic customers to the reference store."""
+
+    from storage.customer.seed import seed  # Faker: only this command needs it
 
     async def go() -> range:
         engine = create_engine(_settings(ctx).customer_database_url)
@@ -223,9 +226,9 @@ def erase_cmd(
             subject = await executor.subject(identity)
             plan = await executor.preview_erasure(subject)
             who = _subject_pseudonym(settings, subject, identity)
-            typer.echo("erasure " + ("applied:" if apply else "preview (nothing changed yet):"))
-            _echo_lines(plan.lines())
             if not apply:
+                typer.echo("erasure preview (nothing changed yet):")
+                _echo_lines(plan.lines())
                 await _audit(
                     cases,
                     "store_erase_previewed",
@@ -243,6 +246,9 @@ def erase_cmd(
                 case,
                 {"subject": who, "counts": result.counts, "replayed": result.replayed},
             )
+        # Only once it is done and audited: a failure above must never read as success.
+        typer.echo("erasure applied:")
+        _echo_lines(plan.lines())
 
     _run(go())
 
@@ -288,10 +294,10 @@ def change_cmd(
             diff = plan.audit_diff(settings.secret_key_bytes())
             if not plan.changes:
                 typer.echo("nothing to change: the values are already as given")
-                return
-            typer.echo("change " + ("applied:" if apply else "preview (nothing changed yet):"))
-            _echo_lines(plan.lines())
+                raise typer.Exit(2)  # nothing to do
             if not apply:
+                typer.echo("change preview (nothing changed yet):")
+                _echo_lines(plan.lines())
                 await _audit(
                     cases,
                     "store_change_previewed",
@@ -309,6 +315,9 @@ def change_cmd(
                 case,
                 {"subject": who, "diff": diff, "replayed": result.replayed},
             )
+        # Only once it is done and audited: a failure above must never read as success.
+        typer.echo("change applied:")
+        _echo_lines(plan.lines())
 
     _run(go())
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.case.policy import Policy
 from bot.settings import Settings
-from intents.classify import IntentModel
 from storage.customer import Executor
 from storage.pseudonym import pseudonym
+
+if TYPE_CHECKING:  # the model's module imports spaCy; commands without it never load it
+    from intents.classify import IntentModel
 
 
 @dataclass
