@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     maildir: Path = Path("var/maildir")
     smtp_receiver_port: int = Field(default=2525, ge=0, le=65535)
     max_message_bytes: int = Field(default=10_000_000, ge=10_000)
+    # Seconds one message may take to parse (MIME and HTML to text) before it is kept unread.
+    parse_budget_seconds: float = Field(default=10.0, ge=0.1, le=600.0)
     trusted_authserv_id: str | None = None
     # Outbound mail
     smtp_host: str | None = None

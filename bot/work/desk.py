@@ -16,6 +16,7 @@ from storage.customer import Executor
 from storage.pseudonym import pseudonym
 
 if TYPE_CHECKING:  # the model's module imports spaCy; commands without it never load it
+    from bot.work.instance import Instance
     from intents.classify import IntentModel
 
 
@@ -33,6 +34,8 @@ class Desk:
     packages_dir: Path = Path("var/packages")
     # Set when intake recorded new messages, so stage two starts without waiting for a poll.
     inbound_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # `dsr run`'s desk instance: names its claims and knows whose claims may be taken over.
+    instance: Instance | None = None
 
     @property
     def slack_enabled(self) -> bool:
