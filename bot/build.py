@@ -50,10 +50,12 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
         SchemaError: the case store is not migrated (names `dsr db upgrade`).
     """
     datamap = load_datamap(settings.datamap)
-    await reach("DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url))
     engine = create_engine(settings.database_url)
     customers = create_engine(settings.customer_database_url)
     try:
+        await reach(
+            "DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url, engine)
+        )
         executor = await reach(
             "DSR_CUSTOMER_DATABASE_URL",
             settings.customer_database_url,
@@ -66,20 +68,24 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
 
 
 @asynccontextmanager
-async def open_desk(settings: Settings, *, packages_dir: Path | None = None) -> AsyncIterator[Desk]:
+async def open_desk(
+    settings: Settings, *, packages_dir: Path | None = None, with_model: bool = True
+) -> AsyncIterator[Desk]:
     """Open every store the pipeline needs and load the classifier; disposes them on exit.
 
     Raises:
         SchemaError, DataMapError: as `open_executor`.
         SettingsError: DSR_SECRET_KEY is missing.
     """
-    from intents.classify import load_model
-
     key = settings.secret_key_bytes()
     async with open_executor(settings) as (executor, engine):
-        model = await asyncio.to_thread(
-            load_model, threshold=settings.classify_threshold, margin=settings.classify_margin
-        )
+        model = None
+        if with_model:  # spaCy: only the desk itself and the demo classify
+            from intents.classify import load_model
+
+            model = await asyncio.to_thread(
+                load_model, threshold=settings.classify_threshold, margin=settings.classify_margin
+            )
         yield Desk(
             settings=settings,
             engine=engine,

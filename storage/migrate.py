@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, normalise_url
 from storage.errors import SchemaError
@@ -72,9 +73,11 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, url, revision)
 
 
-async def current_revision(url: str) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
-    engine = create_engine(url)
+async def current_revision(url: str, engine: AsyncEngine | None = None) -> str | None:
+    """The revision the database is at, or None when it was never migrated (on `engine` when
+    given: a command that goes on to use it saves a connection)."""
+    own = engine is None
+    engine = engine or create_engine(url)
     try:
         async with engine.connect() as conn:
             try:
@@ -85,12 +88,13 @@ async def current_revision(url: str) -> str | None:
                 raise
             return str(rows[0][0]) if len(rows) == 1 else None
     finally:
-        await engine.dispose()
+        if own:
+            await engine.dispose()
 
 
-async def check_current(url: str) -> None:
+async def check_current(url: str, engine: AsyncEngine | None = None) -> None:
     """Raise `SchemaError` naming the fix unless the database is at the head revision."""
-    current, head = await current_revision(url), head_revision()
+    current, head = await current_revision(url, engine), head_revision()
     if current != head:
         raise SchemaError(
             f"the case store is at migration {current or 'none'} but this version needs {head}; "

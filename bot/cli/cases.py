@@ -42,7 +42,7 @@ def _actor(actor: str | None) -> str:
 
 def _with_desk(ctx: typer.Context, fn: Callable[[Desk], Awaitable[actions.ActionResult]]) -> None:
     async def go() -> actions.ActionResult:
-        async with open_desk(_settings(ctx)) as desk:
+        async with open_desk(_settings(ctx), with_model=False) as desk:
             return await fn(desk)
 
     result = asyncio.run(go())
@@ -65,7 +65,7 @@ def list_cmd(
     """Open cases by due date (overdue first)."""
 
     async def go() -> list[Case]:
-        async with open_desk(_settings(ctx)) as desk, desk.sessions() as session:
+        async with open_desk(_settings(ctx), with_model=False) as desk, desk.sessions() as session:
             return await store.list_cases(session, states=None if all_ else list(OPEN_STATES))
 
     today = date.today()
@@ -95,7 +95,7 @@ def show_cmd(ctx: typer.Context, ref: Annotated[str, typer.Argument(help="DSR-n"
     """One case: state, intents, scores, verification, deadline, mails and its audit trail."""
 
     async def go() -> None:
-        async with open_desk(_settings(ctx)) as desk:
+        async with open_desk(_settings(ctx), with_model=False) as desk:
             async with desk.sessions() as session:
                 case = await get_case(session, ref)
                 mails = await store.outbox_of_case(session, case.id or 0)

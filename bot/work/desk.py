@@ -28,7 +28,7 @@ class Desk:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     executor: Executor
-    model: IntentModel
+    model: IntentModel | None  # None for staff commands, which classify nothing
     key: bytes
     policy: Policy = field(default_factory=Policy)
     packages_dir: Path = Path("var/packages")
@@ -41,6 +41,12 @@ class Desk:
     def slack_enabled(self) -> bool:
         """True when Slack cards should be written to the outbox."""
         return self.settings.slack_bot_token is not None
+
+    def classifier(self) -> IntentModel:
+        """The intent model (a desk opened without it cannot classify)."""
+        if self.model is None:
+            raise RuntimeError("this desk was opened without the classifier (with_model=False)")
+        return self.model
 
     def pseudonym(self, identity: str) -> str:
         """The keyed pseudonym of an identity (for the audit log and comparisons)."""

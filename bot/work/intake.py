@@ -265,7 +265,7 @@ async def _request(
     desk: Desk, session: AsyncSession, row: InboundMessage, msg: ParsedMessage
 ) -> Ingested:
     text = msg.body_for_classification or msg.subject
-    result = await asyncio.to_thread(classify, desk.model, text)
+    result = await asyncio.to_thread(classify, desk.classifier(), text)
     found = await asyncio.to_thread(extract, msg.text, result.language)
     data = request_data(
         msg.from_addr,
