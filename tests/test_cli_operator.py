@@ -183,3 +183,25 @@ def test_a_mistyped_sqlite_directory_is_refused_unless_upgrade_creates_it(tmp_pa
     # the embedded default's own folder is simply made
     assert _dsr({}, tmp_path, "db", "upgrade").returncode == 0
     assert (tmp_path / "var" / "dsr.db").exists()
+
+
+def test_progress_bars_stay_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.progress import progress_bar
+
+    with progress_bar("seeding customers", 10) as done:
+        done(5)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_training_epochs_drive_the_bar_without_log_lines() -> None:
+    import logging
+
+    from bot.cli.progress import counting
+
+    seen: list[float] = []
+    trainer = logging.getLogger("intents.train")
+    with counting("intents.train", "epoch", seen.append):
+        trainer.info("epoch %s loss %.4f", 0, 1.0)
+        trainer.info("thresholds tuned")
+        trainer.info("epoch %s loss %.4f", 1, 0.5)
+    assert seen == [1, 2] and trainer.propagate

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.build import open_executor
 from bot.cli.exits import exit_code_for
+from bot.cli.progress import Done, progress_bar
 from bot.errors import DsrError
 from bot.settings import Settings
 from storage import audit
@@ -118,7 +119,8 @@ def seed_cmd(
     async def go() -> range:
         engine = create_engine(_settings(ctx).customer_database_url)
         try:
-            return await seed(engine, customers, seed_value=seed_value)
+            with progress_bar("seeding customers", customers) as done:
+                return await seed(engine, customers, seed_value=seed_value, progress=done)
         finally:
             await engine.dispose()
 
@@ -136,13 +138,25 @@ def import_cmd(
     async def go() -> list[Any]:
         engine = create_engine(_settings(ctx).customer_database_url)
         try:
-            with file.open(encoding="utf-8") as handle:
-                return await import_customers(engine, handle)
+            with (
+                file.open(encoding="utf-8") as handle,
+                progress_bar("reading customers", file.stat().st_size) as done,
+            ):
+                return await import_customers(engine, _reading(handle, done))
         finally:
             await engine.dispose()
 
     for created in _run(go()):
         typer.echo(f"{created.id}\t{created.handle}")
+
+
+def _reading(lines: Iterable[str], done: Done) -> Iterator[str]:
+    """The file's lines, reporting the characters read so far to a progress bar."""
+    read = 0
+    for line in lines:
+        read += len(line)
+        done(read)
+        yield line
 
 
 @store_app.command("find")
