@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -35,11 +33,6 @@ MAX_BACKOFF = 30.0
 
 class _Shutdown(Exception):
     """Raised inside the TaskGroup to cancel every sibling task."""
-
-
-def worker_id() -> str:
-    """Names this process in claimed rows: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
 def database_trouble(exc: BaseException) -> bool:
