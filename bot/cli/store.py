@@ -23,8 +23,6 @@ from bot.errors import DsrError
 from bot.settings import Settings
 from storage import audit
 from storage.customer import InvalidChange, Subject, SubjectNotFound
-from storage.customer.importer import import_customers
-from storage.customer.schema import create_schema
 from storage.db import create_engine, session_factory
 from storage.errors import StorageError
 from storage.pseudonym import pseudonym
@@ -95,6 +93,8 @@ def _echo_lines(lines: list[str], out: Callable[[str], None] = typer.echo) -> No
 def init_cmd(ctx: typer.Context) -> None:
     """Create the reference customer-store tables in DSR_CUSTOMER_DATABASE_URL."""
 
+    from storage.customer.schema import create_schema  # the reference tables: only here
+
     async def go() -> None:
         engine = create_engine(_settings(ctx).customer_database_url)
         try:
@@ -134,6 +134,7 @@ def import_cmd(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines file.")],
 ) -> None:
     """Import customers from JSON lines; all lines are checked first, nothing half-imported."""
+    from storage.customer.importer import import_customers  # the reference tables: only here
 
     async def go() -> list[Any]:
         engine = create_engine(_settings(ctx).customer_database_url)
