@@ -8,6 +8,8 @@ Names are imported on first use, so `intents.labels` alone does not load spaCy.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,6 +65,22 @@ __all__ = [
     "load_model",
     "with_overrides",
 ]
+
+
+#: Public functions named like the module that holds them (`classify` in `.classify`): importing
+#: that module sets the package attribute to the module; the package keeps the function instead,
+#: as the eager imports this file once had did.
+_SHADOWED = frozenset(n for n, m in _WHERE.items() if m.rsplit(".", 1)[1] == n)
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,11 +41,20 @@ from tests.servers.postgres import destroy, start_postgres  # noqa: E402
 DSR = str(Path(sys.executable).with_name("dsr"))
 
 
+#: CPU milliseconds (user + system) of each timed process, by its first two arguments: on a
+#: machine shared with other jobs this moves far less than the wall clock.
+CPU: dict[str, list[float]] = {}
+
+
 def timed(args: list[str], env: dict[str, str]) -> float:
     """Wall-clock milliseconds of one `dsr` process; fails loudly on a non-zero exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([DSR, *args], env=env, capture_output=True, text=True)
     ms = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    CPU.setdefault(" ".join(args[:2]), []).append(cpu)
     if proc.returncode:
         raise RuntimeError(f"dsr {' '.join(args)} exited {proc.returncode}: {proc.stderr[-800:]}")
     return ms
@@ -108,6 +118,8 @@ def run(peer_url: str, cases_url: str, customers: int, rounds: int) -> None:
     print(f"dsr store export (whole process):     {fmt(exports)}   [target p50 <= 400 ms]")
     print(f"dsr store erase --apply (verified):   {fmt(erasures)}   [target p50 <= 400 ms]")
     print("  [peer's warm server, same data: access p50 570 ms, erasure p50 1260 ms]")
+    for name, values in CPU.items():
+        print(f"  CPU (user+sys) of `dsr {name}`: p50 {pct(values, 0.5):7.2f} ms (n={len(values)})")
     shutil.rmtree(out, ignore_errors=True)
 
 
