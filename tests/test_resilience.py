@@ -25,6 +25,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import col, select
@@ -240,6 +241,7 @@ def test_sigkill_mid_batch_then_every_customer_acknowledged_within_10s(tmp_path:
             return bool(sending >= 5)
 
         _wait(mid_batch, 90, "the first desk claiming acknowledgements")
+        helpers = psutil.Process(first.pid).children(recursive=True)  # the parser's processes
         first.send_signal(signal.SIGKILL)
         first.wait()
         claimed = _query(db, "select count(*) from outbox where status = 'sending'")[0][0]
@@ -260,6 +262,9 @@ def test_sigkill_mid_batch_then_every_customer_acknowledged_within_10s(tmp_path:
         smtp.stop()
     assert took <= 10
     print(f"all {len(senders)} acknowledged {took:.1f} s after the restart")
+    # the killed desk's parser worker, forkserver and resource tracker leave with it
+    _, alive = psutil.wait_procs(helpers, timeout=10)
+    assert alive == [], [p.cmdline()[:3] for p in alive]
 
 
 def test_a_store_locked_for_60s_delays_the_desk_but_never_stops_it(tmp_path: Path) -> None:

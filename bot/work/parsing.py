@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import FrameType
@@ -62,6 +65,24 @@ def parse_within(raw: bytes, budget: float, options: dict[str, Any]) -> ParsedMe
         signal.signal(signal.SIGALRM, previous)
 
 
+def _watch(desk_pid: int) -> None:
+    """Worker initializer: exit when the desk is gone. A desk killed with SIGKILL never sends
+    the pool's stop sentinel, and the worker holds both ends of its own call queue, so it would
+    wait forever (and keep the forkserver alive with it)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(desk_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # pragma: no cover - the pid now belongs to someone else
+                os._exit(0)
+
+    threading.Thread(target=watch, name="desk-watch", daemon=True).start()
+
+
 class Parser:
     """A one-process pool for parsing, started on first use and replaced after a kill."""
 
@@ -72,7 +93,9 @@ class Parser:
         if self._pool is None:
             # forkserver: the worker starts clean, not as a copy of a process full of threads.
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
+            )
         return self._pool
 
     def _discard(self) -> None:
