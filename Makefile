@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test sysdeps test lint demo run bench clean
+.PHONY: install install-test sysdeps test lint demo run bench bench-cli clean
 
 $(BIN)/pip:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -12,11 +12,19 @@ $(BIN)/pip:
 	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/pip
+# Stamps: pip runs again only when pyproject.toml changed (the install is editable, so code
+# changes need no reinstall).
+$(VENV)/.installed: pyproject.toml | $(BIN)/pip
 	$(BIN)/pip install -q -e .
+	@touch $@
 
-install-test: $(BIN)/pip
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/pip
 	$(BIN)/pip install -q -e ".[test]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 # The tests start their own Dovecot and PostgreSQL; they need the binaries. As root we install
 # them; otherwise the tests that need them skip (or fail under DSR_REQUIRE_SERVERS=1).
@@ -37,12 +45,17 @@ test: sysdeps lint
 demo: install
 	$(BIN)/dsr demo
 
+# The embedded default from a fresh clone: the case store, the reference customer store, the desk.
 run: install
 	$(BIN)/dsr db upgrade
+	$(BIN)/dsr store init
 	$(BIN)/dsr run
 
 bench: install-test sysdeps
 	$(BIN)/python tests/bench/bench_audit.py
+
+bench-cli: install-test sysdeps
+	$(BIN)/python tests/bench/bench_cli.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,19 +1,23 @@
 """Composition root of `dsr run`: builds the adapters from settings and runs every loop under one
 `asyncio.TaskGroup` until SIGTERM/SIGINT, then shuts down cleanly.
+
+A database that is locked, restarting or unreachable stops no loop for good: the loop waits
+(backing off to `MAX_BACKOFF`) and starts again, so the desk outlives a store locked for
+minutes or a PostgreSQL restart. Any other exception still stops the desk, loudly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.http import build_app, serve
@@ -24,15 +28,57 @@ from storage.migrate import check_current
 log = logging.getLogger(__name__)
 
 Loop = Callable[[], Coroutine[Any, Any, None]]
+MAX_BACKOFF = 30.0
 
 
 class _Shutdown(Exception):
     """Raised inside the TaskGroup to cancel every sibling task."""
 
 
-def worker_id() -> str:
-    """Names this process in claimed rows: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+def database_trouble(exc: BaseException) -> bool:
+    """True for a failure that waiting can cure: a locked or busy SQLite file, a PostgreSQL
+    server that restarts or cannot be reached, a connection dropped under us."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def resilient(loop_fn: Loop, name: str, *, first_wait: float = 0.5) -> Loop:
+    """`loop_fn`, restarted after database trouble with a capped exponential back-off."""
+
+    async def run() -> None:
+        wait = first_wait
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await loop_fn()
+                return
+            except Exception as exc:
+                if not database_trouble(exc):
+                    raise
+                if asyncio.get_running_loop().time() - started > 60:
+                    wait = first_wait  # it ran a good while: this is a new spell of trouble
+                log.warning(
+                    "%s: the case store is unavailable (%s); trying again in %.1f s",
+                    name,
+                    type(getattr(exc, "orig", None) or exc).__name__,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, MAX_BACKOFF)
+
+    return run
+
+
+def make_folders(settings: Settings, packages_dir: Path) -> None:
+    """Create the folders `dsr run` writes to (embedded intake and outbox, access packages)."""
+    folders = [packages_dir]
+    maildirs = [settings.maildir] if not settings.imap_host else []
+    if not settings.smtp_host:
+        maildirs.append(settings.outbox_maildir)
+    folders += [box / sub for box in maildirs for sub in ("new", "cur", "tmp")]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
 
 
 async def _wait_for_signal(stop: asyncio.Event) -> None:
@@ -81,17 +127,23 @@ async def main(
 ) -> None:
     """Start `dsr run`: check migrations and settings, then run intake, pipeline, housekeeping,
     the outbox and the HTTP server in one TaskGroup until SIGTERM/SIGINT."""
-    from bot.build import open_desk
+    from bot.build import open_desk, reach
     from bot.slack.http import install_slack
+    from bot.work.instance import Instance
     from bot.work.mailbox import intake_loops
     from bot.work.mailer import build_sender, mail_dispatch
     from bot.work.scheduler import run_housekeeping, run_inbound, run_pipeline
 
-    await check_current(settings.database_url)
+    await reach("DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url))
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
+    packages = Path("var/packages")
+    make_folders(settings, packages)
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
-    async with open_desk(settings) as desk:
+    async with open_desk(settings, packages_dir=packages) as desk:
+        instance = Instance(desk.engine)
+        await instance.beat()  # registered before it claims anything
+        desk.instance = instance
         web_app = build_app(_health(desk.engine))
         slack = install_slack(desk, web_app)  # POST /slack/events, Socket Mode, digest
         routes = {"mail": mail_dispatch(settings, build_sender(settings)), **(dispatch or {})}
@@ -101,22 +153,27 @@ async def main(
             OutboxWorker(
                 engine=desk.engine,
                 dispatch=kinds,
-                worker_id=worker_id(),
+                worker_id=instance.id,
                 max_attempts=settings.outbox_max_attempts,
                 lease=timedelta(seconds=settings.work_lease_seconds),
                 announce=desk.slack_enabled,
                 domain=settings.own_domain,
+                alive=instance.alive,
             )
             for kinds in (routes, separate)
             if kinds
         ]
+        work: list[tuple[str, Loop]] = [
+            ("heartbeat", instance.run),
+            *((f"outbox:{','.join(w.dispatch)}", w.run) for w in workers),
+            ("inbound", lambda: run_inbound(desk)),
+            ("pipeline", lambda: run_pipeline(desk)),
+            ("housekeeping", lambda: run_housekeeping(desk)),
+            *(("intake", fn) for fn in (intake_loops(desk) if intake else [])),
+        ]
         loops: list[Loop] = [
             lambda: serve(web_app, settings.http_host, settings.http_port),
-            *(w.run for w in workers),
-            lambda: run_inbound(desk),
-            lambda: run_pipeline(desk),
-            lambda: run_housekeeping(desk),
-            *(intake_loops(desk) if intake else []),
+            *(resilient(fn, name) for name, fn in work),
             *(slack.loops if slack is not None else ()),
             *extra_loops,
         ]

@@ -1,23 +1,44 @@
-"""Builds a `Desk` from settings: case store, customer store executor, classifier model."""
+"""Builds a `Desk` from settings: case store, customer store executor, classifier model.
+
+The classifier (spaCy) is imported only by `open_desk`, so commands that need just the stores
+(`dsr store …`) start without it. A database that cannot be reached becomes one
+`DatabaseUnavailable` naming its variable, not a driver's traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.case.policy import Policy
+from bot.errors import DatabaseUnavailable
 from bot.settings import Settings
 from bot.work.desk import Desk
-from intents.classify import load_model
 from storage.customer import Executor
 from storage.datamap import load_datamap
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current
 from storage.retention import RetentionLedger
+
+T = TypeVar("T")
+
+
+async def reach(variable: str, url: str, step: Awaitable[T]) -> T:
+    """Await `step` (the first use of the database at `url`), naming `variable` if it fails.
+
+    Raises:
+        DatabaseUnavailable: the server is down, unknown, refuses us, or the file cannot open.
+    """
+    try:
+        return await step
+    except (OSError, DBAPIError) as exc:
+        raise DatabaseUnavailable.at(variable, url, exc) from None
 
 
 @asynccontextmanager
@@ -29,18 +50,27 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
         SchemaError: the case store is not migrated (names `dsr db upgrade`).
     """
     datamap = load_datamap(settings.datamap)
-    await check_current(settings.database_url)
     engine = create_engine(settings.database_url)
     customers = create_engine(settings.customer_database_url)
     try:
-        yield await Executor.open(customers, datamap, RetentionLedger(engine)), engine
+        await reach(
+            "DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url, engine)
+        )
+        executor = await reach(
+            "DSR_CUSTOMER_DATABASE_URL",
+            settings.customer_database_url,
+            Executor.open(customers, datamap, RetentionLedger(engine)),
+        )
+        yield executor, engine
     finally:
         await customers.dispose()
         await engine.dispose()
 
 
 @asynccontextmanager
-async def open_desk(settings: Settings, *, packages_dir: Path | None = None) -> AsyncIterator[Desk]:
+async def open_desk(
+    settings: Settings, *, packages_dir: Path | None = None, with_model: bool = True
+) -> AsyncIterator[Desk]:
     """Open every store the pipeline needs and load the classifier; disposes them on exit.
 
     Raises:
@@ -49,9 +79,13 @@ async def open_desk(settings: Settings, *, packages_dir: Path | None = None) -> 
     """
     key = settings.secret_key_bytes()
     async with open_executor(settings) as (executor, engine):
-        model = await asyncio.to_thread(
-            load_model, threshold=settings.classify_threshold, margin=settings.classify_margin
-        )
+        model = None
+        if with_model:  # spaCy: only the desk itself and the demo classify
+            from intents.classify import load_model
+
+            model = await asyncio.to_thread(
+                load_model, threshold=settings.classify_threshold, margin=settings.classify_margin
+            )
         yield Desk(
             settings=settings,
             engine=engine,

@@ -3,6 +3,7 @@ this module names them all so that callers can catch by meaning.
 
 DsrError (Exception)                     bot/ errors
  ├── SettingsError (ValueError)          a setting is missing, malformed or contradicts another
+ ├── DatabaseUnavailable (ConnectionError) a configured database cannot be reached or opened
  ├── IllegalTransition (ValueError)      lifecycle: event not allowed in the case's state
  ├── CaseNotFound (LookupError)          no case with that reference
  ├── RecordNotFound (LookupError)        bot.case.inbox: no inbound record with that number
@@ -32,6 +33,20 @@ class DsrError(Exception):
 
 class SettingsError(DsrError, ValueError):
     """A setting is missing, malformed or contradicts another; the message names it and the fix."""
+
+
+class DatabaseUnavailable(DsrError, ConnectionError):
+    """A configured database cannot be reached or opened; the message names the variable."""
+
+    @classmethod
+    def at(cls, variable: str, url: str, exc: BaseException) -> DatabaseUnavailable:
+        """The error for `exc` raised when opening `url` (read from `variable`)."""
+        cause = getattr(exc, "orig", None) or exc
+        where = url.split("@", 1)[-1] if "@" in url else url  # never the password
+        return cls(
+            f"{variable}: cannot open the database at {where} ({type(cause).__name__}); start "
+            f"the server or correct {variable}, then try again"
+        )
 
 
 class IllegalTransition(DsrError, ValueError):

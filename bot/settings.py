@@ -1,12 +1,19 @@
 """The one frozen `Settings` object, read once from the environment and `.env` (prefix `DSR_`).
 
 Secrets are `SecretStr` and print as '**********'. `load_settings()` turns every problem into a
-`SettingsError` that names the variable and the fix, so start-up stops before doing anything.
+`SettingsError` that names the variable and the fix, so start-up stops before doing anything;
+database URLs are checked for form here (a platform's `postgres://` is accepted), a `DSR_*`
+variable we do not know is warned about with the nearest one we do, and `$PORT` (set by hosting
+platforms) is the HTTP port unless `DSR_HTTP_PORT` is set.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import logging
+import os
+import re
 from pathlib import Path
 from typing import Literal, Self
 
@@ -18,6 +25,15 @@ from bot.errors import SettingsError
 
 TlsMode = Literal["none", "starttls", "tls"]
 PACKAGED_DATAMAP = Path(__file__).resolve().parent.parent / "storage" / "datamap.yaml"
+#: The folder of the embedded default; `dsr` creates it (and what lies in it) when missing.
+DEFAULT_DIR = Path("var")
+#: Variables with our prefix that are read elsewhere (the test suite), not by `Settings`.
+OTHER_VARIABLES = frozenset({"DSR_REQUIRE_SERVERS"})
+_URL_EXAMPLES = "sqlite:///./var/dsr.db or postgresql://user:password@host:5432/dbname"
+_SCHEME = re.compile(r"^(?P<base>[A-Za-z][A-Za-z0-9.-]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://")
+_DRIVERS = {"sqlite": {None, "aiosqlite", "pysqlite"}, "postgresql": {None, "asyncpg"}}
+
+log = logging.getLogger(__name__)
 
 
 def _is_loopback(host: str) -> bool:
@@ -53,6 +69,8 @@ class Settings(BaseSettings):
     maildir: Path = Path("var/maildir")
     smtp_receiver_port: int = Field(default=2525, ge=0, le=65535)
     max_message_bytes: int = Field(default=10_000_000, ge=10_000)
+    # Seconds one message may take to parse (MIME and HTML to text) before it is kept unread.
+    parse_budget_seconds: float = Field(default=10.0, ge=0.1, le=600.0)
     trusted_authserv_id: str | None = None
     # Outbound mail
     smtp_host: str | None = None
@@ -97,6 +115,11 @@ class Settings(BaseSettings):
             ).normalized
         except EmailNotValidError as exc:
             raise ValueError(f"not a valid e-mail address ({exc})") from exc
+
+    @field_validator("database_url", "customer_database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value)
 
     @field_validator("secret_key")
     @classmethod
@@ -186,23 +209,132 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value().encode()
 
 
+def _shown(url: str) -> str:
+    """A URL as it may be printed: nothing after the scheme when it may hold a password."""
+    return url if "@" not in url and len(url) <= 80 else url.split("://", 1)[0] + "://…"
+
+
+def check_database_url(url: str) -> str:
+    """The URL in the form our engines take: `postgres://` (what hosting platforms give) becomes
+    `postgresql://`; anything but SQLite or PostgreSQL is refused with the forms that work.
+
+    Raises:
+        ValueError: naming what is wrong and an example of a working URL.
+    """
+    url = url.strip()
+    match = _SCHEME.match(url)
+    if match is None:
+        raise ValueError(f"{_shown(url)!r} is not a database URL; write {_URL_EXAMPLES}")
+    base, driver = match["base"].lower(), match["driver"]
+    if base == "postgres":  # Heroku-style; SQLAlchemy only knows "postgresql"
+        base = "postgresql"
+        url = "postgresql" + url[len(match["base"]) :]
+    if base not in _DRIVERS:
+        raise ValueError(
+            f"{base} databases are not supported; dsr-bot runs on SQLite or PostgreSQL: "
+            f"write {_URL_EXAMPLES}"
+        )
+    if driver is not None and driver.lower() not in _DRIVERS[base] and base == "sqlite":
+        raise ValueError(f"the SQLite driver {driver!r} is not supported; write {_URL_EXAMPLES}")
+    return url
+
+
+def sqlite_directory(url: str) -> Path | None:
+    """The directory a SQLite URL's file lives in; None for PostgreSQL and in-memory SQLite."""
+    match = _SCHEME.match(url)
+    if match is None or match["base"].lower() != "sqlite":
+        return None
+    path = url[match.end() :].split("?", 1)[0]
+    if not path.startswith("/") or path in ("/", "/:memory:") or path.startswith("/file:"):
+        return None
+    return Path(path[1:]).parent  # sqlite:///rel/path.db -> rel; sqlite:////abs -> /abs
+
+
+def prepare_store_dirs(settings: Settings, *, create: bool = False) -> None:
+    """Make sure the SQLite stores' directories exist before anything opens them.
+
+    The embedded default's `var/` is created; a directory named in `DSR_DATABASE_URL` or
+    `DSR_CUSTOMER_DATABASE_URL` must exist already (a typo would otherwise start an empty
+    database), unless `create` (`dsr db upgrade --create-dirs`) asks for it.
+
+    Raises:
+        SettingsError: naming the variable, the directory and both fixes.
+    """
+    for variable, url in (
+        ("DSR_DATABASE_URL", settings.database_url),
+        ("DSR_CUSTOMER_DATABASE_URL", settings.customer_database_url),
+    ):
+        directory = sqlite_directory(url)
+        if directory is None or directory.is_dir():
+            continue
+        if create or _under_default(directory):
+            directory.mkdir(parents=True, exist_ok=True)
+            continue
+        raise SettingsError(
+            f"{variable}: the directory {directory} does not exist, so the SQLite database "
+            f"cannot be opened; correct the path, or create it with `dsr db upgrade --create-dirs`"
+        )
+
+
+def _under_default(directory: Path) -> bool:
+    try:
+        return directory.resolve().is_relative_to(DEFAULT_DIR.resolve())
+    except OSError:
+        return False
+
+
+def _known_variables() -> set[str]:
+    return {f"DSR_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+
+
+def unknown_variables(names: list[str]) -> list[str]:
+    """One warning per `DSR_*` name that no setting reads, with the nearest known name."""
+    known = _known_variables()
+    warnings = []
+    for name in sorted({n.upper() for n in names if n.upper().startswith("DSR_")} - known):
+        near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]}?" if near else "; see README.md, Configuration"
+        warnings.append(f"{name} is not a setting dsr-bot knows, so it is ignored{hint}")
+    return warnings
+
+
+def _dotenv_names() -> list[str]:
+    env_file = Path(".env")
+    if not env_file.is_file():
+        return []
+    from dotenv import dotenv_values
+
+    return [str(k) for k in dotenv_values(env_file)]
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
-        name = f"DSR_{loc[0].upper()}" if loc else "settings"
+        name = loc[0].upper() if loc else "settings"
+        name = name if name.startswith("DSR_") else f"DSR_{name}"
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
         lines.append(f"{name}: {msg}" if loc else msg)
     return "; ".join(lines)
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment (and `.env`) once.
+    """Read the environment (and `.env`) once; warn about `DSR_*` names no setting reads.
 
     Raises:
         SettingsError: naming the offending variable(s) and the fix.
     """
+    dotenv = _dotenv_names()
+    for warning in unknown_variables([*os.environ, *dotenv]):
+        log.warning("%s", warning)
+    port = os.environ.get("PORT")
+    if port and "http_port" not in overrides and not _set("DSR_HTTP_PORT", dotenv):
+        overrides["http_port"] = port  # a hosting platform's port (Procfile `web:`)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(f"invalid configuration: {_describe(exc)}") from None
+
+
+def _set(variable: str, dotenv: list[str]) -> bool:
+    return any(n.upper() == variable for n in [*os.environ, *dotenv])

@@ -375,7 +375,9 @@ def load_datamap(path: Path | str) -> DataMap:
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML has it: ten times faster, and every command reads the map
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
     except FileNotFoundError:
         raise DataMapError(
             f"data map {path} does not exist; set DSR_DATAMAP to your data map file"

@@ -102,6 +102,9 @@ class Case(SQLModel, table=True):
     # Work claim for scale-out (FOR UPDATE SKIP LOCKED) and optimistic concurrency.
     version: int = 0
     next_action_at: datetime | None = Field(default=None, index=True)
+    # The desk instance working on the case's due step (`DeskInstance.id`); cleared by the move
+    # that ends the step. A claim whose owner died is taken over at once, not after the lease.
+    claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
@@ -243,10 +246,24 @@ class MailboxState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class DeskInstance(SQLModel, table=True):
+    """One running `dsr run` process, with a heartbeat; claims name it, so a restarted desk
+    can tell its dead predecessor's claims from a live neighbour's."""
+
+    __tablename__ = "desk_instance"
+
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 __all__ = [
     "Approval",
     "Case",
     "CaseState",
+    "DeskInstance",
     "InboundMessage",
     "MailboxState",
     "Outbox",

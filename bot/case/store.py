@@ -3,15 +3,17 @@ verification challenges and mailbox progress. Every function works in the
 caller's session and transaction and never commits, so a caller composes them into one unit.
 
 Work is claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises writers anyway).
+A claim names the desk instance holding it; given the instances still alive, a claim whose owner
+died is taken over at once instead of after its lease.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -25,6 +27,7 @@ from storage.models import (
     Approval,
     Case,
     CaseState,
+    DeskInstance,
     InboundMessage,
     MailboxState,
     Outbox,
@@ -79,6 +82,8 @@ async def apply_move(session: AsyncSession, case: Case, values: Mapping[str, Any
     Raises:
         ConcurrentUpdateError: someone else moved the case first; reload it and decide again.
     """
+    if "next_action_at" in values:  # the step that held the claim is over
+        values = {**values, "claimed_by": None}
     result = await session.exec(
         update(Case)
         .where(col(Case.id) == case.id, col(Case.version) == case.version)
@@ -115,11 +120,19 @@ async def claim_due_cases(
     now: datetime,
     lease_until: datetime,
     limit: int,
+    worker: str | None = None,
+    alive: Collection[str] | None = None,
 ) -> list[int]:
-    """Lease up to `limit` cases in `states` whose next action is due; returns their ids."""
+    """Lease up to `limit` cases in `states` whose next action is due to `worker`; with
+    `alive` (the instances still running), also those claimed by an instance not among them.
+    Returns their ids."""
+    due = col(Case.next_action_at) <= now
+    if alive is not None:
+        orphaned = and_(col(Case.claimed_by).is_not(None), col(Case.claimed_by).not_in(alive))
+        due = or_(due, orphaned)
     stmt = (
         select(Case.id)
-        .where(col(Case.next_action_at) <= now, col(Case.state).in_(list(states)))
+        .where(due, col(Case.state).in_(list(states)))
         .order_by(col(Case.next_action_at))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -127,9 +140,20 @@ async def claim_due_cases(
     ids = [i for i in (await session.exec(stmt)).all() if i is not None]
     if ids:
         await session.exec(
-            update(Case).where(col(Case.id).in_(ids)).values(next_action_at=lease_until)
+            update(Case)
+            .where(col(Case.id).in_(ids))
+            .values(next_action_at=lease_until, claimed_by=worker)
         )
     return ids
+
+
+async def release_case(session: AsyncSession, case_id: int, worker: str) -> None:
+    """Drop `worker`'s claim on a case whose step ended without a move (the lease stays)."""
+    await session.exec(
+        update(Case)
+        .where(col(Case.id) == case_id, col(Case.claimed_by) == worker)
+        .values(claimed_by=None)
+    )
 
 
 async def claim_card(session: AsyncSession, case: Case, expected: str | None, marker: str) -> bool:
@@ -271,8 +295,18 @@ async def claim_outbox(
     lease_until: datetime,
     worker: str,
     limit: int,
+    alive: Collection[str] | None = None,
 ) -> list[Outbox]:
-    """Lease up to `limit` due rows of `kinds` to `worker` (one attempt each)."""
+    """Lease up to `limit` due rows of `kinds` to `worker` (one attempt each); with `alive`,
+    also rows being sent by an instance not among them (it died mid-send)."""
+    due = col(Outbox.next_attempt_at) <= now
+    if alive is not None:
+        orphaned = and_(
+            col(Outbox.status) == OutboxStatus.SENDING,
+            col(Outbox.claimed_by).is_not(None),
+            col(Outbox.claimed_by).not_in(alive),
+        )
+        due = or_(due, orphaned)
     stmt = (
         select(Outbox)
         .where(
@@ -280,7 +314,7 @@ async def claim_outbox(
                 col(Outbox.status) == OutboxStatus.PENDING,
                 col(Outbox.status) == OutboxStatus.SENDING,
             ),
-            col(Outbox.next_attempt_at) <= now,
+            due,
             col(Outbox.kind).in_(list(kinds)),
         )
         .order_by(col(Outbox.id))
@@ -492,3 +526,28 @@ async def save_mailbox_progress(
     else:
         row.uidvalidity, row.last_uid, row.updated_at = uidvalidity, last_uid, utcnow()
     session.add(row)
+
+
+# -- desk instances (claim owners) -----------------------------------------------------------
+
+
+async def beat(session: AsyncSession, instance: DeskInstance) -> None:
+    """Register `instance` or refresh its heartbeat."""
+    current = await session.get(DeskInstance, instance.id)
+    if current is None:
+        session.add(instance)
+    else:
+        current.heartbeat_at = instance.heartbeat_at
+        session.add(current)
+    await session.flush()
+
+
+async def desk_instances(session: AsyncSession) -> list[DeskInstance]:
+    """Every registered desk instance."""
+    return list((await session.exec(select(DeskInstance))).all())
+
+
+async def forget_instances(session: AsyncSession, ids: Collection[str]) -> None:
+    """Remove instances (a clean shutdown, or the dead once their claims are taken)."""
+    if ids:
+        await session.exec(delete(DeskInstance).where(col(DeskInstance.id).in_(list(ids))))

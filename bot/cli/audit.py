@@ -13,8 +13,8 @@ from typing import Annotated, TextIO
 
 import typer
 
-from bot.errors import SettingsError
-from bot.settings import Settings
+from bot.errors import DatabaseUnavailable, SettingsError
+from bot.settings import Settings, prepare_store_dirs
 from storage import audit
 from storage.db import create_engine
 from storage.migrate import check_current, upgrade
@@ -172,9 +172,24 @@ def show_cmd(ctx: typer.Context, case: Annotated[str, typer.Argument(help="DSR-n
 
 
 @db_app.command("upgrade")
-def upgrade_cmd(ctx: typer.Context) -> None:
+def upgrade_cmd(
+    ctx: typer.Context,
+    create_dirs: Annotated[
+        bool,
+        typer.Option(
+            "--create-dirs", help="Create the SQLite databases' directories when missing."
+        ),
+    ] = False,
+) -> None:
     """Create or migrate the case store to this version's schema."""
-    upgrade(_settings(ctx).database_url)
+    settings = _settings(ctx)
+    prepare_store_dirs(settings, create=create_dirs)
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        upgrade(settings.database_url)
+    except (OSError, DBAPIError) as exc:
+        raise DatabaseUnavailable.at("DSR_DATABASE_URL", settings.database_url, exc) from None
     typer.echo("case store is at the current migration")
 
 

@@ -18,6 +18,7 @@ from bot.case import store
 from bot.case.data import SubjectFacts, case_data
 from bot.case.lifecycle import OPEN_STATES
 from bot.case.store import get_case
+from bot.cli.exits import EXIT_USAGE
 from bot.settings import Settings
 from bot.work import actions, review
 from bot.work.desk import Desk
@@ -41,13 +42,13 @@ def _actor(actor: str | None) -> str:
 
 def _with_desk(ctx: typer.Context, fn: Callable[[Desk], Awaitable[actions.ActionResult]]) -> None:
     async def go() -> actions.ActionResult:
-        async with open_desk(_settings(ctx)) as desk:
+        async with open_desk(_settings(ctx), with_model=False) as desk:
             return await fn(desk)
 
     result = asyncio.run(go())
     typer.echo(result.message)
     if not result.done:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)  # nothing to do: exit codes are in bot.cli.exits
 
 
 def _due_label(case: Case, today: date) -> str:
@@ -64,7 +65,7 @@ def list_cmd(
     """Open cases by due date (overdue first)."""
 
     async def go() -> list[Case]:
-        async with open_desk(_settings(ctx)) as desk, desk.sessions() as session:
+        async with open_desk(_settings(ctx), with_model=False) as desk, desk.sessions() as session:
             return await store.list_cases(session, states=None if all_ else list(OPEN_STATES))
 
     today = date.today()
@@ -101,7 +102,7 @@ def show_cmd(
     deletion preview), what is wrong if it is stuck, its mails and its audit trail."""
 
     async def go() -> None:
-        async with open_desk(_settings(ctx)) as desk:
+        async with open_desk(_settings(ctx), with_model=False) as desk:
             async with desk.sessions() as session:
                 case = await get_case(session, ref)
                 mails = await store.outbox_of_case(session, case.id or 0)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli.progress import counting, progress_bar
 from intents.classify import (
     MODEL_DIR,
     Classification,
@@ -25,6 +26,8 @@ from intents.errors import IntentsError
 from intents.evaluate import evaluate, format_report
 from intents.keywords import baseline_model
 from intents.train import ARCHITECTURES, train
+
+TRAIN_EPOCHS = 12  # intents.train.train's default
 
 _BATCH = 256
 
@@ -128,13 +131,18 @@ def train_command(
 ) -> None:
     """Train the model from the corpus (deterministic for the same corpus and seed)."""
     try:
-        result = train(
-            out,
-            corpus_dir=corpus,
-            seed=seed,
-            include_labels=include_labels or (),
-            architecture=architecture,
-        )
+        # Each epoch logs one line; twice the default epochs: the tuning fit and the refit.
+        with (
+            progress_bar("training", 2 * TRAIN_EPOCHS) as done,
+            counting("intents.train", "epoch", done),
+        ):
+            result = train(
+                out,
+                corpus_dir=corpus,
+                seed=seed,
+                include_labels=include_labels or (),
+                architecture=architecture,
+            )
     except (IntentsError, OSError, ValueError) as exc:
         raise _fail(exc) from exc
     typer.echo(f"model written to {result.path}")
@@ -171,7 +179,13 @@ def eval_command(
         loaded = _model(ctx, model, None, None)
         if baseline is Baseline.keywords:
             loaded = baseline_model(loaded)
-        report = evaluate(gold, classify_many(loaded, [ex.text for ex in gold]))
+        results: list[Classification] = []
+        with progress_bar("classifying", len(gold)) as done:
+            for start in range(0, len(gold), 256):
+                chunk = [ex.text for ex in gold[start : start + 256]]
+                results.extend(classify_many(loaded, chunk))
+                done(len(results))
+        report = evaluate(gold, results)
     except (IntentsError, OSError) as exc:
         raise _fail(exc) from exc
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))

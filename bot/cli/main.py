@@ -1,47 +1,34 @@
-"""The `dsr` command line (typer). Each area registers its own commands; this module wires them,
-loads settings once and turns our errors into one clear line and a non-zero exit.
+"""The `dsr` command line (typer). Each area registers its own commands in its own module, which
+is imported only when that command runs, so `dsr --help` and `dsr store …` never pay for spaCy
+or the Slack app; this module wires them, loads settings once and maps our errors to exit codes.
+
+Exit codes (`bot.cli.exits`): 0 done, 1 failed, 2 usage or nothing to do.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import secrets
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from bot.cli import audit as cli_audit
 from bot.cli import logs
-from bot.cli import run as cli_run
-from bot.errors import DsrError, NotAvailable
-from bot.settings import load_settings
-from storage.errors import StorageError
+from bot.cli.exits import EXIT_OK, as_our_error, exit_code_for
+from bot.errors import NotAvailable
 
+# We use no pydantic plugins; looking for them scans every installed package's entry points,
+# a tenth of a second of every command's start.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-class _DsrGroup(TyperGroup):
-    """Turns our own errors into one line on stderr and exit code 2, wherever they come from."""
-
-    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
-        try:
-            return super().invoke(ctx)
-        except (DsrError, StorageError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-
-
-app = typer.Typer(
-    cls=_DsrGroup,
-    name="dsr",
-    help="dsr-bot: the privacy desk agent. See README.md for the quick start.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-
-# Areas whose commands are built in their own modules; a module that is not there yet gets
-# placeholder commands that say so plainly.
-_OPTIONAL = {
+#: Areas whose commands live in their own modules: module -> command names. A module that is
+#: not there yet gets placeholder commands that say so plainly.
+_OPTIONAL: dict[str, tuple[str, ...]] = {
+    "bot.cli.run": ("run",),
+    "bot.cli.audit": ("audit", "db"),
     "bot.cli.intents": ("classify", "train", "eval"),
     "bot.cli.store": ("store",),
     "bot.cli.cases": ("cases",),
@@ -50,25 +37,127 @@ _OPTIONAL = {
     "bot.cli.inbox": ("inbox",),
     "bot.cli.outbox": ("outbox",),
 }
+#: One line per command for `dsr --help`, so that listing them imports none of them (a command
+#: missing here is imported to read its own help).
+_HELP: dict[str, str] = {
+    "run": "Run the desk: HTTP server (/healthz, Slack), intake, pipeline, outbox, scheduler.",
+    "audit": "Verify, export and read the tamper-evident audit log.",
+    "db": "Case-store schema migrations.",
+    "classify": "Classify messages (JSON lines on stdin, or .eml files).",
+    "train": "Train the model from the corpus (deterministic for the same corpus and seed).",
+    "eval": "Precision, recall, F1 per label and language, macro-F1, accuracy, confusion matrix.",
+    "store": "The customer store: find, export, erase, change; seed and import.",
+    "cases": "Work on cases without Slack.",
+    "demo": "Feed realistic requests in several languages through the whole desk and narrate it.",
+    "report": "Requests by intent and state, deadlines kept or missed, time to close.",
+    "inbox": "Mailbox records that need a person: list, show, retry.",
+}
+_MODULE_OF = {name: module for module, names in _OPTIONAL.items() for name in names}
+#: Commands that work without the case store's folders (they create or need none).
+_NO_STORE = {"db", "demo", "keys", "classify", "train", "eval"}
 
 
-@app.callback()
-def _load(ctx: typer.Context) -> None:
-    """Load settings once; every command gets them through the context."""
-    ctx.obj = load_settings()
+class _DsrGroup(TyperGroup):
+    """Loads each command's module on first use, and turns our errors into one line on stderr
+    with the documented exit code, wherever they come from."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return [*names, *(n for n in _MODULE_OF if n not in names)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _MODULE_OF:
+            return found
+        if self._listing and cmd_name in _HELP:  # `dsr --help`: a stub, nothing imported
+            return TyperCommand(name=cmd_name, help=_HELP[cmd_name])
+        command = _load(cmd_name)
+        self.commands[cmd_name] = command
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            problem = as_our_error(exc)
+            if problem is None:
+                raise
+            typer.echo(f"error: {problem}", err=True)
+            ctx.exit(exit_code_for(problem))
 
 
-def _placeholder(name: str, module: str) -> None:
+def _load(name: str) -> Any:
+    """Import the module that registers `name` and return its click command."""
+    module = _MODULE_OF[name]
+    holder = typer.Typer()
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        _placeholder(holder, name, module)
+    else:
+        mod.register(holder)
+    built = typer.main.get_command(holder)
+    commands = getattr(built, "commands", None)
+    return commands[name] if isinstance(commands, dict) else built
+
+
+def _placeholder(holder: typer.Typer, name: str, module: str) -> None:
     def _not_yet() -> None:
         raise NotAvailable(
             f"`dsr {name}` is not available in this version yet ({module} is not built)"
         )
 
-    app.command(
+    holder.command(
         name,
         help=f"(not available yet: {module})",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_not_yet)
+
+
+app = typer.Typer(
+    cls=_DsrGroup,
+    name="dsr",
+    help="dsr-bot: the privacy desk agent. See README.md for the quick start. "
+    "Exit codes: 0 done, 1 failed, 2 usage or nothing to do.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: importing rich alone would cost a tenth of a second
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"dsr-bot {version('dsr-bot')}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _load_settings(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Load settings once; every command gets them through the context."""
+    from bot.settings import load_settings, prepare_store_dirs
+
+    settings = load_settings()
+    if ctx.invoked_subcommand not in _NO_STORE:
+        prepare_store_dirs(settings)
+    ctx.obj = settings
 
 
 keys_app = typer.Typer(help="Secret keys.", no_args_is_help=True)
@@ -89,23 +178,7 @@ def keys_rotate() -> None:
     )
 
 
-def _register_all() -> None:
-    cli_audit.register(app)
-    cli_run.register(app)
-    app.add_typer(keys_app, name="keys")
-    for module, names in _OPTIONAL.items():
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            for name in names:
-                _placeholder(name, module)
-            continue
-        mod.register(app)
-
-
-_register_all()
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

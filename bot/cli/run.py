@@ -1,4 +1,4 @@
-"""`dsr run`: the long-running process (Procfile `worker:`)."""
+"""`dsr run`: the long-running process (Procfile `web:`, deploy/Dockerfile, deploy/dsr.service)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -17,13 +17,12 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.build import open_executor
+from bot.cli.exits import exit_code_for
+from bot.cli.progress import Done, progress_bar
 from bot.errors import DsrError
 from bot.settings import Settings
 from storage import audit
 from storage.customer import InvalidChange, Subject, SubjectNotFound
-from storage.customer.importer import import_customers
-from storage.customer.schema import create_schema
-from storage.customer.seed import seed
 from storage.db import create_engine, session_factory
 from storage.errors import StorageError
 from storage.pseudonym import pseudonym
@@ -49,12 +48,13 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one command; our errors become one clear line on stderr and exit code 2."""
+    """Run one command; our errors become one clear line on stderr and the documented exit code
+    (2 for a usage problem such as an unknown customer, 1 when the work failed)."""
     try:
         return asyncio.run(coro)
     except (StorageError, DsrError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(exit_code_for(exc)) from None
 
 
 def _actor(actor: str | None) -> str:
@@ -93,6 +93,8 @@ def _echo_lines(lines: list[str], out: Callable[[str], None] = typer.echo) -> No
 def init_cmd(ctx: typer.Context) -> None:
     """Create the reference customer-store tables in DSR_CUSTOMER_DATABASE_URL."""
 
+    from storage.customer.schema import create_schema  # the reference tables: only here
+
     async def go() -> None:
         engine = create_engine(_settings(ctx).customer_database_url)
         try:
@@ -112,10 +114,13 @@ def seed_cmd(
 ) -> None:
     """Add realistic synthetic customers to the reference store."""
 
+    from storage.customer.seed import seed  # Faker: only this command needs it
+
     async def go() -> range:
         engine = create_engine(_settings(ctx).customer_database_url)
         try:
-            return await seed(engine, customers, seed_value=seed_value)
+            with progress_bar("seeding customers", customers) as done:
+                return await seed(engine, customers, seed_value=seed_value, progress=done)
         finally:
             await engine.dispose()
 
@@ -129,17 +134,30 @@ def import_cmd(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines file.")],
 ) -> None:
     """Import customers from JSON lines; all lines are checked first, nothing half-imported."""
+    from storage.customer.importer import import_customers  # the reference tables: only here
 
     async def go() -> list[Any]:
         engine = create_engine(_settings(ctx).customer_database_url)
         try:
-            with file.open(encoding="utf-8") as handle:
-                return await import_customers(engine, handle)
+            with (
+                file.open(encoding="utf-8") as handle,
+                progress_bar("reading customers", file.stat().st_size) as done,
+            ):
+                return await import_customers(engine, _reading(handle, done))
         finally:
             await engine.dispose()
 
     for created in _run(go()):
         typer.echo(f"{created.id}\t{created.handle}")
+
+
+def _reading(lines: Iterable[str], done: Done) -> Iterator[str]:
+    """The file's lines, reporting the characters read so far to a progress bar."""
+    read = 0
+    for line in lines:
+        read += len(line)
+        done(read)
+        yield line
 
 
 @store_app.command("find")
@@ -227,9 +245,9 @@ def erase_cmd(
             subject = await executor.subject(identity)
             plan = await executor.preview_erasure(subject)
             who = _subject_pseudonym(settings, subject, identity)
-            typer.echo("erasure " + ("applied:" if apply else "preview (nothing changed yet):"))
-            _echo_lines(plan.lines())
             if not apply:
+                typer.echo("erasure preview (nothing changed yet):")
+                _echo_lines(plan.lines())
                 await _audit(
                     cases,
                     "store_erase_previewed",
@@ -247,6 +265,9 @@ def erase_cmd(
                 case,
                 {"subject": who, "counts": result.counts, "replayed": result.replayed},
             )
+        # Only once it is done and audited: a failure above must never read as success.
+        typer.echo("erasure applied:")
+        _echo_lines(plan.lines())
 
     _run(go())
 
@@ -292,10 +313,10 @@ def change_cmd(
             diff = plan.audit_diff(settings.secret_key_bytes())
             if not plan.changes:
                 typer.echo("nothing to change: the values are already as given")
-                return
-            typer.echo("change " + ("applied:" if apply else "preview (nothing changed yet):"))
-            _echo_lines(plan.lines())
+                raise typer.Exit(2)  # nothing to do
             if not apply:
+                typer.echo("change preview (nothing changed yet):")
+                _echo_lines(plan.lines())
                 await _audit(
                     cases,
                     "store_change_previewed",
@@ -313,6 +334,9 @@ def change_cmd(
                 case,
                 {"subject": who, "diff": diff, "replayed": result.replayed},
             )
+        # Only once it is done and audited: a failure above must never read as success.
+        typer.echo("change applied:")
+        _echo_lines(plan.lines())
 
     _run(go())
 

@@ -89,7 +89,7 @@ async def open_staff_case(
         done = await store.case_of_record_key(session, key)
     if done is not None:
         return StaffCase(reference_of(done), False, tuple(chosen))
-    result = await asyncio.to_thread(classify, desk.model, text)
+    result = await asyncio.to_thread(classify, desk.classifier(), text)
     found = await asyncio.to_thread(extract, text, result.language)
     request = NewRequest(
         channel="staff",

@@ -71,7 +71,10 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
         if case.state != CaseState.AWAITING_APPROVAL:
             await _audit_refusal(session, case, actor, "approve", "not_awaiting_approval")
             return ActionResult(
-                case.reference, case.state, f"{case.reference} is {case.state}; nothing to approve"
+                case.reference,
+                case.state,
+                f"{case.reference} is {case.state}; nothing to approve",
+                done=False,
             )
         approvers = await store.approvers(session, case)
         if actor in approvers:
@@ -80,6 +83,7 @@ async def approve(desk: Desk, ref: str, actor: str) -> ActionResult:
                 case.reference,
                 case.state,
                 f"you already approved {case.reference}; a second approver is needed",
+                done=False,
             )
         await store.record_approval(session, case, actor, "approve")
         approvers.add(actor)

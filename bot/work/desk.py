@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.case.policy import Policy
 from bot.settings import Settings
-from intents.classify import IntentModel
 from storage.customer import Executor
 from storage.pseudonym import pseudonym
+
+if TYPE_CHECKING:  # the model's module imports spaCy; commands without it never load it
+    from bot.work.instance import Instance
+    from intents.classify import IntentModel
 
 
 @dataclass
@@ -24,17 +28,25 @@ class Desk:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     executor: Executor
-    model: IntentModel
+    model: IntentModel | None  # None for staff commands, which classify nothing
     key: bytes
     policy: Policy = field(default_factory=Policy)
     packages_dir: Path = Path("var/packages")
     # Set when intake recorded new messages, so stage two starts without waiting for a poll.
     inbound_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # `dsr run`'s desk instance: names its claims and knows whose claims may be taken over.
+    instance: Instance | None = None
 
     @property
     def slack_enabled(self) -> bool:
         """True when Slack cards should be written to the outbox."""
         return self.settings.slack_bot_token is not None
+
+    def classifier(self) -> IntentModel:
+        """The intent model (a desk opened without it cannot classify)."""
+        if self.model is None:
+            raise RuntimeError("this desk was opened without the classifier (with_model=False)")
+        return self.model
 
     def pseudonym(self, identity: str) -> str:
         """The keyed pseudonym of an identity (for the audit log and comparisons)."""

@@ -29,12 +29,13 @@ from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.store import add_outbox, get_case
 from bot.errors import CaseNotFound
 from bot.work.desk import Desk
+from bot.work.parsing import PARSER
 from intents.classify import classify
 from intents.extract import extract
 from mail.envelope import first_look
 from mail.errors import MailParseError
 from mail.intake import Fetched, Outcome
-from mail.parse import SYNTHETIC_DOMAIN, ParsedMessage, parse_message
+from mail.parse import SYNTHETIC_DOMAIN, ParsedMessage
 from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
@@ -161,16 +162,38 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
 
 
 async def process_one(desk: Desk, row_id: int) -> Ingested:
-    """Stage two for one record (a no-op when it is no longer pending)."""
+    """Stage two for one record (a no-op when it is no longer pending).
+
+    The parse runs first, outside the transaction and off the event loop, within the parse
+    budget (`bot.work.parsing`), so a slow message holds neither the desk nor a database lock.
+    """
     try:
         with bound_contextvars(record=row_id):
+            async with desk.sessions() as session:
+                peek = await store.get_record(session, row_id)
+            if peek is None or peek.kind != RecordKind.PENDING:
+                raise _Taken
+            parsed = await _parse(desk, peek)
             async with desk.sessions() as session, session.begin():
                 row = await store.lock_pending_record(session, row_id)
                 if row is None:
                     raise _Taken
-                return await _process(desk, session, row)
+                return await _process(desk, session, row, parsed)
     except _Taken:
         return Ingested(Outcome.PROCESSED, "duplicate")
+
+
+async def _parse(desk: Desk, row: InboundMessage) -> ParsedMessage | MailParseError:
+    try:
+        return await PARSER.parse(
+            row.raw or b"",
+            budget=desk.settings.parse_budget_seconds,
+            trusted_authserv_id=desk.settings.trusted_authserv_id,
+            max_bytes=desk.settings.max_message_bytes,
+            declared_size=row.size if row.truncated else None,
+        )
+    except MailParseError as exc:
+        return exc
 
 
 async def ingest(desk: Desk, fetched: Fetched) -> Ingested:
@@ -193,17 +216,12 @@ async def _stamp(
         raise _Taken
 
 
-async def _process(desk: Desk, session: AsyncSession, row: InboundMessage) -> Ingested:
-    raw = row.raw or b""
-    try:
-        msg = parse_message(
-            raw,
-            trusted_authserv_id=desk.settings.trusted_authserv_id,
-            max_bytes=desk.settings.max_message_bytes,
-            declared_size=row.size if row.truncated else None,
-        )
-    except MailParseError as exc:
-        return await _unparseable(desk, session, row, type(exc).__name__, str(exc))
+async def _process(
+    desk: Desk, session: AsyncSession, row: InboundMessage, parsed: ParsedMessage | MailParseError
+) -> Ingested:
+    if isinstance(parsed, MailParseError):
+        return await _unparseable(desk, session, row, type(parsed).__name__, str(parsed))
+    msg = parsed
     # The record's Message-ID is the one every later step refers to.
     msg = dataclasses.replace(msg, message_id=row.message_id)
     settings = desk.settings
@@ -247,7 +265,7 @@ async def _request(
     desk: Desk, session: AsyncSession, row: InboundMessage, msg: ParsedMessage
 ) -> Ingested:
     text = msg.body_for_classification or msg.subject
-    result = await asyncio.to_thread(classify, desk.model, text)
+    result = await asyncio.to_thread(classify, desk.classifier(), text)
     found = await asyncio.to_thread(extract, msg.text, result.language)
     data = request_data(
         msg.from_addr,

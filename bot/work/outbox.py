@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -68,10 +68,13 @@ class OutboxWorker:
     concurrency: int = 8
     announce: bool = False
     domain: str = "dsr.invalid"
+    # The live desk instances (`bot.work.instance`): rows a dead one was sending are due now.
+    alive: Callable[[], Awaitable[Collection[str]]] | None = None
 
     async def claim(self) -> list[Outbox]:
         """Lease up to `batch` due rows to this worker (committed before sending)."""
         now = utcnow()
+        alive = await self.alive() if self.alive is not None else None
         async with session_factory(self.engine)() as session, session.begin():
             rows = await store.claim_outbox(
                 session,
@@ -80,6 +83,7 @@ class OutboxWorker:
                 lease_until=now + self.lease,
                 worker=self.worker_id,
                 limit=self.batch,
+                alive=alive,
             )
         return rows
 

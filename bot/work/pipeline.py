@@ -45,9 +45,17 @@ async def claim_due(desk: Desk, limit: int = 10) -> list[int]:
     """Lease up to `limit` cases whose next action is due; returns their ids."""
     now = utcnow()
     lease = timedelta(seconds=desk.settings.work_lease_seconds)
+    me = desk.instance
+    alive = await me.alive() if me is not None else None  # a dead owner's claims are due now
     async with desk.sessions() as session, session.begin():
         ids = await store.claim_due_cases(
-            session, WORK_STATES, now=now, lease_until=now + lease, limit=limit
+            session,
+            WORK_STATES,
+            now=now,
+            lease_until=now + lease,
+            limit=limit,
+            worker=me.id if me is not None else None,
+            alive=alive,
         )
     return ids
 
@@ -63,6 +71,9 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
                 await advance(desk, case_id)
             except ConcurrentUpdateError:
                 log.info("DSR-%s moved by someone else; skipped", case_id)
+            if desk.instance is not None:  # a step that made no move keeps only its lease
+                async with desk.sessions() as session, session.begin():
+                    await store.release_case(session, case_id, desk.instance.id)
 
     async with asyncio.TaskGroup() as tg:
         for case_id in ids:

@@ -319,14 +319,15 @@ async def seed(
             + 1
         )
         buffers: dict[str, list[dict[str, Any]]] = {}
-        pending = 0
-        for n, (name, row) in enumerate(generate(rng, pools, first_id, customers)):
+        pending = made = 0
+        for name, row in generate(rng, pools, first_id, customers):
             buffers.setdefault(name, []).append(row)
             pending += 1
+            made += name == "customer"
             if pending >= CHUNK:
                 await _flush(conn, buffers)
                 pending = 0
                 if progress:
-                    progress(n)
+                    progress(made)  # customers written so far
         await _flush(conn, buffers)
     return range(first_id, first_id + customers)
