@@ -51,6 +51,7 @@ _HELP: dict[str, str] = {
     "demo": "Feed realistic requests in several languages through the whole desk and narrate it.",
     "report": "Requests by intent and state, deadlines kept or missed, time to close.",
     "inbox": "Mailbox records that need a person: list, show, retry.",
+    "outbox": "Outgoing mail waiting or failed: list, retry.",
 }
 _MODULE_OF = {name: module for module, names in _OPTIONAL.items() for name in names}
 #: Commands that work without the case store's folders (they create or need none).
