@@ -55,7 +55,9 @@ def test_request_data_puts_the_requester_first_and_keeps_ten() -> None:
     ],
     ids=["spelling-on-file", "first-on-file", "nothing-on-file"],
 )
-def test_verified_address(reply: str | None, on_file: tuple[str, ...], expected: str | None) -> None:
+def test_verified_address(
+    reply: str | None, on_file: tuple[str, ...], expected: str | None
+) -> None:
     data = CaseData(subject=SubjectFacts(addresses=on_file), verified_address=reply)
     assert verified_address(_case(data.to_json())) == expected
 
