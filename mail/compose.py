@@ -23,11 +23,20 @@ from markupsafe import Markup, escape
 
 from mail.errors import TemplateError
 from mail.headers import message_ids, one_line
-from mail.i18n import FALLBACK, intent_names, join_list, long_date, long_datetime, pick_language
+from mail.i18n import (
+    FALLBACK,
+    asked_text,
+    intent_names,
+    join_list,
+    long_date,
+    long_datetime,
+    pick_language,
+)
 
 TEMPLATES = (
     "acknowledgement",
     "challenge",
+    "challenge_new_address",
     "approved",
     "rejected",
     "access_package",
@@ -100,6 +109,7 @@ def _helpers(lang: str) -> dict[str, Any]:
         "date": lambda d: long_date(_defined(d), lang),
         "datetime": lambda d: long_datetime(_defined(d), lang),
         "intents_text": lambda labels: intent_names(_defined(labels), lang),
+        "asked": lambda asks: asked_text(_defined(asks), lang),
         "join": lambda items: join_list(_defined(items), lang),
     }
 

@@ -5,7 +5,7 @@ English is the fallback for any language we have no templates for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from babel.dates import format_date, format_time
@@ -55,6 +55,109 @@ INTENT_NAMES: dict[str, dict[str, str]] = {
         "other": "una consulta general",
     },
 }
+#: What a challenge says was asked, per language, completing "Someone asked us to …" (or its
+#: translation: "gevraagd om …", "gebeten, …", "de …", "que …"). `{old}`, `{new}`, `{fields}`.
+ASKED: dict[str, dict[str, str]] = {
+    "en": {
+        "see": "send a copy of your personal data",
+        "delete": "delete your account and your personal data",
+        "change_email": "change the e-mail address of your account from {old} to {new}",
+        "change": "change your {fields}",
+        "unsubscribe": "stop sending you marketing e-mail",
+        "other": "act on a request about your personal data",
+    },
+    "nl": {
+        "see": "een kopie van uw persoonsgegevens te sturen",
+        "delete": "uw account en uw persoonsgegevens te verwijderen",
+        "change_email": "het e-mailadres van uw account te wijzigen van {old} in {new}",
+        "change": "uw {fields} te wijzigen",
+        "unsubscribe": "u geen marketingmails meer te sturen",
+        "other": "een verzoek over uw persoonsgegevens uit te voeren",
+    },
+    "de": {
+        "see": "eine Kopie Ihrer personenbezogenen Daten zu senden",
+        "delete": "Ihr Konto und Ihre personenbezogenen Daten zu löschen",
+        "change_email": "die E-Mail-Adresse Ihres Kontos von {old} in {new} zu ändern",
+        "change": "Folgendes zu ändern: {fields}",
+        "unsubscribe": "Ihnen keine Werbe-E-Mails mehr zu senden",
+        "other": "eine Anfrage zu Ihren personenbezogenen Daten auszuführen",
+    },
+    "fr": {
+        "see": "vous envoyer une copie de vos données personnelles",
+        "delete": "supprimer votre compte et vos données personnelles",
+        "change_email": "remplacer l'adresse e-mail de votre compte, {old}, par {new}",
+        "change": "modifier les données suivantes : {fields}",
+        "unsubscribe": "ne plus vous envoyer d'e-mails marketing",
+        "other": "donner suite à une demande concernant vos données personnelles",
+    },
+    "es": {
+        "see": "le enviemos una copia de sus datos personales",
+        "delete": "eliminemos su cuenta y sus datos personales",
+        "change_email": "cambiemos la dirección de correo electrónico de su cuenta "
+        "de {old} a {new}",
+        "change": "cambiemos los siguientes datos: {fields}",
+        "unsubscribe": "dejemos de enviarle correos de marketing",
+        "other": "tramitemos una solicitud sobre sus datos personales",
+    },
+}
+#: Fields of the account, as a challenge names them.
+FIELD_NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "name": "name",
+        "phone": "phone number",
+        "street": "street address",
+        "postal_code": "postal code",
+        "city": "city",
+        "country": "country",
+        "company": "company name",
+        "username": "user name",
+        "email": "e-mail address",
+    },
+    "nl": {
+        "name": "naam",
+        "phone": "telefoonnummer",
+        "street": "adres",
+        "postal_code": "postcode",
+        "city": "woonplaats",
+        "country": "land",
+        "company": "bedrijfsnaam",
+        "username": "gebruikersnaam",
+        "email": "e-mailadres",
+    },
+    "de": {
+        "name": "Name",
+        "phone": "Telefonnummer",
+        "street": "Anschrift",
+        "postal_code": "Postleitzahl",
+        "city": "Ort",
+        "country": "Land",
+        "company": "Firmenname",
+        "username": "Benutzername",
+        "email": "E-Mail-Adresse",
+    },
+    "fr": {
+        "name": "nom",
+        "phone": "numéro de téléphone",
+        "street": "adresse postale",
+        "postal_code": "code postal",
+        "city": "ville",
+        "country": "pays",
+        "company": "nom de l'entreprise",
+        "username": "nom d'utilisateur",
+        "email": "adresse e-mail",
+    },
+    "es": {
+        "name": "nombre",
+        "phone": "número de teléfono",
+        "street": "dirección postal",
+        "postal_code": "código postal",
+        "city": "ciudad",
+        "country": "país",
+        "company": "nombre de la empresa",
+        "username": "nombre de usuario",
+        "email": "dirección de correo electrónico",
+    },
+}
 _AND = {"en": "and", "nl": "en", "de": "und", "fr": "et", "es": "y"}
 
 
@@ -91,3 +194,26 @@ def long_datetime(value: datetime, lang: str) -> str:
     """A moment in UTC: "29 December 2026, 14:05 UTC" (24-hour clock in every language)."""
     moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return f"{long_date(moment.date(), lang)}, {format_time(moment, 'HH:mm', locale=lang)} UTC"
+
+
+def asked_text(asks: Iterable[Mapping[str, object]], lang: str) -> str:
+    """What a challenge says was asked, e.g. "delete your account and your personal data".
+
+    Args:
+        asks: one mapping per thing asked: `kind` (see, delete, change, change_email,
+            unsubscribe, other), and for changes `fields` (column names) or `old`/`new`.
+    """
+    phrases = ASKED.get(lang, ASKED[FALLBACK])
+    names = FIELD_NAMES.get(lang, FIELD_NAMES[FALLBACK])
+    out = []
+    for ask in asks:
+        kind = str(ask.get("kind", "other"))
+        fields = [str(f) for f in ask.get("fields", ()) or ()]  # type: ignore[attr-defined]
+        out.append(
+            phrases.get(kind, phrases["other"]).format(
+                old=ask.get("old", ""),
+                new=ask.get("new", ""),
+                fields=join_list((names.get(f, f) for f in fields), lang),
+            )
+        )
+    return join_list(out, lang)

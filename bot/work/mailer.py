@@ -22,7 +22,7 @@ from storage.models import Outbox, reference_of
 
 log = logging.getLogger(__name__)
 
-_DATES = frozenset({"due_date", "new_due_date"})
+_DATES = frozenset({"due_date", "new_due_date", "asked_on"})
 _DATETIMES = frozenset({"expires_at"})
 
 

@@ -1,0 +1,46 @@
+"""challenges carry their purpose (consent of the address on file, ownership of a new address)
+and are found by the keyed form of the address they went to
+
+Challenges issued before this revision hold a subject pseudonym, not an address key, so no
+reply matches them any more: they expire, and the customer can ask again.
+
+Revision ID: 0005_challenge_purpose
+Revises: 0004_inbound_pending
+Create Date: 2026-12-04 18:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision: str = "0005_challenge_purpose"
+down_revision: str | None = "0004_inbound_pending"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("verification_challenge", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "purpose",
+                sqlmodel.sql.sqltypes.AutoString(length=16),
+                nullable=False,
+                server_default="consent",
+            )
+        )
+    op.create_index(
+        "ix_verification_challenge_sent_to_pseudonym",
+        "verification_challenge",
+        ["sent_to_pseudonym"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(
+        "ix_verification_challenge_sent_to_pseudonym", table_name="verification_challenge"
+    )
+    with op.batch_alter_table("verification_challenge", schema=None) as batch_op:
+        batch_op.drop_column("purpose")
