@@ -175,6 +175,7 @@ class VerificationChallenge(SQLModel, table=True):
     expires_at: datetime
     attempts: int = 0
     max_attempts: int = 5
+    stray_attempts: int = 0  # wrong codes in mails that may be forged (never revoke)
     used_at: datetime | None = None
     revoked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

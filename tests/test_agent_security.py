@@ -148,9 +148,12 @@ async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Har
     case_id, challenge = await _case_with_challenge(h)
     real = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _text(challenge))
     assert real
+    answering = {"in_reply_to": str(challenge["Message-ID"])}  # a reply to the challenge itself
     for guess in ("AAAA-BBBB", "CCCC-DDDD", "EEEE-FFFF", "GGGG-HHHH", "JJJJ-KKKK"):
-        await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {guess}"))
-    await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {real.group(0)}"))
+        await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {guess}", **answering))
+    await h.receive(
+        letter(ALICE, f"[DSR-{case_id}] code", f"My code is {real.group(0)}", **answering)
+    )
     (case,) = await h.cases()
     assert case.state == CaseState.AWAITING_VERIFICATION
     async with h.desk.sessions() as s:

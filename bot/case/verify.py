@@ -4,7 +4,9 @@ Consent is the code typed in the customer's own lines of a reply from the addres
 went to; a refusal, a question without the code, or a copy of our own challenge never verifies.
 Codes are random, stored only as an HMAC, expire, and allow few attempts, and an attempt counts
 only for a reply from the challenged address that no trusted server marked as a DMARC failure:
-nobody else can spend them. At the cap the challenge is revoked and its hash erased. Judging is
+nobody else can spend them; a reply that may be forged (not answering the challenge's own
+Message-ID, no DMARC pass, no right code) can neither refuse nor spend an attempt. At the cap
+the challenge is revoked and its hash erased. Judging is
 pure; storage is at the edge (`bot.case.store`).
 """
 
@@ -55,6 +57,8 @@ class Verdict(StrEnum):
     WRONG_SENDER = "wrong_sender"  # not the address the challenge went to: not counted
     SPOOFED = "spoofed"  # DMARC failed at our trusted server: not counted
     ECHO = "echo"  # a copy of our challenge (an auto-responder): not counted
+    UNPROVEN = "unproven"  # no code, not threaded, no DMARC pass: may be forged; not counted
+    STRAY_CODE = "stray_code"  # a wrong code, not threaded, no DMARC pass: a stray attempt
     WRONG_CODE = "wrong_code"  # counted
     NO_CODE = "no_code"  # counted
     EXPIRED = "expired"
@@ -64,6 +68,14 @@ class Verdict(StrEnum):
 
 #: Verdicts that spend one of the challenge's attempts.
 COUNTED = frozenset({Verdict.WRONG_CODE, Verdict.NO_CODE})
+#: Verdicts of replies that could not count: someone else, a forgery, a copy of our mail.
+IGNORED = frozenset(
+    {Verdict.WRONG_SENDER, Verdict.SPOOFED, Verdict.ECHO, Verdict.UNPROVEN, Verdict.STRAY_CODE}
+)
+#: Wrong codes in mails that neither answer the challenge's own Message-ID nor pass DMARC: they
+#: may be forged, so they never spend the customer's attempts; past this many they are not
+#: even read for a code (guessing stays bounded, and the customer can still reply).
+MAX_STRAY = 20
 #: Verdicts that close the case as refused by the subject.
 REFUSALS = frozenset({Verdict.REFUSED, Verdict.QUESTION})
 # When a reply was judged against several challenges, the verdict that speaks for it.
@@ -73,6 +85,8 @@ _PRECEDENCE = (
     Verdict.QUESTION,
     Verdict.SPOOFED,
     Verdict.ECHO,
+    Verdict.STRAY_CODE,
+    Verdict.UNPROVEN,
     Verdict.WRONG_CODE,
     Verdict.NO_CODE,
     Verdict.EXPIRED,
@@ -90,12 +104,16 @@ class Reply:
         sender_key: `address_key` of the From address.
         text: the customer's own lines (subject typed by them and body without quotes).
         dmarc: the DMARC result from our trusted authentication server, if any.
+        references: In-Reply-To and References: naming the challenge's own Message-ID (which
+            only its recipient has seen) shows the reply answers that mail. It proves nothing
+            on its own any more: consent is the code.
         words: the lines whose wording counts for a refusal (default: `text`).
     """
 
     sender_key: str
     text: str
     dmarc: str | None
+    references: tuple[str, ...] = ()
     words: str | None = None
 
 
@@ -150,11 +168,14 @@ def judge(challenge: VerificationChallenge, reply: Reply, *, key: bytes, now: da
     """Decide whether `reply` answers `challenge`. Pure; the caller records the outcome.
 
     Someone other than the challenged address (or a DMARC failure) gets a verdict that never
-    touches the challenge, before anything else is looked at. A refusal wins over a code.
+    touches the challenge, before anything else is looked at. A mail that may be forged (it
+    neither answers the challenge's Message-ID nor passes DMARC, and carries no right code)
+    cannot refuse or spend an attempt. A refusal wins over a code.
     """
     if not hmac.compare_digest(reply.sender_key, challenge.sent_to_pseudonym):
         return Verdict.WRONG_SENDER
-    if reply.dmarc is not None and reply.dmarc.lower() == "fail":
+    dmarc = (reply.dmarc or "").lower()
+    if dmarc == "fail":
         return Verdict.SPOOFED
     if challenge.used_at is not None:
         return Verdict.USED
@@ -164,13 +185,21 @@ def judge(challenge: VerificationChallenge, reply: Reply, *, key: bytes, now: da
         return Verdict.EXPIRED
     if echoes_challenge(reply.text):
         return Verdict.ECHO
+    authentic = dmarc == "pass" or bool(
+        challenge.message_id and challenge.message_id in reply.references
+    )
+    if not authentic and challenge.stray_attempts >= MAX_STRAY:
+        return Verdict.UNPROVEN
+    candidates = codes_in(reply.text)
+    has_code = bool(challenge.code_hash) and any(
+        hmac.compare_digest(hash_code(key, c), challenge.code_hash) for c in candidates
+    )
+    if not (authentic or has_code):
+        return Verdict.STRAY_CODE if candidates else Verdict.UNPROVEN
     said = stance(reply.text if reply.words is None else reply.words)
     if said is Stance.REFUSAL:
         return Verdict.REFUSED
-    candidates = codes_in(reply.text)
-    if challenge.code_hash and any(
-        hmac.compare_digest(hash_code(key, c), challenge.code_hash) for c in candidates
-    ):
+    if has_code:
         return Verdict.OK
     if said is Stance.QUESTION:
         return Verdict.QUESTION
@@ -243,6 +272,9 @@ async def answer(
             challenge.attempts += 1
             if challenge.attempts >= challenge.max_attempts:
                 challenge.revoked_at, challenge.code_hash = now, ""
+            await store.save_challenge(session, challenge)
+        elif best is not Verdict.OK and verdict is Verdict.STRAY_CODE:
+            challenge.stray_attempts += 1  # bounds guessing; the customer's attempts stay
             await store.save_challenge(session, challenge)
     return Answer(best, chosen)
 

@@ -304,6 +304,7 @@ def _own_reply(msg: ParsedMessage, sender_key: str = "") -> verify.Reply:
         sender_key=sender_key,
         text=f"{body}\n{msg.subject}",
         dmarc=msg.auth.dmarc if msg.auth else None,
+        references=tuple(dict.fromkeys([*msg.in_reply_to, *msg.references])),
         words=f"{body}\n{clean_subject(msg.subject)}",
     )
 
@@ -374,12 +375,10 @@ async def _verification_reply(
                 references=[*msg.references, msg.message_id],
             )
             await add_outbox(session, case, [item], domain=desk.settings.own_domain)
-    elif verdict in _IGNORED:
+    elif verdict in verify.IGNORED:
         await _ignored(desk, session, case)
 
 
-#: Replies that could not count (someone else, a DMARC failure, a copy of our challenge).
-_IGNORED = frozenset({verify.Verdict.WRONG_SENDER, verify.Verdict.SPOOFED, verify.Verdict.ECHO})
 #: After this many ignored replies staff are told in the card's thread (and the card says so).
 IGNORED_ALERT = 3
 

@@ -313,6 +313,8 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
             }
             if purpose is verify.Purpose.CONSENT:
                 context["asks"] = _asks(case, address, new_address)
+            else:  # the new address learns nothing about the account or who asked
+                del context["requester"]
             template = "challenge" if purpose is verify.Purpose.CONSENT else "challenge_new_address"
             placeholder = mail_item(template, to=address, lang=case.language, context=context)
             (row,) = await add_outbox(session, current, [placeholder], domain=settings.own_domain)

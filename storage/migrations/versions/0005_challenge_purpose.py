@@ -1,5 +1,6 @@
 """challenges carry their purpose (consent of the address on file, ownership of a new address)
-and are found by the keyed form of the address they went to
+and a count of stray attempts (wrong codes in mails that may be forged), and are found by the
+keyed form of the address they went to
 
 Challenges issued before this revision hold a subject pseudonym, not an address key, so no
 reply matches them any more: they expire, and the customer can ask again.
@@ -31,6 +32,9 @@ def upgrade() -> None:
                 server_default="consent",
             )
         )
+        batch_op.add_column(
+            sa.Column("stray_attempts", sa.Integer(), nullable=False, server_default="0")
+        )
     op.create_index(
         "ix_verification_challenge_sent_to_pseudonym",
         "verification_challenge",
@@ -43,4 +47,5 @@ def downgrade() -> None:
         "ix_verification_challenge_sent_to_pseudonym", table_name="verification_challenge"
     )
     with op.batch_alter_table("verification_challenge", schema=None) as batch_op:
+        batch_op.drop_column("stray_attempts")
         batch_op.drop_column("purpose")
