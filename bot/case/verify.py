@@ -31,8 +31,8 @@ from storage.models import Case, VerificationChallenge, utcnow
 # No 0/O, 1/I/L: codes are read by people.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CHARS = "A-HJKMNP-Za-hjkmnp-z2-9"  # ALPHABET, either case
-#: Between the halves: nothing, or a space, hyphen, dash, dot or underscore (at most two).
-_SEP = r"(?:[^\S\r\n]|[-\u2010-\u2015._\u00b7]){0,2}"
+#: Between the halves: nothing, or spaces, hyphens, dashes, dots or underscores (at most three).
+_SEP = r"(?:[^\S\r\n]|[-\u2010-\u2015._\u00b7]){0,3}"
 #: Two halves of four, standing alone: no letter or digit may touch the code on either side,
 #: so `CODE587EU7WA` is no code. A lookahead, so overlapping candidates are all seen ("when
 #: 587E U7WA" offers both WHEN587E and 587EU7WA).
