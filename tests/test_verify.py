@@ -217,3 +217,11 @@ def test_confirmed_needs_consent_and_every_ownership() -> None:
     assert confirmed([consent, owned])
     assert not confirmed([owned])
     assert not confirmed([_challenge()])
+
+
+def test_pseudonyms_do_not_merge_eszett_and_ss() -> None:
+    from storage.pseudonym import normalise_identity, pseudonym
+
+    assert normalise_identity(" Straße@Example.org ") == "straße@example.org"
+    assert pseudonym(KEY, "straße@example.org") != pseudonym(KEY, "strasse@example.org")
+    assert pseudonym(KEY, "Alice@Example.org") == pseudonym(KEY, "alice@example.org")
