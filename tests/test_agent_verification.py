@@ -340,6 +340,22 @@ async def test_an_email_change_confirmed_by_both_addresses_is_applied(h: Harness
     assert _customers(h, "select email from customer where username = 'bob'") == [(new,)]
 
 
+async def test_the_new_address_is_challenged_whether_or_not_an_account_exists(
+    h: Harness,
+) -> None:
+    eve2 = "eve.two@evil.example"
+    for who, new in ((BOB, EVE), ("carol@nowhere.example", eve2)):
+        body = f"My account is {who}. Please change my e-mail address to {new}"
+        await h.receive(letter(EVE, "New address", body))
+    assert len(h.sent_to(EVE, "acknowledgement")) == 2
+    ((first,), (second,)) = h.sent_to(EVE, "challenge_new_address"), h.sent_to(eve2)
+    mask = re.compile(r"DSR-\d+|[A-Z2-9]{4}-[A-Z2-9]{4}")
+    assert mask.sub("", _text(first)) == mask.sub("", _text(second))
+    # Eve's own code for the new address verifies nothing.
+    await h.receive(_reply(first, EVE, f"yes {_code(first)}"))
+    assert {c.state for c in await h.cases()} == {CaseState.AWAITING_VERIFICATION}
+
+
 async def test_challenges_to_one_address_are_limited_whoever_asks(h: Harness) -> None:
     for _ in range(3):  # one open challenge per address and intent
         await h.receive(letter(EVE, "Delete", f"Please delete the account of {ALICE}."))

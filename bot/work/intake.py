@@ -458,7 +458,11 @@ async def _refused(
     case without any action, revoke its codes, and tell staff and the requester."""
     data = case_data(case)
     now = utcnow()
-    challenged = {c.sent_to_pseudonym for c in await store.case_challenges(session, case.id or 0)}
+    on_file = {
+        c.sent_to_pseudonym
+        for c in await store.case_challenges(session, case.id or 0)
+        if c.purpose == verify.Purpose.CONSENT
+    }
     await verify.revoke_open(session, case, now)
     outbox: list[OutboxItem] = []
     if desk.slack_enabled:
@@ -481,8 +485,8 @@ async def _refused(
     if requester:
         # The same words, at the same moment, as for a request nobody answered (its expiry):
         # a requester who does not hold the address learns nothing about whether it exists.
-        # The holder who asked and then refused is told at once.
-        asked_by_holder = desk.address_key(requester) in challenged
+        # The holder of an address on file who asked and then refused is told at once.
+        asked_by_holder = desk.address_key(requester) in on_file
         await add_outbox(
             session,
             case,

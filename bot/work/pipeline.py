@@ -241,8 +241,10 @@ def _asks(case: Case, old: str, new: str | None) -> list[dict[str, Any]]:
             if new is not None:
                 asks.append({"kind": "change_email", "old": old, "new": new})
                 fields = [f for f in fields if f != "email"]
-            if fields or new is None:
-                asks.append({"kind": "change", "fields": fields or ["name"]})
+            if fields:
+                asks.append({"kind": "change", "fields": fields})
+            elif new is None:  # the request names no field: staff will ask
+                asks.append({"kind": "change_any"})
         elif intent in (Intent.SEE, Intent.DELETE, Intent.UNSUBSCRIBE):
             asks.append({"kind": str(intent)})
     return asks or [{"kind": "other"}]
@@ -278,10 +280,13 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         )
         if desk.slack_enabled:
             items.append(slack_item("thread_note", case=case.reference, note="processor_data"))
-    new_address = _new_address(desk, case) if subject.addresses else None
+    # Asked whether or not an account was found: the new address is often the requester's own,
+    # and getting (or not getting) this challenge must not tell them whether one exists.
+    new_address = _new_address(desk, case)
     requester = case.requester_address
     now = utcnow()
-    # Consent from every address on file (any one answers), then ownership of a new address.
+    # Consent from every address on file (any one answers), then ownership of a new address
+    # (which alone never verifies anything).
     targets = [(a, verify.Purpose.CONSENT) for a in subject.addresses]
     if new_address:
         targets.append((new_address, verify.Purpose.OWNERSHIP))
@@ -292,8 +297,6 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         await add_outbox(session, current, items, domain=settings.own_domain)
         for address, purpose in targets:
             sent_to = desk.address_key(address)
-            if purpose is verify.Purpose.OWNERSHIP and not sent:
-                break  # nobody on file was asked: the new address is not asked either
             why = await _withheld(desk, session, current, sent_to, now=now)
             if why is not None:
                 withheld.append(why)
