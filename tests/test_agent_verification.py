@@ -132,6 +132,9 @@ async def test_the_challenge_says_what_is_at_stake_and_no_closes_the_case(h: Har
     assert f"reply with the code {_code(challenge)}" in text
     assert "If it was not you, reply NO or ignore this mail: nothing will happen." in text
     assert _code(challenge) not in str(challenge["Subject"])
+    async with h.desk.sessions() as s:  # once sent, the clear code is kept nowhere
+        rows = (await s.exec(select(Outbox).where(Outbox.template == "challenge"))).all()
+    assert rows and all("code" not in r.payload["context"] for r in rows)
     # Alice refuses; the code is in the quoted challenge under her words, which never counts.
     await h.receive(
         _reply(
