@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # Verification and deadlines
     challenge_ttl_days: int = Field(default=7, ge=1, le=30)
     challenge_max_attempts: int = Field(default=5, ge=1, le=20)
+    # Challenges one address may receive in 24 hours, whoever asks (a burst is withheld).
+    challenges_per_address_per_day: int = Field(default=3, ge=1, le=50)
     reminder_days: int = Field(default=7, ge=1, le=28)
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"

@@ -26,6 +26,7 @@ from mail.errors import TemplateError
 from mail.headers import message_ids, one_line
 from mail.i18n import (
     FALLBACK,
+    asked_text,
     field_name,
     intent_names,
     join_list,
@@ -38,6 +39,7 @@ from mail.i18n import (
 TEMPLATES = (
     "acknowledgement",
     "challenge",
+    "challenge_new_address",
     "rejected",
     "access_package",
     "change_done",
@@ -109,6 +111,7 @@ def _helpers(lang: str) -> dict[str, Any]:
         "date": lambda d: long_date(_defined(d), lang),
         "datetime": lambda d: long_datetime(_defined(d), lang),
         "intents_text": lambda labels: intent_names(_defined(labels), lang),
+        "asked": lambda asks: asked_text(_defined(asks), lang),
         "join": lambda items: join_list(_defined(items), lang),
         "field_names": lambda fields: join_list(
             (field_name(f, lang) for f in _defined(fields)), lang

@@ -95,7 +95,9 @@ _KINDS: dict[str, Callable[[Any], Any]] = {
 #: Every template's context keys and their kinds (`case_ref` is added by `compose`).
 CONTEXT_KEYS: dict[str, dict[str, str]] = {
     "acknowledgement": {"intents": "texts", "due_date": "date"},
-    "challenge": {"code": "text", "expires_at": "datetime"},
+    # `requester` (an address, or None for "this address") and `asks` (mappings) pass as given.
+    "challenge": {"code": "text", "expires_at": "datetime", "asked_on": "date"},
+    "challenge_new_address": {"code": "text", "expires_at": "datetime", "asked_on": "date"},
     "rejected": {"reason": "text"},
     "access_package": {},
     "change_done": {"fields": "texts"},

@@ -9,7 +9,7 @@ name without a translation is shown as the data map gives it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from babel.dates import format_date, format_time
@@ -218,6 +218,57 @@ KEPT_DATA: dict[str, dict[str, tuple[str, str]]] = {
     },
 }  # fmt: skip
 
+#: What a challenge says was asked, per language, completing "Someone asked us to …" (or its
+#: translation: "gevraagd om …", "gebeten, …", "de …", "que …"). `{old}`, `{new}`, `{fields}`.
+ASKED: dict[str, dict[str, str]] = {
+    "en": {
+        "see": "send a copy of your personal data",
+        "delete": "delete your account and your personal data",
+        "change_email": "change the e-mail address of your account from {old} to {new}",
+        "change": "change your {fields}",
+        "change_any": "change your personal data",
+        "unsubscribe": "stop sending you marketing e-mail",
+        "other": "act on a request about your personal data",
+    },
+    "nl": {
+        "see": "een kopie van uw persoonsgegevens te sturen",
+        "delete": "uw account en uw persoonsgegevens te verwijderen",
+        "change_email": "het e-mailadres van uw account te wijzigen van {old} in {new}",
+        "change": "uw {fields} te wijzigen",
+        "change_any": "uw persoonsgegevens te wijzigen",
+        "unsubscribe": "u geen marketingmails meer te sturen",
+        "other": "een verzoek over uw persoonsgegevens uit te voeren",
+    },
+    "de": {
+        "see": "eine Kopie Ihrer personenbezogenen Daten zu senden",
+        "delete": "Ihr Konto und Ihre personenbezogenen Daten zu löschen",
+        "change_email": "die E-Mail-Adresse Ihres Kontos von {old} in {new} zu ändern",
+        "change": "Folgendes zu ändern: {fields}",
+        "change_any": "Ihre personenbezogenen Daten zu ändern",
+        "unsubscribe": "Ihnen keine Werbe-E-Mails mehr zu senden",
+        "other": "eine Anfrage zu Ihren personenbezogenen Daten auszuführen",
+    },
+    "fr": {
+        "see": "vous envoyer une copie de vos données personnelles",
+        "delete": "supprimer votre compte et vos données personnelles",
+        "change_email": "remplacer l'adresse e-mail de votre compte, {old}, par {new}",
+        "change": "modifier les données suivantes : {fields}",
+        "change_any": "modifier vos données personnelles",
+        "unsubscribe": "ne plus vous envoyer d'e-mails marketing",
+        "other": "donner suite à une demande concernant vos données personnelles",
+    },
+    "es": {
+        "see": "le enviemos una copia de sus datos personales",
+        "delete": "eliminemos su cuenta y sus datos personales",
+        "change_email": "cambiemos la dirección de correo electrónico de su cuenta "
+        "de {old} a {new}",
+        "change": "cambiemos los siguientes datos: {fields}",
+        "change_any": "cambiemos sus datos personales",
+        "unsubscribe": "dejemos de enviarle correos de marketing",
+        "other": "tramitemos una solicitud sobre sus datos personales",
+    },
+}
+
 
 def pick_language(tag: str | None) -> str:
     """Our template language for a language tag like `de-AT` or `FR`; English when unknown."""
@@ -269,3 +320,26 @@ def long_datetime(value: datetime, lang: str) -> str:
     """A moment in UTC: "29 December 2026, 14:05 UTC" (24-hour clock in every language)."""
     moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return f"{long_date(moment.date(), lang)}, {format_time(moment, 'HH:mm', locale=lang)} UTC"
+
+
+def asked_text(asks: Iterable[Mapping[str, object]], lang: str) -> str:
+    """What a challenge says was asked, e.g. "delete your account and your personal data".
+
+    Args:
+        asks: one mapping per thing asked: `kind` (see, delete, change, change_email,
+            unsubscribe, other), and for changes `fields` (column names) or `old`/`new`.
+    """
+    phrases = ASKED.get(lang, ASKED[FALLBACK])
+    names = FIELD_NAMES.get(lang, FIELD_NAMES[FALLBACK])
+    out = []
+    for ask in asks:
+        kind = str(ask.get("kind", "other"))
+        fields = [str(f) for f in ask.get("fields", ()) or ()]  # type: ignore[attr-defined]
+        out.append(
+            phrases.get(kind, phrases["other"]).format(
+                old=ask.get("old", ""),
+                new=ask.get("new", ""),
+                fields=join_list((names.get(f, f) for f in fields), lang),
+            )
+        )
+    return join_list(out, lang)

@@ -44,6 +44,19 @@ def strip_quotes(text: str) -> str:
         The stripped text; when stripping would leave nothing (a bare forward), the whole text
         without `>` lines, so the classifier still has something to read.
     """
+    result = own_lines(text)
+    if result:
+        return result
+    return "\n".join(x for x in text.split("\n") if not x.lstrip().startswith(">")).strip()
+
+
+def own_lines(text: str) -> str:
+    """Only the author's own lines, with no fallback: empty for a bare forward or a reply that
+    only quotes. What a person typed, for deciding what they said (a code, a refusal).
+
+    Args:
+        text: plain text with Unix newlines.
+    """
     lines = text.split("\n")
     kept: list[str] = []
     for i, line in enumerate(lines):
@@ -65,10 +78,7 @@ def strip_quotes(text: str) -> str:
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)
-    result = "\n".join(kept).strip()
-    if result:
-        return result
-    return "\n".join(x for x in lines if not x.lstrip().startswith(">")).strip()
+    return "\n".join(kept).strip()
 
 
 def clean_subject(subject: str) -> str:

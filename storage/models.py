@@ -165,7 +165,8 @@ class InboundMessage(SQLModel, table=True):
 
 
 class VerificationChallenge(SQLModel, table=True):
-    """A code sent to the address on file; only its hash is stored."""
+    """A code sent to an address (on file for consent, or a new one for ownership); only its
+    hash is stored, and `sent_to_pseudonym` is the keyed form of the exact address."""
 
     __tablename__ = "verification_challenge"
 
@@ -173,10 +174,12 @@ class VerificationChallenge(SQLModel, table=True):
     case_id: int = Field(foreign_key="dsr_case.id", index=True)
     code_hash: str = Field(max_length=128)
     message_id: str | None = Field(default=None, max_length=998, index=True)
-    sent_to_pseudonym: str = Field(max_length=64)
+    sent_to_pseudonym: str = Field(max_length=64, index=True)
+    purpose: str = Field(default="consent", max_length=16)  # consent | ownership
     expires_at: datetime
     attempts: int = 0
     max_attempts: int = 5
+    stray_attempts: int = 0  # wrong codes in mails that may be forged (never revoke)
     used_at: datetime | None = None
     revoked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -12,8 +12,12 @@ import unicodedata
 
 
 def normalise_identity(identity: str) -> str:
-    """Case-fold, trim and NFC-normalise an identity so the same person maps to one pseudonym."""
-    return unicodedata.normalize("NFC", identity.strip()).casefold()
+    """Lower-case, trim and NFC-normalise an identity so the same person maps to one pseudonym.
+
+    `str.lower`, never `str.casefold`: casefolding maps `ß` to `ss`, so `straße@…` and
+    `strasse@…` — two mailboxes, two people — would share a pseudonym.
+    """
+    return unicodedata.normalize("NFC", identity.strip()).lower()
 
 
 def _mac(key: bytes, domain: str, value: str) -> str:

@@ -54,10 +54,12 @@ async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -
     assert case.state == CaseState.AWAITING_VERIFICATION, (case.intents, case.state)
     challenge = h.sent_to(ALICE, "challenge")
     assert len(challenge) == 1 and _has_code(challenge[0]), [m["Subject"] for m in h.sent]
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(challenge[-1]))
+    assert code
     reply = letter(
         ALICE,
         f"Re: {challenge[-1]['Subject']}",
-        "Yes, that was me.",
+        f"Yes, that was me. {code.group(0)}",
         in_reply_to=str(challenge[-1]["Message-ID"]),
     )
     await h.receive(reply)

@@ -148,9 +148,12 @@ async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Har
     case_id, challenge = await _case_with_challenge(h)
     real = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _text(challenge))
     assert real
+    answering = {"in_reply_to": str(challenge["Message-ID"])}  # a reply to the challenge itself
     for guess in ("AAAA-BBBB", "CCCC-DDDD", "EEEE-FFFF", "GGGG-HHHH", "JJJJ-KKKK"):
-        await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {guess}"))
-    await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {real.group(0)}"))
+        await h.receive(letter(ALICE, f"[DSR-{case_id}] code", f"My code is {guess}", **answering))
+    await h.receive(
+        letter(ALICE, f"[DSR-{case_id}] code", f"My code is {real.group(0)}", **answering)
+    )
     (case,) = await h.cases()
     assert case.state == CaseState.AWAITING_VERIFICATION
     async with h.desk.sessions() as s:
@@ -158,14 +161,21 @@ async def test_guessed_codes_fail_and_the_challenge_is_revoked_at_the_cap(h: Har
     assert stored.revoked_at is not None and stored.code_hash == ""
 
 
+def _code(msg: EmailMessage) -> str:
+    found = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _text(msg))
+    assert found, "the challenge carries a code"
+    return found.group(0)
+
+
 async def test_reused_and_expired_codes_fail(h: Harness) -> None:
     _, challenge = await _case_with_challenge(h)
+    code = _code(challenge)
     async with h.desk.sessions() as s, s.begin():
         (stored,) = (await s.exec(select(VerificationChallenge))).all()
         stored.expires_at = utcnow() - timedelta(seconds=1)
         s.add(stored)
     reply = letter(
-        ALICE, f"Re: {challenge['Subject']}", "yes", in_reply_to=str(challenge["Message-ID"])
+        ALICE, f"Re: {challenge['Subject']}", code, in_reply_to=str(challenge["Message-ID"])
     )
     await h.receive(reply)
     (case,) = await h.cases()
@@ -178,7 +188,7 @@ async def test_reused_and_expired_codes_fail(h: Harness) -> None:
         letter(
             ALICE,
             f"Re: {challenge['Subject']}",
-            "yes, really",
+            f"yes, really: {code}",
             in_reply_to=str(challenge["Message-ID"]),
         )
     )
@@ -188,15 +198,10 @@ async def test_reused_and_expired_codes_fail(h: Harness) -> None:
         again = await verify.answer(
             s,
             case,
-            verify.Reply(
-                sender_pseudonym=h.desk.pseudonym(ALICE),
-                references=(str(challenge["Message-ID"]),),
-                text="yes",
-                dmarc=None,
-            ),
+            verify.Reply(sender_key=h.desk.address_key(ALICE), text=code, dmarc=None),
             key=h.desk.key,
         )
-    assert again is verify.Verdict.USED
+    assert again.verdict is verify.Verdict.USED
 
 
 async def test_application_logs_hold_no_personal_data(
@@ -217,9 +222,14 @@ async def test_application_logs_hold_no_personal_data(
     (challenge,) = h.sent_to(ALICE, "challenge")
     await h.receive(
         letter(
-            ALICE, f"Re: {challenge['Subject']}", "yes", in_reply_to=str(challenge["Message-ID"])
+            ALICE,
+            f"Re: {challenge['Subject']}",
+            f"yes {_code(challenge)}",
+            in_reply_to=str(challenge["Message-ID"]),
         )
     )
+    (case,) = await h.cases()
+    assert case.state == CaseState.AWAITING_APPROVAL
     await actions.approve(h.desk, case.reference, "cli:dpo")
     await h.settle()
     ours = [r for r in caplog.records if r.name != "mail.log"]  # mail.log: the test SMTP server

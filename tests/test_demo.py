@@ -33,5 +33,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "DSR-7": "needs_triage",  # not a data-subject request
     }, out
     assert "personal-data.json" in out
+    # the customers verified by typing their code, as the challenge asks
+    assert len(re.findall(r"with the code [A-Z2-9]{4}-[A-Z2-9]{4}", out)) == 3, out
     # the impostor got exactly one mail, the acknowledgement
     assert out.count("to mallory@evil.example") == 1

@@ -142,3 +142,24 @@ async def test_challenge_and_mail_go_to_the_spelling_on_file(casefold: Executor)
     assert verified_address(case) == STORED
     # The executor finds the subject again by the spelling on file (what _execute passes).
     assert (await casefold.subject(STORED)).account_pk == 1
+
+
+async def test_replies_match_the_challenged_address_lower_cased_with_casefold(
+    casefold: Executor,
+) -> None:
+    from bot.work.desk import Desk
+
+    desk: Any = SimpleNamespace(key=b"k" * 32, executor=casefold)
+    # the reply's lower-case spelling is the stored address, by lower(), never casefold()
+    assert Desk.address_key(desk, ASKED) == Desk.address_key(desk, STORED)
+    assert Desk.address_key(desk, "straße@example.de") != Desk.address_key(
+        desk, "strasse@example.de"
+    )
+
+
+async def test_replies_match_only_the_address_as_stored_with_exact(exact: Executor) -> None:
+    from bot.work.desk import Desk
+
+    desk: Any = SimpleNamespace(key=b"k" * 32, executor=exact)
+    assert Desk.address_key(desk, ASKED) != Desk.address_key(desk, STORED)
+    assert Desk.address_key(desk, STORED) == Desk.address_key(desk, "Erika.Muster@example.de")

@@ -21,7 +21,23 @@ from tests.servers.smtp import SmtpServer
 
 CONTEXT: dict[str, dict[str, object]] = {
     "acknowledgement": {"intents": ["see", "delete"], "due_date": date(2026, 12, 29)},
-    "challenge": {"code": "483921", "expires_at": datetime(2026, 12, 1, 10, 0, tzinfo=UTC)},
+    "challenge": {
+        "code": "K7Q2-M9XD",
+        "expires_at": datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        "asked_on": date(2026, 11, 24),
+        "requester": "eve@evil.example",
+        "asks": [
+            {"kind": "delete"},
+            {"kind": "change_email", "old": "alice@customer.example", "new": "eve@evil.example"},
+            {"kind": "change", "fields": ["phone"]},
+            {"kind": "see"},
+        ],
+    },
+    "challenge_new_address": {
+        "code": "K7Q2-M9XD",
+        "expires_at": datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        "asked_on": date(2026, 11, 24),
+    },
     "rejected": {"reason": "we could not find the order you mention"},
     "access_package": {},
     "change_done": {"fields": ["phone", "street"]},
@@ -62,7 +78,11 @@ def build(template: str = "acknowledgement", lang: str = "en", **kw: object) -> 
 def test_every_template_renders_in_every_language(template: str, lang: str) -> None:
     out = render(template, lang=lang, context={"case_ref": "DSR-12", **CONTEXT[template]})
     # challenge and verification_failed are rewritten with issue #14; until then English
-    assert out.lang == lang or template in {"challenge", "verification_failed"}
+    assert out.lang == lang or template in {
+        "challenge",
+        "challenge_new_address",
+        "verification_failed",
+    }
     lang = out.lang
     assert out.subject and "\n" not in out.subject
     assert "[DSR-12]" in out.text  # the "keep the reference" line
@@ -227,3 +247,32 @@ async def test_hostile_customer_message_cannot_inject_headers_into_the_reply(
     back = parse_message(got.data, trusted_authserv_id=None, max_bytes=1_000_000)
     assert detect_robot(back, own_domain=DOMAIN, own_addresses=frozenset()) is RobotKind.OWN_MAIL
     assert referenced_case(back, own_domain=DOMAIN) == 12
+
+
+#: What each language's challenge must say: the refusal word and "nothing will happen".
+AT_STAKE = {
+    "en": ("Someone asked us to delete your account", "reply NO", "nothing will happen"),
+    "nl": ("uw account en uw persoonsgegevens te verwijderen", "antwoord dan NEE", "gebeurt niets"),
+    "de": ("Ihr Konto und Ihre personenbezogenen Daten zu löschen", "NEIN", "geschieht nichts"),
+    "fr": ("supprimer votre compte", "répondez NON", "rien ne se passera"),
+    "es": ("eliminemos su cuenta", "responda NO", "no ocurrirá nada"),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_challenge_says_what_is_at_stake_in_every_language(lang: str) -> None:
+    context = {"case_ref": "DSR-1", **CONTEXT["challenge"]}
+    text = render("challenge", lang=lang, context=context).text
+    for words in AT_STAKE[lang]:
+        assert words in text, (lang, words)
+    assert "K7Q2-M9XD" in text and "eve@evil.example" in text  # the code, and who asked
+    assert "alice@customer.example" in text  # the change of address names both addresses
+    assert "2026" in text and "24" in text  # when it was asked
+    mine = render("challenge", lang=lang, context={**context, "requester": None}).text
+    assert "eve@evil.example" in mine.split("K7Q2-M9XD")[0]  # only as the new address
+    new = render(
+        "challenge_new_address",
+        lang=lang,
+        context={"case_ref": "DSR-1", **CONTEXT["challenge_new_address"]},
+    ).text
+    assert "K7Q2-M9XD" in new and "@" not in new  # names no account and nobody who asked

@@ -21,7 +21,7 @@ from mail.errors import TemplateError
 from mail.i18n import FIELD_NAMES, KEPT_DATA, LANGUAGES
 
 #: Templates another issue (#14, verification) rewrites; they fall back to English meanwhile.
-ENGLISH_ONLY_FOR_NOW = frozenset({"challenge", "verification_failed"})
+ENGLISH_ONLY_FOR_NOW = frozenset({"challenge", "challenge_new_address", "verification_failed"})
 LONG = "x" * 3000
 
 INVOICE = {"table": "invoice", "what": "Invoices", "why": "tax law", "until": "2036-12-31"}
@@ -34,7 +34,32 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
         "one": {"intents": ["see"], "due_date": "2027-01-04"},
         "several": {"intents": ["see", "change", "delete"], "due_date": "2027-02-28"},
     },
-    "challenge": {"one": {"code": "ABCD-EFGH", "expires_at": "2026-12-11T10:00:00+00:00"}},
+    "challenge": {
+        "one": {
+            "code": "ABCD-EFGH",
+            "expires_at": "2026-12-11T10:00:00+00:00",
+            "asked_on": "2026-12-04",
+            "requester": None,
+            "asks": [{"kind": "delete"}],
+        },
+        "e-mail change, from someone else": {
+            "code": "ABCD-EFGH",
+            "expires_at": "2026-12-11T10:00:00+00:00",
+            "asked_on": "2026-12-04",
+            "requester": "eve@example.net",
+            "asks": [
+                {"kind": "change_email", "old": "a@example.org", "new": "eve@example.net"},
+                {"kind": "change", "fields": ["phone"]},
+            ],
+        },
+    },
+    "challenge_new_address": {
+        "one": {
+            "code": "ABCD-EFGH",
+            "expires_at": "2026-12-11T10:00:00+00:00",
+            "asked_on": "2026-12-04",
+        }
+    },
     "rejected": {"short": {"reason": "no order"}, "long": {"reason": LONG}},
     "access_package": {"plain": {}},
     "change_done": {

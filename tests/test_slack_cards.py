@@ -41,7 +41,7 @@ def example_facts() -> CardFacts:
         confidence=0.91,
         channel="email",
         requester="jane.doe@example.com",
-        verification="Verified: the subject replied to the challenge from an address on file",
+        verification="Verified: the code was typed in a reply from the address on file",
         found=(
             ("Your customer account", 1),
             ("Newsletter subscriptions", 1),

@@ -120,3 +120,31 @@ def test_signature_problem(headers: dict[str, str] | None, age: int, why: str | 
         headers = sign(body, ts=now - age)
     headers = {k: v.replace("{ts}", str(now)) for k, v in headers.items()}
     assert signature_problem(SECRET, body, headers, now) == why
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({"X-Slack-Request-Timestamp": "²", "X-Slack-Signature": "v0=00"}, "bad_timestamp"),
+        (
+            {"X-Slack-Request-Timestamp": "١٧٠٠٠٠٠٠٠٠", "X-Slack-Signature": "v0=00"},
+            "bad_timestamp",
+        ),
+        ({"X-Slack-Request-Timestamp": "9" * 40, "X-Slack-Signature": "v0=00"}, "bad_timestamp"),
+        ({}, "missing_headers"),
+        ({"X-Slack-Signature": "v0=00"}, "missing_headers"),
+        ({"X-Slack-Request-Timestamp": "{now}"}, "missing_headers"),
+    ],
+    ids=["superscript-two", "arabic-indic-digits", "forty-digits", "none", "no-ts", "no-sig"],
+)
+async def test_malformed_signature_headers_get_401_and_an_audit_entry(
+    slack_rig: SlackRig, headers: dict[str, str], why: str
+) -> None:
+    ref = await slack_rig.staff_case(["see"])
+    body = slack_rig.form(slack_rig.click_payload("UAPP1", "verify_manually", ref))
+    sent = {k: v.replace("{now}", str(int(time.time()))) for k, v in headers.items()}
+    assert await slack_rig.post(body, headers=sent) == 401  # never a 500
+    (event,) = await slack_rig.audits("slack_request_refused")
+    assert event.actor == "slack:unverified" and f'"why":"{why}"' in event.details
+    assert slack_rig.fake.named("views.open") == []
+    assert (await slack_rig.case(ref)).state == CaseState.AWAITING_VERIFICATION

@@ -48,6 +48,17 @@ class CaseData(BaseModel):
     staff_intake: bool = False
     subject: SubjectFacts | None = None
     verified_address: str | None = None
+    #: The new e-mail address a change asks for; it is challenged too (does the requester hold it?).
+    new_address: str | None = None
+    #: Which challenges were answered with their code: `consent` (an address on file) and, for a
+    #: change of the e-mail on file, `ownership` (the new address).
+    confirmations: tuple[str, ...] = ()
+    #: The subject refused the request (a NO, a denial, or a question without the code).
+    refused_by_subject: bool = False
+    #: Challenges not sent because of a per-address limit, with the reason (a burst).
+    withheld: tuple[str, ...] = ()
+    #: Replies that could not count: not from the challenged address, DMARC failures, copies.
+    ignored_replies: int = 0
     manual_verification_reason: str | None = None
     #: Why carrying the case out failed, in plain words for staff.
     failure: str | None = None

@@ -9,7 +9,8 @@ event and its outbox rows are written in the caller's one transaction.
     A change request that names no field goes to triage (needs_field) and comes back with
     `supply_change` once staff gave the field and value.
 
-Side exits: needs_triage (triage), rejected (reject), expired (expire), failed (fail).
+Side exits: needs_triage (triage), rejected (reject; subject_refused when the challenged address
+says no), expired (expire), failed (fail).
 Self-loops (extend, remind, note) keep the state but are events, so they are audited too.
 """
 
@@ -61,6 +62,7 @@ class Event(StrEnum):
     RECLASSIFY = "reclassify"  # staff chose intents: start over from received
     VERIFY = "verify"  # challenge answered
     VERIFY_MANUALLY = "verify_manually"  # staff verified by other means, with a reason
+    SUBJECT_REFUSED = "subject_refused"  # the challenged address said no: closed, nothing done
     APPROVE = "approve"
     AUTO_APPROVE = "auto_approve"  # the policy needs no human (unsubscribe, concern ack)
     REJECT = "reject"
@@ -99,6 +101,7 @@ _MOVES: dict[tuple[CaseState, Event], CaseState] = {
     (S.NEEDS_TRIAGE, E.REJECT): S.REJECTED,
     (S.AWAITING_VERIFICATION, E.VERIFY): S.AWAITING_APPROVAL,
     (S.AWAITING_VERIFICATION, E.VERIFY_MANUALLY): S.AWAITING_APPROVAL,
+    (S.AWAITING_VERIFICATION, E.SUBJECT_REFUSED): S.REJECTED,
     (S.AWAITING_VERIFICATION, E.EXPIRE): S.EXPIRED,
     (S.AWAITING_VERIFICATION, E.REJECT): S.REJECTED,
     (S.AWAITING_VERIFICATION, E.RECLASSIFY): S.RECEIVED,

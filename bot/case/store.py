@@ -218,6 +218,69 @@ async def open_challenges(session: AsyncSession, case_id: int) -> list[Verificat
     return list((await session.exec(stmt)).all())
 
 
+async def case_challenges(session: AsyncSession, case_id: int) -> list[VerificationChallenge]:
+    """Every challenge of a case, answered or not, oldest first."""
+    stmt = (
+        select(VerificationChallenge)
+        .where(VerificationChallenge.case_id == case_id)
+        .order_by(col(VerificationChallenge.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def challenge_by_code(
+    session: AsyncSession, sent_to: str, code_hashes: Sequence[str], *, now: datetime
+) -> VerificationChallenge | None:
+    """The open, unexpired challenge sent to `sent_to` (an address key) whose code hash is one
+    of `code_hashes`, newest first (a fresh mail that carries a code finds its case by it)."""
+    if not code_hashes:
+        return None
+    stmt = (
+        select(VerificationChallenge)
+        .where(
+            VerificationChallenge.sent_to_pseudonym == sent_to,
+            col(VerificationChallenge.code_hash).in_(list(code_hashes)),
+            col(VerificationChallenge.used_at).is_(None),
+            col(VerificationChallenge.revoked_at).is_(None),
+            col(VerificationChallenge.expires_at) > now,
+        )
+        .order_by(col(VerificationChallenge.id).desc())
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def challenges_sent_since(session: AsyncSession, sent_to: str, since: datetime) -> int:
+    """How many challenges went to `sent_to` (an address key) since `since`, for any case."""
+    stmt = (
+        select(func.count())
+        .select_from(VerificationChallenge)
+        .where(
+            VerificationChallenge.sent_to_pseudonym == sent_to,
+            col(VerificationChallenge.created_at) >= since,
+        )
+    )
+    return int((await session.exec(stmt)).one())
+
+
+async def open_challenge_intents(
+    session: AsyncSession, sent_to: str, *, now: datetime, other_than: int
+) -> list[list[str]]:
+    """The intents of other cases still waiting on an open challenge to `sent_to`."""
+    stmt = (
+        select(Case.intents)
+        .join(VerificationChallenge, col(VerificationChallenge.case_id) == col(Case.id))
+        .where(
+            VerificationChallenge.sent_to_pseudonym == sent_to,
+            col(VerificationChallenge.used_at).is_(None),
+            col(VerificationChallenge.revoked_at).is_(None),
+            col(VerificationChallenge.expires_at) > now,
+            col(Case.state) == CaseState.AWAITING_VERIFICATION,
+            col(Case.id) != other_than,
+        )
+    )
+    return [list(i) for i in (await session.exec(stmt)).all()]
+
+
 async def record_approval(
     session: AsyncSession, case: Case, actor: str, decision: str, reason: str | None = None
 ) -> None:
@@ -244,9 +307,18 @@ async def add_training_label(session: AsyncSession, label: TrainingLabel) -> Non
 
 
 async def add_outbox(
-    session: AsyncSession, case: Case | None, items: Sequence[OutboxItem], *, domain: str
+    session: AsyncSession,
+    case: Case | None,
+    items: Sequence[OutboxItem],
+    *,
+    domain: str,
+    not_before: datetime | None = None,
 ) -> list[Outbox]:
-    """Store outbox rows (of `case`, or of none); mail rows get a stable Message-ID (no commit)."""
+    """Store outbox rows (of `case`, or of none); mail rows get a stable Message-ID (no commit).
+
+    Args:
+        not_before: send no earlier than this (default: at once).
+    """
     case_id = case.id if case is not None else None
     rows = [
         Outbox(
@@ -255,6 +327,7 @@ async def add_outbox(
             template=item.template,
             payload=dict(item.payload),
             message_id=item.message_id,
+            next_attempt_at=not_before or utcnow(),
         )
         for item in items
     ]

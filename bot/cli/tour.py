@@ -256,7 +256,7 @@ async def _show_sorted(desk: Desk, say: Callable[[str], None]) -> None:
 
 
 async def _customers_confirm(demo: Demo, desk: Desk, say: Callable[[str], None]) -> None:
-    say("\n3. The real customers confirm by replying to the challenge; the impostor cannot:")
+    say("\n3. The real customers confirm by typing the challenge's code; the impostor cannot:")
     requesters = {c.reference: c.requester_address for c in await _cases(desk)}
     for mail in demo.sent():
         code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", _body(mail))
@@ -273,10 +273,10 @@ async def _customers_confirm(demo: Demo, desk: Desk, say: Callable[[str], None])
         demo.customer_writes(
             to,
             f"Re: {mail['Subject']}",
-            "Yes, this was me.",
+            f"Yes, this was me. My code is {code.group(0)}.",
             in_reply_to=str(mail["Message-ID"]),
         )
-        say(f"   {to:<24} replies to {mail['Subject']}")
+        say(f"   {to:<24} replies to {mail['Subject']} with the code {code.group(0)}")
 
 
 async def _officer_approves(desk: Desk, say: Callable[[str], None]) -> None:

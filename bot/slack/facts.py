@@ -27,20 +27,42 @@ _SLACK_USER = re.compile(r"^slack:([UW][A-Z0-9]{2,20})$")
 
 
 def verification_text(case: Case) -> str:
-    """How far the requester's identity is established (our words; mrkdwn)."""
+    """How far the requester's identity is established, and how (our words; mrkdwn)."""
     by = case.verified_by
-    if by == "reply":
+    data = case_data(case)
+    if data.refused_by_subject:
+        return (
+            ":no_entry: *Refused by the subject*: the challenged address answered that it did "
+            "not make this request. Closed, nothing done"
+        )
+    if by == "code":
+        return "Verified: the code was typed in a reply from the address on file"
+    if by == "code_old_and_new_address":
+        return (
+            "Verified: e-mail change confirmed by both addresses (the code from the address on "
+            "file, and the code from the new address)"
+        )
+    if by == "reply":  # before codes were required (cases verified by an older version)
         return "Verified: the subject replied to the challenge from an address on file"
     if by:
         user = _SLACK_USER.match(by)
         who = f"<@{user.group(1)}>" if user else escape(by, 64)
         return f"Verified by hand by {who} (reason in the audit log)"
-    subject = case_data(case).subject
+    subject = data.subject
     if case.state == CaseState.AWAITING_VERIFICATION and subject is not None:
         n = len(subject.addresses)
         if n == 0:
             return "No account found for the identifiers given: nobody to verify against"
-        text = f"Challenge sent to {n} address(es) on file; waiting for the reply"
+        text = f"Challenge sent to {n} address(es) on file; waiting for the code"
+        if data.new_address:
+            done = set(data.confirmations)
+            text = (
+                "E-mail change: challenges to the address on file "
+                f"({'confirmed' if 'consent' in done else 'waiting'}) and to the new address "
+                f"({'confirmed' if 'ownership' in done else 'waiting'}); both codes are needed"
+            )
+        if data.withheld:
+            text += f"; {len(data.withheld)} challenge(s) withheld by the per-address limit"
         return text + ("; several accounts match" if subject.ambiguous else "")
     if case.state in {CaseState.RECEIVED, CaseState.NEEDS_TRIAGE}:
         return "Not started"
@@ -53,6 +75,19 @@ def case_notes(case: Case, approvals: int, needed: int) -> tuple[str, ...]:
     if case.state == CaseState.AWAITING_APPROVAL and needed > 1:
         notes.append(f"Approvals: {approvals} of {needed} (four-eyes for deletion)")
     data = case_data(case)
+    if data.refused_by_subject:
+        notes.append(":no_entry: *The subject refused this request* (audit: case_subject_refused)")
+    if data.withheld:
+        why = ", ".join(sorted(set(data.withheld)))
+        notes.append(
+            f":warning: *Challenge burst*: {len(data.withheld)} challenge(s) not sent ({why}); "
+            "see the audit log (challenge_withheld)"
+        )
+    if data.ignored_replies:
+        notes.append(
+            f":warning: {data.ignored_replies} reply(ies) could not count: not from the "
+            "challenged address, DMARC failed, or a copy of our mail (audit: verification_refused)"
+        )
     if data.dmarc == "fail":
         notes.append(":warning: DMARC failed for the sender address: identity only by challenge")
     if data.processor:

@@ -27,6 +27,16 @@ NOTES = {
     "processor_data": "The request mentions domain-registration data, which we hold as a "
     "processor for resellers: the customer was pointed to their reseller.",
     "customer_replied": "The customer replied by e-mail (see the mailbox).",
+    "challenge_withheld": ":warning: *Challenge burst*: a challenge was not sent because an "
+    "address on file reached its limit (challenges per day, or one open challenge per intent). "
+    "Someone may be trying to flood the subject; see the audit log (`challenge_withheld`).",
+    "subject_refused": ":no_entry: *The subject refused*: the address on file answered that it "
+    "did not make this request (or asked what it was). Closed without any action on the data.",
+    "replies_ignored": ":warning: Replies to the challenge that could not count arrived (not "
+    "from the challenged address, a DMARC failure, or a copy of our mail): see the audit log "
+    "(`verification_refused`).",
+    "confirmed_one": "One of two confirmations arrived (the e-mail change needs the code from "
+    "the address on file and from the new address).",
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.case.policy import Policy
+from bot.case.verify import address_key
 from bot.settings import Settings
 from storage.customer import Executor
 from storage.pseudonym import pseudonym
@@ -51,6 +52,11 @@ class Desk:
     def pseudonym(self, identity: str) -> str:
         """The keyed pseudonym of an identity (for the audit log and comparisons)."""
         return pseudonym(self.key, identity)
+
+    def address_key(self, address: str) -> str:
+        """The keyed form of an exact address, for the challenge sender check (the local part
+        lower-cased only when the data map says `email_match: casefold`)."""
+        return address_key(self.key, address, casefold_local=self.executor.datamap.casefold_email)
 
     def customer_actor(self, address: str | None) -> str:
         """`customer:<pseudonym>` for audit events caused by a customer."""

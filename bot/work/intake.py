@@ -30,17 +30,19 @@ from bot.case.store import add_outbox, get_case
 from bot.errors import CaseNotFound
 from bot.work.desk import Desk
 from bot.work.parsing import PARSER
+from bot.work.pipeline import to_requester
 from intents.classify import classify
 from intents.extract import extract
 from mail.envelope import first_look
 from mail.errors import MailParseError
 from mail.intake import Fetched, Outcome
 from mail.parse import SYNTHETIC_DOMAIN, ParsedMessage
+from mail.quotes import clean_subject, own_lines
 from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, InboundMessage, RecordKind, utcnow
+from storage.models import Case, InboundMessage, RecordKind, VerificationChallenge, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +253,10 @@ async def _process(
         log.info("inbound %s recorded as %s (%s)", msg.sha256[:12], kind, robot)
         return Ingested(Outcome.PROCESSED, kind)
     number = referenced_case(msg, own_domain=settings.own_domain)
+    if number is None:
+        # No thread and no [DSR-n]: a fresh mail from a challenged address carrying the code of
+        # one of its open challenges answers that challenge (found by code hash and sender).
+        number = await _case_by_code(desk, session, msg)
     if number is not None:
         try:
             case = await get_case(session, number, for_update=True)
@@ -296,6 +302,31 @@ async def _request(
     return Ingested(Outcome.PROCESSED, "request", case.reference)
 
 
+async def _case_by_code(desk: Desk, session: AsyncSession, msg: ParsedMessage) -> int | None:
+    """The case of an open challenge to the sender whose code the customer typed, if any."""
+    if not msg.from_addr:
+        return None
+    codes = verify.codes_in(_own_reply(msg).text)
+    hashes = [verify.hash_code(desk.key, c) for c in codes]
+    found = await store.challenge_by_code(
+        session, desk.address_key(msg.from_addr), hashes, now=utcnow()
+    )
+    return found.case_id if found is not None else None
+
+
+def _own_reply(msg: ParsedMessage, sender_key: str = "") -> verify.Reply:
+    """A reply as verification judges it: only the customer's own lines count (quoted text,
+    a forwarded challenge or a signature never do), plus the subject they sent."""
+    body = own_lines(msg.text)[:20_000]
+    return verify.Reply(
+        sender_key=sender_key,
+        text=f"{body}\n{msg.subject}",
+        dmarc=msg.auth.dmarc if msg.auth else None,
+        references=tuple(dict.fromkeys([*msg.in_reply_to, *msg.references])),
+        words=f"{body}\n{clean_subject(msg.subject)}",
+    )
+
+
 async def _reply(
     desk: Desk, session: AsyncSession, row: InboundMessage, case: Case, msg: ParsedMessage
 ) -> Ingested:
@@ -303,7 +334,7 @@ async def _reply(
     await _stamp(session, row, RecordKind.REPLY, case_id=case.id, sender_pseudonym=sender)
     actor = desk.customer_actor(msg.from_addr)
     if case.state == CaseState.AWAITING_VERIFICATION:
-        await _verification_reply(desk, session, case, msg, sender, actor)
+        await _verification_reply(desk, session, case, msg, actor)
     else:
         await transition(
             session,
@@ -319,62 +350,168 @@ async def _reply(
     return Ingested(Outcome.PROCESSED, "reply", case.reference)
 
 
+def _challenged_address(
+    desk: Desk, case: Case, challenge: VerificationChallenge | None
+) -> str | None:
+    """The address a challenge went to, as we hold it (on file, or the new address asked for)."""
+    if challenge is None:
+        return None
+    data = case_data(case)
+    known = [*(data.subject.addresses if data.subject else ()), *filter(None, [data.new_address])]
+    return next((a for a in known if desk.address_key(a) == challenge.sent_to_pseudonym), None)
+
+
 async def _verification_reply(
-    desk: Desk, session: AsyncSession, case: Case, msg: ParsedMessage, sender: str, actor: str
+    desk: Desk, session: AsyncSession, case: Case, msg: ParsedMessage, actor: str
 ) -> None:
-    reply = verify.Reply(
-        sender_pseudonym=sender,
-        references=tuple(dict.fromkeys([*msg.in_reply_to, *msg.references])),
-        text=msg.text[:20_000],
-        dmarc=msg.auth.dmarc if msg.auth else None,
-    )
-    verdict = await verify.answer(session, case, reply, key=desk.key)
+    sender_key = desk.address_key(msg.from_addr) if msg.from_addr else ""
+    result = await verify.answer(session, case, _own_reply(msg, sender_key), key=desk.key)
+    verdict = result.verdict
     if verdict is verify.Verdict.OK:
-        outbox: list[OutboxItem] = []
-        if desk.slack_enabled:
-            outbox.append(slack_item("case_card", case=case.reference))
-        await transition(
-            session,
-            case,
-            Event.VERIFY,
-            actor=actor,
-            details={"method": "reply", "sender": sender},
-            changes={
-                "verified_by": "reply",
-                "next_action_at": None,
-                "subject_pseudonym": sender,
-                "data": case_data(case).with_(verified_address=msg.from_addr).to_json(),
-            },
-            outbox=outbox,
-            domain=desk.settings.own_domain,
-        )
+        await _confirmed(desk, session, case, result.challenge, actor)
         return
+    if verdict in verify.REFUSALS:
+        await _refused(desk, session, case, verdict, actor)
+        return
+    counted = verdict in verify.COUNTED
     await audit.append(
         session,
         action="verification_refused",
         actor=actor,
         case_ref=case.reference,
-        details={"verdict": verdict.value},
+        details={"verdict": verdict.value, "counted": counted},
     )
-    if verdict in {verify.Verdict.WRONG_CODE, verify.Verdict.NO_PROOF}:
-        subject = case_data(case).subject
-        on_file = subject.addresses if subject else ()
-        if msg.from_addr and any(desk.pseudonym(a) == sender for a in on_file):
-            await add_outbox(
-                session,
-                case,
-                [
-                    mail_item(
-                        "verification_failed",
-                        to=msg.from_addr,
-                        lang=case.language,
-                        context={"case_ref": case.reference},
-                        in_reply_to=msg.message_id,
-                        references=[*msg.references, msg.message_id],
-                    )
-                ],
-                domain=desk.settings.own_domain,
+    if counted:  # the challenged address itself wrote, without the right code: tell it
+        to = _challenged_address(desk, case, result.challenge)
+        if to is not None:
+            item = mail_item(
+                "verification_failed",
+                to=to,
+                lang=case.language,
+                context={"case_ref": case.reference},
+                in_reply_to=msg.message_id,
+                references=[*msg.references, msg.message_id],
             )
+            await add_outbox(session, case, [item], domain=desk.settings.own_domain)
+    elif verdict in verify.IGNORED:
+        await _ignored(desk, session, case)
+
+
+#: After this many ignored replies staff are told in the card's thread (and the card says so).
+IGNORED_ALERT = 3
+
+
+async def _ignored(desk: Desk, session: AsyncSession, case: Case) -> None:
+    """Count a reply that could not count, for the card; tell staff once there is a burst."""
+    data = case_data(case)
+    count = data.ignored_replies + 1
+    await store.apply_move(
+        session,
+        case,
+        {"data": data.with_(ignored_replies=count).to_json(), "version": case.version + 1},
+    )
+    if count == IGNORED_ALERT and desk.slack_enabled:
+        items = [
+            slack_item("thread_note", case=case.reference, note="replies_ignored"),
+            slack_item("case_card", case=case.reference),
+        ]
+        await add_outbox(session, case, items, domain=desk.settings.own_domain)
+
+
+async def _confirmed(
+    desk: Desk,
+    session: AsyncSession,
+    case: Case,
+    challenge: VerificationChallenge | None,
+    actor: str,
+) -> None:
+    """A code from the challenged address: the case is verified once every needed confirmation
+    is in (consent from an address on file; for an e-mail change, the new address too)."""
+    assert challenge is not None
+    purpose = verify.Purpose(challenge.purpose)
+    data = case_data(case)
+    data = data.with_(confirmations=tuple(dict.fromkeys([*data.confirmations, purpose.value])))
+    address = _challenged_address(desk, case, challenge)
+    if purpose is verify.Purpose.CONSENT and address is not None:
+        data = data.with_(verified_address=address)
+    challenges = await store.case_challenges(session, case.id or 0)
+    cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
+    if not verify.confirmed(challenges):
+        await transition(
+            session,
+            case,
+            Event.NOTE,
+            actor=actor,
+            details={"note": "confirmation", "purpose": purpose.value},
+            changes={"data": data.to_json()},
+            outbox=[slack_item("thread_note", case=case.reference, note="confirmed_one"), *cards]
+            if desk.slack_enabled
+            else [],
+            domain=desk.settings.own_domain,
+        )
+        return
+    both = any(c.purpose == verify.Purpose.OWNERSHIP for c in challenges)
+    verified = data.verified_address
+    await transition(
+        session,
+        case,
+        Event.VERIFY,
+        actor=actor,
+        details={"method": "code", "confirmations": list(data.confirmations)},
+        changes={
+            "verified_by": "code_old_and_new_address" if both else "code",
+            "next_action_at": None,
+            "subject_pseudonym": desk.pseudonym(verified) if verified else case.subject_pseudonym,
+            "data": data.to_json(),
+        },
+        outbox=cards,
+        domain=desk.settings.own_domain,
+    )
+
+
+async def _refused(
+    desk: Desk, session: AsyncSession, case: Case, verdict: verify.Verdict, actor: str
+) -> None:
+    """The challenged address said no (or asked what this is, without the code): close the
+    case without any action, revoke its codes, and tell staff and the requester."""
+    data = case_data(case)
+    now = utcnow()
+    on_file = {
+        c.sent_to_pseudonym
+        for c in await store.case_challenges(session, case.id or 0)
+        if c.purpose == verify.Purpose.CONSENT
+    }
+    await verify.revoke_open(session, case, now)
+    outbox: list[OutboxItem] = []
+    if desk.slack_enabled:
+        outbox = [
+            slack_item("thread_note", case=case.reference, note="subject_refused"),
+            slack_item("case_card", case=case.reference),
+        ]
+    expiry = case.next_action_at or now
+    await transition(
+        session,
+        case,
+        Event.SUBJECT_REFUSED,
+        actor=actor,
+        details={"verdict": verdict.value},
+        changes={"next_action_at": None, "data": data.with_(refused_by_subject=True).to_json()},
+        outbox=outbox,
+        domain=desk.settings.own_domain,
+    )
+    requester = case.requester_address
+    if requester:
+        # The same words, at the same moment, as for a request nobody answered (its expiry):
+        # a requester who does not hold the address learns nothing about whether it exists.
+        # The holder of an address on file who asked and then refused is told at once.
+        asked_by_holder = desk.address_key(requester) in on_file
+        await add_outbox(
+            session,
+            case,
+            [to_requester(desk, case, "expired")],
+            domain=desk.settings.own_domain,
+            not_before=None if asked_by_holder else max(expiry, now),
+        )
 
 
 async def _alert(

@@ -99,6 +99,11 @@ class OutboxWorker:
                     utcnow(),
                     None,
                 )
+                context = current.payload.get("context")
+                if isinstance(context, dict) and "code" in context:
+                    # The clear code was kept only to write the mail: from now on, its hash only.
+                    kept = {k: v for k, v in context.items() if k != "code"}
+                    current.payload = {**current.payload, "context": kept}
                 await audit.append(
                     session,
                     action=f"{current.kind}_sent",

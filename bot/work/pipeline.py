@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.contextvars import bound_contextvars
 
 from bot.case import store, verify
@@ -25,6 +26,7 @@ from bot.case.policy import Route, ordered, route
 from bot.case.store import add_outbox, get_case
 from bot.work.desk import Desk
 from intents.labels import Intent
+from storage import audit
 from storage.customer import (
     AmbiguousSubject,
     CustomerStoreError,
@@ -102,7 +104,7 @@ def _ack_context(case: Case) -> dict[str, Any]:
     }
 
 
-def _to_requester(
+def to_requester(
     desk: Desk, case: Case, template: str, *, completes: bool = False, **context: Any
 ) -> OutboxItem:
     """A mail to whoever wrote, threaded under their message. Never carries personal data."""
@@ -162,7 +164,7 @@ async def _route(desk: Desk, case: Case) -> None:
         )
         return
     if where is Route.CONCERN:
-        ack = _to_requester(
+        ack = to_requester(
             desk,
             case,
             "concern_ack",
@@ -205,7 +207,7 @@ async def _route(desk: Desk, case: Case) -> None:
                 actor="system",
                 details={"unsubscribed": _total(result.counts)},
                 changes={"next_action_at": None},
-                outbox=[_to_requester(desk, case, "unsubscribe_done", completes=True), *cards],
+                outbox=[to_requester(desk, case, "unsubscribe_done", completes=True), *cards],
                 domain=domain,
             )
         return
@@ -260,6 +262,48 @@ def _acknowledge(case: Case) -> OutboxItem:
     )
 
 
+def _new_address(desk: Desk, case: Case) -> str | None:
+    """The new e-mail address a change asks for, when the e-mail on file is what changes."""
+    datamap = desk.executor.datamap
+    account = datamap.account_table
+    identity = (datamap.tables[account].find.identity or {}) if account else {}
+    column = identity.get("email")
+    if Intent.CHANGE not in case.intents or column is None:
+        return None
+    return dict(case_data(case).changes).get(column)
+
+
+def _asks(case: Case, old: str, new: str | None) -> list[dict[str, Any]]:
+    """What the challenge to `old` says was asked (template context; see `mail.i18n.ASKED`)."""
+    asks: list[dict[str, Any]] = []
+    for intent in ordered(case.intents):
+        if intent == Intent.CHANGE:
+            fields = [f for f, _ in case_data(case).changes]
+            if new is not None:
+                asks.append({"kind": "change_email", "old": old, "new": new})
+                fields = [f for f in fields if f != "email"]
+            if fields:
+                asks.append({"kind": "change", "fields": fields})
+            elif new is None:  # the request names no field: staff will ask
+                asks.append({"kind": "change_any"})
+        elif intent in (Intent.SEE, Intent.DELETE, Intent.UNSUBSCRIBE):
+            asks.append({"kind": str(intent)})
+    return asks or [{"kind": "other"}]
+
+
+async def _withheld(
+    desk: Desk, session: AsyncSession, case: Case, sent_to: str, *, now: datetime
+) -> str | None:
+    """Why no challenge may go to this address now (a per-address limit), or None."""
+    limit = desk.settings.challenges_per_address_per_day
+    if await store.challenges_sent_since(session, sent_to, now - timedelta(days=1)) >= limit:
+        return "daily_limit"
+    others = await store.open_challenge_intents(session, sent_to, now=now, other_than=case.id or 0)
+    if any(set(intents) & set(case.intents) for intents in others):
+        return "open_challenge"
+    return None
+
+
 async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     subject = await _lookup(desk, case)
     settings = desk.settings
@@ -267,7 +311,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     items = [] if case_data(case).acknowledged else [_acknowledge(case)]
     if case_data(case).processor:
         items.append(
-            _to_requester(
+            to_requester(
                 desk,
                 case,
                 "processor_redirect",
@@ -276,33 +320,66 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         )
         if desk.slack_enabled:
             items.append(slack_item("thread_note", case=case.reference, note="processor_data"))
+    # Asked whether or not an account was found: the new address is often the requester's own,
+    # and getting (or not getting) this challenge must not tell them whether one exists.
+    new_address = _new_address(desk, case)
+    requester = case.requester_address
+    now = utcnow()
+    # Consent from every address on file (any one answers), then ownership of a new address
+    # (which alone never verifies anything).
+    targets = [(a, verify.Purpose.CONSENT) for a in subject.addresses]
+    if new_address:
+        targets.append((new_address, verify.Purpose.OWNERSHIP))
+    withheld: list[str] = []
+    sent = 0
     async with desk.sessions() as session, session.begin():
         current = await get_case(session, case.id or 0)
         await add_outbox(session, current, items, domain=settings.own_domain)
-        for address in subject.addresses:
-            placeholder = mail_item(
-                "challenge", to=address, lang=case.language, context={"case_ref": case.reference}
-            )
+        for address, purpose in targets:
+            sent_to = desk.address_key(address)
+            why = await _withheld(desk, session, current, sent_to, now=now)
+            if why is not None:
+                withheld.append(why)
+                await audit.append(
+                    session,
+                    action="challenge_withheld",
+                    actor="system",
+                    case_ref=case.reference,
+                    details={"to": sent_to, "why": why, "purpose": purpose.value},
+                )
+                continue
+            same = requester is not None and desk.address_key(requester) == sent_to
+            context: dict[str, Any] = {
+                "case_ref": case.reference,
+                "asked_on": case.received_at.date().isoformat(),
+                "requester": None if same else requester,
+            }
+            if purpose is verify.Purpose.CONSENT:
+                context["asks"] = _asks(case, address, new_address)
+            else:  # the new address learns nothing about the account or who asked
+                del context["requester"]
+            template = "challenge" if purpose is verify.Purpose.CONSENT else "challenge_new_address"
+            placeholder = mail_item(template, to=address, lang=case.language, context=context)
             (row,) = await add_outbox(session, current, [placeholder], domain=settings.own_domain)
             assert row.message_id is not None
             _, code = await verify.issue(
                 session,
                 current,
                 key=desk.key,
-                sent_to_pseudonym=desk.pseudonym(address),
+                sent_to=sent_to,
                 message_id=row.message_id,
                 ttl=ttl,
                 max_attempts=settings.challenge_max_attempts,
+                purpose=purpose,
             )
             row.payload = {
                 **row.payload,
-                "context": {
-                    "case_ref": case.reference,
-                    "code": code,
-                    "expires_at": (utcnow() + ttl).isoformat(),
-                },
+                "context": {**context, "code": code, "expires_at": (now + ttl).isoformat()},
             }
             await store.save_outbox_row(session, row)
+            sent += 1
+        if withheld and desk.slack_enabled:
+            cards.append(slack_item("thread_note", case=case.reference, note="challenge_withheld"))
         await transition(
             session,
             current,
@@ -310,15 +387,23 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
             actor="system",
             details={
                 "route": "verify",
-                "challenges": len(subject.addresses),
+                "challenges": sent,
+                "withheld": len(withheld),
                 "ambiguous": subject.ambiguous,
             },
             changes={
-                "data": case_data(case).with_(subject=subject, acknowledged=True).to_json(),
+                "data": case_data(case)
+                .with_(
+                    subject=subject,
+                    acknowledged=True,
+                    new_address=new_address,
+                    withheld=tuple(withheld),
+                )
+                .to_json(),
                 "subject_pseudonym": desk.pseudonym(subject.addresses[0])
                 if subject.addresses
                 else None,
-                "next_action_at": utcnow() + ttl,
+                "next_action_at": now + ttl,
             },
             outbox=cards,
             domain=settings.own_domain,
@@ -343,7 +428,7 @@ async def _expire(desk: Desk, case: Case) -> None:
             current.next_action_at = utcnow() + EXPIRY_RECHECK
             await store.save_case(session, current)
             return
-    outbox = [_to_requester(desk, case, "expired")] if case.requester_address else []
+    outbox = [to_requester(desk, case, "expired")] if case.requester_address else []
     if desk.slack_enabled:
         outbox.append(slack_item("case_card", case=case.reference))
     await _move(desk, case, Event.EXPIRE, details={"reason": "not_verified_in_time"}, outbox=outbox)
