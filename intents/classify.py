@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import IS_ALPHA, IS_SPACE, LENGTH
+from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -151,21 +151,25 @@ _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def looks_like_words(doc: Doc) -> bool:
-    """True when half of all non-space tokens are alphabetic words, two of them of three
-    letters or more (or, in Chinese, Japanese and Korean, four such characters).
+    """True when half of all tokens other than spaces and punctuation are alphabetic words, two
+    of them of three letters or more (or, in Chinese, Japanese and Korean, four such characters).
 
     Binary noise, base64 blobs and one endless "word" fail; such input always goes to a human.
+    Punctuation does not count against the text: printed forms have dotted lines.
     """
     opening = "".join(doc[:64].text.split())
     cjk = len(_CJK.findall(opening))
     if cjk >= 4 and cjk * 3 >= len(opening):  # CJK punctuation is a token of its own
         return True
-    flags = doc.to_array([IS_ALPHA, IS_SPACE, LENGTH])  # vectorised: no Token objects
-    tokens = int((flags[:, 1] == 0).sum())
+    flags = doc.to_array([IS_ALPHA, IS_SPACE, LENGTH, IS_PUNCT])  # vectorised: no Token objects
+    tokens = int(((flags[:, 1] == 0) & (flags[:, 3] == 0)).sum())
     alpha = flags[:, 0] == 1
     words = int((alpha & (flags[:, 2] > 1)).sum())
     long_words = int((alpha & (flags[:, 2] > 2)).sum())
-    return long_words >= 2 and words * 2 >= tokens
+    if words * 2 < tokens:
+        return False
+    # One plain word ("unsubscribe", "STOP") is a message too; one endless "word" is not.
+    return long_words >= 2 or (long_words == 1 and tokens <= 2 and len(doc.text) <= 30)
 
 
 def junk_share(text: str) -> float:

@@ -124,7 +124,7 @@ class TrainSpec:
     #: Settings of the classifier over sentence vectors.
     mlp: MLPSpec = field(default_factory=MLPSpec)
     #: Highest share of wrong automatic decisions allowed on the validation part.
-    max_wrong: float = 0.015
+    max_wrong: float = 0.01
 
 
 @dataclass(frozen=True)
