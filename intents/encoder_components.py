@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import numpy.typing as npt
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -93,13 +92,14 @@ class LanguageGate:
         self.max_chars = max_chars
         self.supported: tuple[str, ...] = ()
         self._identifier: Any = None
+        self._labels: frozenset[str] = frozenset()
 
     def _ready(self) -> Any:
         if self._identifier is None:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
             identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            identifier.set_languages(identifiable_languages(identifier.nb_classes))
+            self._labels = frozenset(identifiable_languages(identifier.nb_classes))
             self._identifier = identifier
         return self._identifier
 
@@ -110,15 +110,21 @@ class LanguageGate:
     @property
     def languages(self) -> list[str]:
         """Every language the gate can name (ISO 639-1, aliases folded)."""
-        return sorted({ALIASES.get(x, x) for x in self._ready().nb_classes})
+        self._ready()
+        return sorted({ALIASES.get(x, x) for x in self._labels})
 
     def identify(self, text: str) -> tuple[str, float, float]:
         """py3langid's language (aliases folded into ours), its probability, and the total
-        probability of languages that are not ours."""
-        ranked = self._ready().rank(text[: self.max_chars])
-        language = ALIASES.get(str(ranked[0][0]), str(ranked[0][0]))
-        foreign = sum(float(p) for x, p in ranked if ALIASES.get(x, x) not in self.supported)
-        return language, float(ranked[0][1]), foreign
+        probability of languages that are not ours, among :func:`identifiable_languages`.
+
+        Renormalising over those labels equals restricting py3langid to them (its scores are a
+        softmax), without a second copy of its table.
+        """
+        ranked = [(x, float(p)) for x, p in self._ready().rank(text) if x in self._labels]
+        total = sum(p for _, p in ranked) or 1.0
+        language = ALIASES.get(ranked[0][0], ranked[0][0])
+        foreign = sum(p for x, p in ranked if ALIASES.get(x, x) not in self.supported)
+        return language, ranked[0][1] / total, foreign / total
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.user_data.get(RAW_TEXT, doc.text)[: self.max_chars]
@@ -241,8 +247,8 @@ class EncoderTextCat:
             np.zeros((1, len(LABELS)), np.float32),
             np.zeros(len(LABELS), np.float32),
         )
-        self.memory: npt.NDArray[np.float16] = np.zeros((0, 1), dtype=np.float16)
-        self._memory32: Floats = np.zeros((0, 1), dtype=np.float32)
+        #: Unit gists of the training texts (float16 on disk, float32 in memory for BLAS).
+        self.memory: Floats = np.zeros((0, 1), dtype=np.float32)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
@@ -270,22 +276,25 @@ class EncoderTextCat:
         """Highest cosine of each row's gist to the stored training gists (1.0 with none)."""
         if not len(self.memory):
             return np.ones(len(features), dtype=np.float32)
-        similarity = unit_gist(features) @ self._memory32.T
+        similarity = unit_gist(features) @ self.memory.T
         best: Floats = similarity.max(axis=1).astype(np.float32)
         return best
 
     def set_weights(self, mlp: MLP, weight: float, memory: Floats) -> None:
         """Install trained weights, the mixing weight and the training gists."""
         self.mlp, self.weight = mlp, weight
-        self.memory = memory.astype(np.float16)
-        self._memory32 = self.memory.astype(np.float32)
+        # Rounded as stored, so a loaded model scores exactly as the trained one.
+        self.memory = memory.astype(np.float16).astype(np.float32)
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
         """Write ``mlp.npz`` (weights and training gists, float16) and ``mix.json``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         with (path / "mlp.npz").open("wb") as handle:
-            arrays: dict[str, Any] = {"memory": self.memory, **self.mlp.arrays()}
+            arrays: dict[str, Any] = {
+                "memory": self.memory.astype(np.float16),
+                **self.mlp.arrays(),
+            }
             np.savez(handle, **arrays)
         (path / "mix.json").write_text(json.dumps({"weight": self.weight}) + "\n")
 
@@ -305,8 +314,7 @@ class EncoderTextCat:
             raise ModelError(
                 f"encoder classifier data in {path} is unreadable ({exc}); run `dsr train`"
             ) from exc
-        self.memory = arrays["memory"]
-        self._memory32 = self.memory.astype(np.float32)
+        self.memory = arrays["memory"].astype(np.float32)
         self.weight = float(info["weight"])
         return self
 

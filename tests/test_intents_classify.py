@@ -103,3 +103,33 @@ def test_any_text_gives_a_result(shipped: IntentModel, text: str) -> None:
     result = classify(shipped, text)
     assert result.intent in Intent
     assert all(0.0 <= s <= 1.0 for s in result.scores.values())
+
+
+def test_a_review_says_why(shipped: IntentModel) -> None:
+    empty = classify(shipped, "")
+    assert empty.needs_review and empty.review_reason == "no_text"
+    noise = classify(shipped, "\x00\x01\x02" * 50 + "zzqx")
+    assert noise.needs_review and noise.review_reason == "no_text"
+    clear = classify(shipped, "Please delete my account and all my personal data.")
+    assert clear.needs_review == bool(clear.review_reason)
+
+
+def test_a_printed_form_is_read_not_taken_for_noise(shipped: IntentModel) -> None:
+    form = (
+        "To: ........................................ (name of company)\n"
+        "Street: ......................................\n"
+        "Postcode, city: ..............................\n\n"
+        "In ................ (city), ................ (date)\n\n"
+        "Request for access under Article 15 GDPR\n\n"
+        "I ask you to confirm whether you process personal data about me and to give me a copy "
+        "of that data.\n\nSignature: ____________________"
+    )
+    result = classify(shipped, form)
+    assert result.review_reason != "no_text"
+    assert result.intent is Intent.SEE or result.needs_review
+
+
+def test_one_word_is_a_message(shipped: IntentModel) -> None:
+    result = classify(shipped, "unsubscribe")
+    assert result.review_reason != "no_text"
+    assert result.intent is Intent.UNSUBSCRIBE or result.needs_review
