@@ -113,6 +113,8 @@ class TrainSpec:
     tokenizer: str = "words"
     #: Passes over the augmented training part (lexical classifier).
     epochs: int = 12
+    #: Add accent-free and typo variants of the training texts (lexical classifier).
+    augment: bool = True
     #: Adam's learning rate (lexical classifier).
     learn_rate: float = 0.01
     #: Dropout rate during updates (lexical classifier).
@@ -201,7 +203,7 @@ class FeatureCache:
 
 def _fit_lexical(nlp: Language, examples: Sequence[Example], spec: TrainSpec) -> None:
     """Train ``textcat_multilabel`` of ``nlp`` on ``examples`` (augmented)."""
-    training = _spacy_examples(nlp, augment(examples, spec.seed))
+    training = _spacy_examples(nlp, augment(examples, spec.seed) if spec.augment else examples)
     optimizer = Adam(spec.learn_rate, use_averages=True)
     nlp.initialize(lambda: training, sgd=optimizer)
     rng = random.Random(spec.seed)
@@ -333,6 +335,7 @@ def _meta(
         "architecture": spec.architecture,
         "tokenizer": spec.tokenizer,
         "epochs": spec.epochs,
+        "augment": spec.augment,
         "learn_rate": spec.learn_rate,
         "dropout": spec.dropout,
         "refit": spec.refit,
