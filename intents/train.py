@@ -127,6 +127,9 @@ class TrainSpec:
     mlp: MLPSpec = field(default_factory=MLPSpec)
     #: Highest share of wrong automatic decisions allowed on the validation part.
     max_wrong: float = 0.01
+    #: Out of distribution at least: less near to the training texts than this share of the
+    #: validation messages.
+    ood_quantile: float = 0.005
 
 
 @dataclass(frozen=True)
@@ -301,8 +304,14 @@ def tune_decisions(nlp: Language, valid: Sequence[Example], spec: TrainSpec) -> 
     thresholds = tune_thresholds(gold, scores)
     margin = tune_margin(gold, scores, thresholds)
     secondary = tune_secondary(gold, scores, thresholds, margin)
+    # "Far from everything": less near to any training text than 99.5 % of the validation
+    # messages, which are unseen situations themselves.
+    usable = [n for n, f in zip(nearest, forced, strict=True) if not f]
+    least = (
+        round(float(np.quantile(usable, spec.ood_quantile)), 3) if spec.encoder and usable else 0.0
+    )
     abstention = tune_abstention(
-        gold, scores, nearest, forced, thresholds, secondary, spec.max_wrong
+        gold, scores, nearest, forced, thresholds, secondary, spec.max_wrong, least
     )
     return Decisions(thresholds, margin, secondary, weight, abstention)
 

@@ -166,13 +166,15 @@ def tune_abstention(
     thresholds: Mapping[str, float],
     secondary: float,
     max_wrong: float,
+    least_ood_floor: float = 0.0,
 ) -> Abstention:
     """The least abstention that keeps wrong automatic decisions at or under ``max_wrong``.
 
     Searches the top-score floor, the review margin and the nearness floor for the largest
     automatic share whose wrong-automatic rate (over all messages) is at most ``max_wrong``;
     when none qualifies, the lowest wrong-automatic rate. Messages in ``forced`` go to a human
-    whatever the parameters (unknown language, no text).
+    whatever the parameters (unknown language, no text). The nearness floor is at least
+    ``least_ood_floor``.
 
     Returns:
         The parameters and the rates they give on these messages.
@@ -188,7 +190,8 @@ def tune_abstention(
         decisions = [decide(s, thresholds, margin, secondary) for s in scores]
         ok = np.array([not d.needs_review for d in decisions]) & free
         right = np.array([d.intent.value in g for d, g in zip(decisions, gold, strict=True)])
-        for floor in _OOD_FLOORS:
+        floors = sorted({least_ood_floor, *(f for f in _OOD_FLOORS if f > least_ood_floor)})
+        for floor in floors:
             near_ok = ok & (near >= floor)
             for min_score in _MIN_SCORES:
                 auto = near_ok & (top >= min_score)
