@@ -119,7 +119,8 @@ class Abstention:
     automatic: float = 0.0
 
 
-def _macro_f1(gold: Sequence[Sequence[str]], scores: Sequence[Mapping[str, float]]) -> float:
+def macro_f1(gold: Sequence[Sequence[str]], scores: Sequence[Mapping[str, float]]) -> float:
+    """Macro-F1 of the top-scoring label (right when it is among the gold labels)."""
     tp: Counter[str] = Counter()
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()
@@ -153,7 +154,7 @@ def tune_mix(
             }
             for x, e in zip(lexical, encoder, strict=True)
         ]
-        return _macro_f1(gold, mixed), -abs(weight - 0.5)
+        return macro_f1(gold, mixed), -abs(weight - 0.5)
 
     return max(_MIX, key=quality)
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from intents.classify import Classification, IntentModel, classify_many
+from intents.classify import Classification, IntentModel, classify_many, prepare_text
 from intents.corpus import CORPUS_DIR, Example, corpus_files, load_corpus, split
 from intents.evaluate import evaluate, format_report
 from intents.train import (
@@ -29,6 +29,7 @@ from intents.train import (
     make_tuned_model,
     tune_decisions,
 )
+from intents.tune import Abstention, macro_f1
 
 #: Examples grouped by a field for leave-one-out folds.
 FOLD_KEYS: dict[str, Callable[[Example], str]] = {
@@ -79,6 +80,7 @@ def leave_one_out(
     features: FeatureCache,
     decisions: Decisions,
     progress: Callable[[str], None] = lambda _: None,
+    only: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """For each value of ``key`` (kind or lang): train without it, label all its examples.
 
@@ -86,15 +88,17 @@ def leave_one_out(
         ``{"pooled": report over all held-out predictions, "folds": {value: overall scores}}``.
     """
     group = FOLD_KEYS[key]
-    values = sorted({group(ex) for ex in examples})
+    values = sorted({group(ex) for ex in examples} & set(only or [group(ex) for ex in examples]))
     gold: list[Example] = []
     predicted: list[Classification] = []
     folds: dict[str, Any] = {}
+    parts: list[tuple[dict[str, float], dict[str, float]]] = []
     for value in values:
         held = [ex for ex in examples if group(ex) == value]
         rest = [ex for ex in examples if group(ex) != value]
         model: IntentModel = make_tuned_model(fit_pipeline(rest, spec, features), decisions)
         results = classify_many(model, [ex.text for ex in held])
+        parts += component_scores(model, held)
         fold = evaluate(held, results)
         folds[value] = {**fold["overall"], "automation": fold["automation"]}
         del folds[value]["per_label"]
@@ -103,7 +107,44 @@ def leave_one_out(
         progress(f"{key}={value}: n={len(held)} macro-F1 {fold['overall']['macro_f1']:.3f}")
     pooled = evaluate(gold, predicted)
     mean = sum(f["macro_f1"] for f in folds.values()) / len(folds) if folds else 0.0
-    return {"pooled": pooled, "folds": folds, "mean_fold_macro_f1": mean}
+    labels = [ex.labels for ex in gold]
+    sweep = {f"{w:.1f}": macro_f1(labels, [_mix(x, e, w) for x, e in parts]) for w in WEIGHTS}
+    return {"pooled": pooled, "folds": folds, "mean_fold_macro_f1": mean, "mix_sweep": sweep}
+
+
+#: Encoder weights for the pooled fold sweep.
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def _mix(lexical: dict[str, float], encoder: dict[str, float], weight: float) -> dict[str, float]:
+    return {k: weight * encoder[k] + (1 - weight) * lexical[k] for k in lexical}
+
+
+def component_scores(
+    model: IntentModel, examples: Sequence[Example]
+) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """The lexical and the encoder classifier's scores for each example (before mixing)."""
+    docs = model.nlp.pipe([prepare_text(ex.text) for ex in examples])
+    out = []
+    for doc in docs:
+        lexical = dict(doc._.cats_lexical or doc.cats)
+        out.append((lexical, dict(doc._.cats_encoder or lexical)))
+    return out
+
+
+def decisions_of(model_dir: Path) -> Decisions:
+    """The decision parameters stored in a trained model's ``meta.json``."""
+    meta = json.loads((model_dir / "meta.json").read_text())["dsr"]
+    abstention = Abstention(
+        float(meta.get("min_score", 0.0)), float(meta["margin"]), float(meta.get("ood_floor", 0.0))
+    )
+    return Decisions(
+        dict(meta["thresholds"]),
+        float(meta["margin"]),
+        float(meta.get("secondary", 0.0)),
+        float(meta.get("mix_weight", 0.0)),
+        abstention,
+    )
 
 
 def _format_folds(key: str, result: dict[str, Any]) -> str:
@@ -114,6 +155,8 @@ def _format_folds(key: str, result: dict[str, Any]) -> str:
         f"mean of folds {result['mean_fold_macro_f1']:.3f}",
         f"{key:<14}{'n':>5}{'acc':>7}{'macroF1':>9}{'auto':>7}{'wrongA':>8}",
     ]
+    sweep = "  ".join(f"{w} {f:.3f}" for w, f in result.get("mix_sweep", {}).items())
+    lines.insert(1, f"pooled macro-F1 by encoder weight (lexical 1 - w): {sweep}")
     for value, fold in result["folds"].items():
         auto = fold["automation"]
         lines.append(
@@ -138,13 +181,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--fold-augment", action="store_true", help="augment in folds (slower; as shipped)"
     )
     parser.add_argument("--no-split", action="store_true", help="folds only (tune on the split)")
+    parser.add_argument(
+        "--decisions-from", type=Path, help="folds only, with a trained model's decision parameters"
+    )
+    parser.add_argument("--only", nargs="*", default=None, help="fold only these kinds/languages")
     args = parser.parse_args(argv)
     spec = TrainSpec(corpus_dir=args.corpus, seed=args.seed, encoder=not args.lexical_only)
     examples = load_corpus(corpus_files(args.corpus))
     features = FeatureCache()
-    report, decisions = honest_split(examples, spec, features, score=not args.no_split)
+    report: dict[str, Any] = {}
+    if args.decisions_from:
+        decisions = decisions_of(args.decisions_from)
+    else:
+        report, decisions = honest_split(examples, spec, features, score=not args.no_split)
     full: dict[str, Any] = {"split": report}
-    if not args.no_split:
+    if report:
         print("honest split (by situation), test part:")
         print(f"sizes {report['sizes']}  decisions {report['decisions']}")
         print(format_report(report), flush=True)
@@ -152,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     fold_spec = replace(spec, refit=False, epochs=args.fold_epochs, augment=args.fold_augment)
     for key in args.folds:
         result = leave_one_out(
-            examples, key, fold_spec, features, decisions, lambda m: print(m, flush=True)
+            examples, key, fold_spec, features, decisions, lambda m: print(m, flush=True), args.only
         )
         full[key] = result
         print()
