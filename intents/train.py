@@ -125,6 +125,8 @@ class TrainSpec:
     encoder: bool = True
     #: Settings of the classifier over sentence vectors.
     mlp: MLPSpec = field(default_factory=MLPSpec)
+    #: The encoder's share in the mixed scores; None tunes it on the validation part.
+    mix_weight: float | None = None
     #: Highest share of wrong automatic decisions allowed on the validation part.
     max_wrong: float = 0.01
     #: Out of distribution at least: less near to the training texts than this share of the
@@ -297,6 +299,8 @@ def tune_decisions(nlp: Language, valid: Sequence[Example], spec: TrainSpec) -> 
     lexical, encoder, nearest, forced = _valid_evidence(nlp, valid)
     gold = [ex.labels for ex in valid]
     weight = tune_mix(gold, lexical, encoder) if spec.encoder else 0.0
+    if spec.encoder and spec.mix_weight is not None:
+        weight = spec.mix_weight
     scores = [
         {label: weight * e[label] + (1.0 - weight) * x[label] for label in LABELS}
         for x, e in zip(lexical, encoder, strict=True)

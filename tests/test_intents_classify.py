@@ -1,6 +1,7 @@
 """The shipped model: up to date with the corpus, classifies, and survives any input."""
 
 import time
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -59,7 +60,12 @@ def test_conflicting_evidence_goes_to_a_human(shipped: IntentModel) -> None:
 
 def test_batch_matches_single(shipped: IntentModel) -> None:
     texts = ["Please delete my account.", "What data do you have about me?", ""]
-    assert classify_many(shipped, texts) == [classify(shipped, t) for t in texts]
+    batch, single = classify_many(shipped, texts), [classify(shipped, t) for t in texts]
+    # The sentence encoder multiplies float32 matrices whose shape depends on the batch, so
+    # scores may differ in the last bits; every decision is the same.
+    for b, s in zip(batch, single, strict=True):
+        assert replace(b, scores={}) == replace(s, scores={})
+        assert b.scores == pytest.approx(s.scores, abs=1e-6)
 
 
 def test_overrides(shipped: IntentModel) -> None:
