@@ -6,16 +6,18 @@ never await (run them with ``asyncio.to_thread``).
 
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.attrs import IS_ALPHA, IS_SPACE, LENGTH
+from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
-import intents.components  # noqa: F401  (registers the factories the model needs)
+import intents.components
+import intents.encoder_components  # noqa: F401  (registers the pretrained half's factories)
 from intents.decide import decide
 from intents.errors import ModelError
 from intents.labels import LABELS, Intent
@@ -37,17 +39,35 @@ class IntentModel:
     meta: Mapping[str, Any] = field(default_factory=dict)
     #: Least score of an intent after the top one (see :func:`intents.decide.decide`).
     secondary: float = 0.0
+    #: Least top score for an automatic decision.
+    min_score: float = 0.0
+    #: Least cosine to the nearest training text; below it the text is out of distribution.
+    ood_floor: float = 0.0
+
+
+#: Review reasons besides those of :func:`intents.decide.decide`.
+UNKNOWN_LANGUAGE = "unknown_language"
+NO_TEXT = "no_text"
+OUT_OF_DISTRIBUTION = "out_of_distribution"
 
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """The result for one text; ``scores`` holds all six labels."""
+    """The result for one text; ``scores`` holds all six labels.
+
+    ``language`` is an ISO 639 code, also for languages the model does not understand (then
+    ``review_reason`` is ``unknown_language`` and the intent is no guess), or ``und``.
+    ``review_reason`` says why ``needs_review``: ``unknown_language``, ``no_text`` (noise or
+    nothing to read), ``out_of_distribution`` (unlike any training text), ``low_score``,
+    ``close_intents``, ``contradiction`` or ``too_many_intents``; empty when no review.
+    """
 
     intent: Intent
     intents: tuple[Intent, ...]
     scores: Mapping[str, float]
     language: str
     needs_review: bool
+    review_reason: str = ""
 
 
 def load_model(
@@ -72,12 +92,31 @@ def load_model(
         nlp = spacy.load(path)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot load model at {path}: {exc}; run `dsr train`") from exc
+    _warm(nlp)
     meta = nlp.meta.get("dsr")
     if not isinstance(meta, dict) or "thresholds" not in meta:
         raise ModelError(f"model at {path} has no tuned thresholds in meta.json; run `dsr train`")
-    secondary = float(meta.get("secondary", 0.0))
-    model = IntentModel(nlp, dict(meta["thresholds"]), float(meta["margin"]), meta, secondary)
+    model = IntentModel(
+        nlp,
+        dict(meta["thresholds"]),
+        float(meta["margin"]),
+        meta,
+        secondary=float(meta.get("secondary", 0.0)),
+        min_score=float(meta.get("min_score", 0.0)),
+        ood_floor=float(meta.get("ood_floor", 0.0)),
+    )
     return with_overrides(model, threshold=threshold, margin=margin)
+
+
+def _warm(nlp: Language) -> None:
+    """Load the components' own resources (encoder weights, language model) side by side.
+
+    Both loads spend much of their time decompressing, which runs outside the GIL.
+    """
+    warmers = [c.warm for _, c in nlp.pipeline if hasattr(c, "warm")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for done in [pool.submit(warm) for warm in warmers]:
+            done.result()
 
 
 def with_overrides(
@@ -107,18 +146,30 @@ def prepare_text(text: str) -> str:
     return cut.encode("utf-8", "replace").decode("utf-8")
 
 
+#: Chinese, Japanese and Korean characters: written without spaces, one "token" is a phrase.
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
 def looks_like_words(doc: Doc) -> bool:
-    """True when half of all non-space tokens are alphabetic words, two of them of three
-    letters or more.
+    """True when half of all tokens other than spaces and punctuation are alphabetic words, two
+    of them of three letters or more (or, in Chinese, Japanese and Korean, four such characters).
 
     Binary noise, base64 blobs and one endless "word" fail; such input always goes to a human.
+    Punctuation does not count against the text: printed forms have dotted lines.
     """
-    flags = doc.to_array([IS_ALPHA, IS_SPACE, LENGTH])  # vectorised: no Token objects
-    tokens = int((flags[:, 1] == 0).sum())
+    opening = "".join(doc[:64].text.split())
+    cjk = len(_CJK.findall(opening))
+    if cjk >= 4 and cjk * 3 >= len(opening):  # CJK punctuation is a token of its own
+        return True
+    flags = doc.to_array([IS_ALPHA, IS_SPACE, LENGTH, IS_PUNCT])  # vectorised: no Token objects
+    tokens = int(((flags[:, 1] == 0) & (flags[:, 3] == 0)).sum())
     alpha = flags[:, 0] == 1
     words = int((alpha & (flags[:, 2] > 1)).sum())
     long_words = int((alpha & (flags[:, 2] > 2)).sum())
-    return long_words >= 2 and words * 2 >= tokens
+    if words * 2 < tokens:
+        return False
+    # One plain word ("unsubscribe", "STOP") is a message too; one endless "word" is not.
+    return long_words >= 2 or (long_words == 1 and tokens <= 2 and len(doc.text) <= 30)
 
 
 def junk_share(text: str) -> float:
@@ -129,15 +180,28 @@ def junk_share(text: str) -> float:
     return len(_JUNK.findall(text)) / len(text)
 
 
+def review_reason(model: IntentModel, doc: Doc, junk: float, decision_reason: str) -> str:
+    """Why a human must read this text, most basic cause first; empty when no one must."""
+    if not doc._.language_supported:
+        return UNKNOWN_LANGUAGE  # a language we do not understand: no guess at all
+    # Text in no language at all, or more than MAX_JUNK damaged characters (the words around
+    # them are likely noise too).
+    if doc._.language == UNDETERMINED or junk > MAX_JUNK or not looks_like_words(doc):
+        return NO_TEXT
+    if float(doc._.nearest) < model.ood_floor:
+        return OUT_OF_DISTRIBUTION  # unlike every training text: the scores mean little
+    return decision_reason
+
+
 def _result(model: IntentModel, doc: Doc, junk: float = 0.0) -> Classification:
     # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
     scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
-    decision = decide(scores, model.thresholds, model.margin, model.secondary)
-    # Text in no language we know (or none at all) always goes to a human.
-    # More than MAX_JUNK of damaged characters: the words around them are likely noise too.
-    unknown = doc._.language == UNDETERMINED or junk > MAX_JUNK or not looks_like_words(doc)
-    review = decision.needs_review or unknown
-    return Classification(decision.intent, decision.intents, scores, str(doc._.language), review)
+    decision = decide(scores, model.thresholds, model.margin, model.secondary, model.min_score)
+    reason = review_reason(model, doc, junk, decision.reason)
+    intents = decision.intents if doc._.language_supported else ()
+    return Classification(
+        decision.intent, intents, scores, str(doc._.language), bool(reason), reason
+    )
 
 
 def classify(model: IntentModel, text: str) -> Classification:

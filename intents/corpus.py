@@ -1,7 +1,8 @@
-"""Load, hash and split the labelled corpus (JSON lines ``{"text","labels","lang","kind"}``).
+"""Load, hash and split the labelled corpus (JSON lines: text, labels, lang, kind, situation).
 
-Pure apart from reading files; the split is a function of the text and the seed only, so an
-example stays in its split when the corpus grows.
+Pure apart from reading files. The split is a function of the situation (or, without one, the
+text) and the seed only: a situation and all its translations and variants land in one part, and
+an example stays in its part when the corpus grows.
 """
 
 import hashlib
@@ -25,6 +26,13 @@ class Example:
     labels: tuple[str, ...]
     lang: str = ""
     kind: str = ""
+    #: Shared by every translation and variant of one situation (empty: the text is its own).
+    situation: str = ""
+
+    @property
+    def group(self) -> str:
+        """The unit of the split: the situation, or the text when there is none."""
+        return self.situation or self.text
 
 
 def parse_line(line: str, where: str) -> Example:
@@ -53,7 +61,16 @@ def parse_line(line: str, where: str) -> Example:
     if unknown:
         raise CorpusError(f"{where}: unknown label {unknown[0]!r}; use one of {', '.join(LABELS)}")
     labels = tuple(dict.fromkeys(raw))
-    return Example(obj["text"], labels, str(obj.get("lang") or ""), str(obj.get("kind") or ""))
+    situation = obj.get("situation") or ""
+    if not isinstance(situation, str | int):
+        raise CorpusError(f"{where}: 'situation' must be a string id shared by its variants")
+    return Example(
+        obj["text"],
+        labels,
+        str(obj.get("lang") or ""),
+        str(obj.get("kind") or ""),
+        str(situation),
+    )
 
 
 def load_jsonl(path: Path) -> list[Example]:
@@ -110,14 +127,17 @@ def bucket(text: str, seed: int) -> float:
 def split(
     examples: Sequence[Example], seed: int, valid: float = 0.15, test: float = 0.15
 ) -> tuple[list[Example], list[Example], list[Example]]:
-    """Split into train, validation and test parts by each text's stable bucket.
+    """Split into train, validation and test parts by each situation's stable bucket.
+
+    Examples without a situation are bucketed by their text, so all variants of a situation and
+    nothing else decide its part.
 
     Returns:
         ``(train, valid, test)``; every example lands in exactly one part.
     """
     parts: tuple[list[Example], list[Example], list[Example]] = ([], [], [])
     for example in examples:
-        b = bucket(example.text, seed)
+        b = bucket(example.group, seed)
         index = 2 if b < test else 1 if b < test + valid else 0
         parts[index].append(example)
     return parts

@@ -11,6 +11,12 @@ from intents.labels import LABELS, Intent
 #: More intents than this in one message sends it to a human.
 MAX_INTENTS = 2
 
+#: Why a message goes to a human (``Decision.reason``, ``Classification.review_reason``).
+LOW_SCORE = "low_score"
+CLOSE_INTENTS = "close_intents"
+CONTRADICTION = "contradiction"
+TOO_MANY_INTENTS = "too_many_intents"
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -19,6 +25,8 @@ class Decision:
     intent: Intent
     intents: tuple[Intent, ...]
     needs_review: bool
+    #: Why review is needed (one of the reason constants above); empty when it is not.
+    reason: str = ""
 
 
 def decide(
@@ -26,6 +34,7 @@ def decide(
     thresholds: Mapping[str, float] | float,
     margin: float,
     secondary: float = 0.0,
+    min_score: float = 0.0,
 ) -> Decision:
     """Decide which intents a message carries.
 
@@ -42,6 +51,8 @@ def decide(
         secondary: the least score of any intent after the top one (besides its threshold):
             per-label thresholds are tuned low, and a second intent acts on the customer's
             data. Labels under the floor still count for the review checks.
+        min_score: the least top score for a decision without a human (tuned for the rate of
+            wrong automatic decisions).
 
     Returns:
         The decision. With no scores at all the intent is ``other`` and review is needed.
@@ -59,7 +70,7 @@ def decide(
     ranked = sorted(LABELS, key=lambda label: (-score(label), LABELS.index(label)))
     top, second = ranked[0], ranked[1]
     if score(top) <= 0.0:
-        return Decision(Intent.OTHER, (), True)
+        return Decision(Intent.OTHER, (), True, LOW_SCORE)
     passing = tuple(Intent(label) for label in ranked if score(label) >= limit(label))
     # "Not a request" next to a request contradicts it: keep the request, but ask a human.
     conflict = len(passing) > 1 and Intent.OTHER in passing
@@ -70,4 +81,15 @@ def decide(
     too_many = len(passing) > MAX_INTENTS
     # Intents after the top one also need the floor; the review checks above still see them.
     intents = tuple(i for i in passing if i.value == top or score(i.value) >= secondary)
-    return Decision(Intent(top), intents, not intents or doubtful or conflict or too_many)
+    reason = (
+        LOW_SCORE
+        if not intents or score(top) < min_score
+        else CLOSE_INTENTS
+        if doubtful
+        else CONTRADICTION
+        if conflict
+        else TOO_MANY_INTENTS
+        if too_many
+        else ""
+    )
+    return Decision(Intent(top), intents, bool(reason), reason)

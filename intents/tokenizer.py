@@ -27,6 +27,8 @@ _TOKEN = re.compile(PATTERN)
 #: (shape, like_url, like_num, ...) for each word it has not seen before, which was half the
 #: cost of classifying unseen text; the others stay unset.
 LEXEME_ATTRS = (LOWER, NORM, IS_ALPHA, IS_DIGIT, IS_PUNCT, IS_SPACE)
+#: ``doc.user_data`` key of the text as given (``doc.text`` has no line breaks).
+RAW_TEXT = "dsr_raw_text"
 
 
 class WordTokenizer:
@@ -37,11 +39,13 @@ class WordTokenizer:
 
     def __call__(self, text: str) -> Doc:
         pairs = _TOKEN.findall(text)
-        return Doc(
+        doc = Doc(
             self.vocab,
             words=[word for word, _ in pairs],
             spaces=[bool(space) for _, space in pairs],
         )
+        doc.user_data[RAW_TEXT] = text
+        return doc
 
     def pipe(self, texts: Any, batch_size: int = 1000) -> Any:
         """Tokenize a stream of texts (spaCy's tokenizer interface)."""

@@ -1,17 +1,20 @@
-"""Train the intents pipeline from the corpus: language detector + multi-label text classifier.
+"""Train the intents pipeline from the corpus: language detection, a lexical multi-label text
+classifier, and a small classifier over pretrained multilingual sentence vectors, mixed.
 
-Deterministic: the same corpus files, extra label files and seed give byte-identical model files.
+The corpus is split by situation; the mixing weight and every decision parameter are tuned on
+the validation part, the test part is scored once. Deterministic: the same corpus files, extra
+label files and seed give byte-identical model files.
 """
 
 import logging
 import random
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import spacy
 from spacy.language import Language
 from spacy.training import Example as SpacyExample
@@ -19,12 +22,29 @@ from thinc.api import Adam, Model, Optimizer, fix_random_seed
 
 import intents.components  # noqa: F401  (registers factories and the architecture)
 from intents.augment import augment
-from intents.classify import MAX_CHARS, IntentModel, classify_many
+from intents.classify import (
+    MAX_CHARS,
+    IntentModel,
+    classify_many,
+    junk_share,
+    prepare_text,
+    review_reason,
+)
 from intents.corpus import CORPUS_DIR, Example, corpus_files, corpus_sha256, load_corpus, split
+from intents.encoder import Floats, unit_gist
+from intents.encoder_components import EncoderTextCat, LanguageGate, SentenceEncoderComponent
 from intents.errors import CorpusError
 from intents.evaluate import evaluate
 from intents.labels import LABELS
-from intents.tune import tune_margin, tune_secondary, tune_thresholds
+from intents.mlp import MLPSpec, fit_mlp
+from intents.tune import (
+    Abstention,
+    tune_abstention,
+    tune_margin,
+    tune_mix,
+    tune_secondary,
+    tune_thresholds,
+)
 
 logger = logging.getLogger(__name__)
 BATCH_SIZE = 64
@@ -57,6 +77,13 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 }
 
 
+#: Tokenizers that ``train`` can build: a regex word splitter (fast) or spaCy's rule tokenizer.
+TOKENIZERS: dict[str, dict[str, Any]] = {
+    "words": {"@tokenizers": "dsr.WordTokenizer.v1"},
+    "spacy": {"@tokenizers": "spacy.Tokenizer.v1"},
+}
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What ``train`` built and how it scored on the corpus' held-out test split."""
@@ -70,15 +97,59 @@ class TrainResult:
     secondary: float = 0.0
 
 
-#: Tokenizers that ``train`` can build: a regex word splitter (fast) or spaCy's rule tokenizer.
-TOKENIZERS: dict[str, dict[str, Any]] = {
-    "words": {"@tokenizers": "dsr.WordTokenizer.v1"},
-    "spacy": {"@tokenizers": "spacy.Tokenizer.v1"},
-}
+@dataclass(frozen=True)
+class TrainSpec:
+    """What ``train`` builds: data, architecture and training settings."""
+
+    #: Directory of ``<lang>.jsonl`` corpus files.
+    corpus_dir: Path = CORPUS_DIR
+    #: Seeds the split, augmentation, shuffling and weight initialisation.
+    seed: int = 0
+    #: Extra JSONL files in corpus format (staff corrections); training parts only.
+    include_labels: tuple[Path, ...] = ()
+    #: A key of :data:`ARCHITECTURES` (the lexical classifier).
+    architecture: str = "hashed"
+    #: A key of :data:`TOKENIZERS`.
+    tokenizer: str = "words"
+    #: Passes over the augmented training part (lexical classifier).
+    epochs: int = 12
+    #: Add accent-free and typo variants of the training texts (lexical classifier).
+    augment: bool = True
+    #: Adam's learning rate (lexical classifier).
+    learn_rate: float = 0.01
+    #: Dropout rate during updates (lexical classifier).
+    dropout: float = 0.2
+    #: After tuning, train again on train + validation parts (the test part stays out).
+    refit: bool = True
+    #: Add the pretrained sentence encoder and its classifier (mixed with the lexical one).
+    encoder: bool = True
+    #: Settings of the classifier over sentence vectors.
+    mlp: MLPSpec = field(default_factory=MLPSpec)
+    #: The encoder's share in the mixed scores; None tunes it on the validation part.
+    mix_weight: float | None = None
+    #: Highest share of wrong automatic decisions allowed on the validation part.
+    max_wrong: float = 0.01
+    #: Out of distribution at least: less near to the training texts than this share of the
+    #: validation messages.
+    ood_quantile: float = 0.005
 
 
-def build_pipeline(architecture: str = "hashed", tokenizer: str = "words") -> Language:
-    """A blank multilingual pipeline with ``language_detector`` and ``textcat_multilabel``.
+@dataclass(frozen=True)
+class Decisions:
+    """Decision parameters tuned on the validation part."""
+
+    thresholds: dict[str, float]
+    margin: float
+    secondary: float
+    weight: float
+    abstention: Abstention
+
+
+def build_pipeline(
+    architecture: str = "hashed", tokenizer: str = "words", encoder: bool = False
+) -> Language:
+    """A blank multilingual pipeline: ``language_detector``, ``textcat_multilabel`` and, with
+    ``encoder``, ``language_gate``, ``sentence_encoder`` and ``encoder_textcat``.
 
     Raises:
         ValueError: unknown architecture or tokenizer name (the message lists the known ones).
@@ -91,11 +162,16 @@ def build_pipeline(architecture: str = "hashed", tokenizer: str = "words") -> La
         raise ValueError(f"unknown tokenizer {tokenizer!r}; use one of {sorted(TOKENIZERS)}")
     nlp = spacy.blank("xx", config={"nlp": {"tokenizer": TOKENIZERS[tokenizer]}})
     nlp.add_pipe("language_detector")
+    if encoder:
+        nlp.add_pipe("language_gate")
     textcat = nlp.add_pipe(
         "textcat_multilabel", config={"model": ARCHITECTURES[architecture], "threshold": 0.5}
     )
     for label in LABELS:
         textcat.add_label(label)  # type: ignore[attr-defined]
+    if encoder:
+        nlp.add_pipe("sentence_encoder")
+        nlp.add_pipe("encoder_textcat")
     return nlp
 
 
@@ -109,34 +185,77 @@ def _spacy_examples(nlp: Language, examples: Sequence[Example]) -> list[SpacyExa
     ]
 
 
-def _fit(
-    examples: Sequence[Example],
-    seed: int,
-    *,
-    architecture: str,
-    tokenizer: str,
-    epochs: int,
-    learn_rate: float,
-    dropout: float,
+def _targets(examples: Sequence[Example]) -> Floats:
+    return np.array([[float(label in ex.labels) for label in LABELS] for ex in examples], "f4")
+
+
+class FeatureCache:
+    """Sentence features of each text, computed once (folds and refits reuse them)."""
+
+    def __init__(self) -> None:
+        self.component = SentenceEncoderComponent("sentence_encoder", 2000, 250, threads=1)
+        self._rows: dict[str, Floats] = {}
+
+    def __call__(self, examples: Sequence[Example]) -> Floats:
+        """Features ``(len(examples), dim)``, embedding only texts not seen before."""
+        todo = list(dict.fromkeys(ex.text[:MAX_CHARS] for ex in examples))
+        todo = [t for t in todo if t not in self._rows]
+        if todo:
+            for text, row in zip(todo, self.component.features(todo), strict=True):
+                self._rows[text] = row
+        return np.stack([self._rows[ex.text[:MAX_CHARS]] for ex in examples])
+
+
+def _fit_lexical(nlp: Language, examples: Sequence[Example], spec: TrainSpec) -> None:
+    """Train ``textcat_multilabel`` of ``nlp`` on ``examples`` (augmented)."""
+    training = _spacy_examples(nlp, augment(examples, spec.seed) if spec.augment else examples)
+    optimizer = Adam(spec.learn_rate, use_averages=True)
+    nlp.initialize(lambda: training, sgd=optimizer)
+    rng = random.Random(spec.seed)
+    with nlp.select_pipes(enable=["textcat_multilabel"]):
+        for epoch in range(spec.epochs):
+            rng.shuffle(training)
+            losses: dict[str, float] = {}
+            for start in range(0, len(training), BATCH_SIZE):
+                batch = training[start : start + BATCH_SIZE]
+                nlp.update(batch, drop=spec.dropout, sgd=optimizer, losses=losses)
+            logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
+    _use_averages(nlp, optimizer)
+
+
+def _fit_encoder(
+    nlp: Language, examples: Sequence[Example], spec: TrainSpec, features: FeatureCache
+) -> None:
+    """Train ``encoder_textcat`` on the examples' sentence features; remember their gists."""
+    rows = features(examples)
+    mlp = fit_mlp(rows, _targets(examples), spec.seed, spec.mlp)
+    component: EncoderTextCat = nlp.get_pipe("encoder_textcat")  # type: ignore[assignment]
+    component.set_weights(mlp, component.weight, unit_gist(rows))
+
+
+def fit_pipeline(
+    examples: Sequence[Example], spec: TrainSpec, features: FeatureCache | None = None
 ) -> Language:
-    """A fresh pipeline trained on ``examples`` (augmented); deterministic for the same seed."""
-    fix_random_seed(seed)
-    nlp = build_pipeline(architecture, tokenizer)
+    """A fresh pipeline trained on ``examples``; deterministic for the same spec.
+
+    Args:
+        examples: training examples (language detection, lexical and encoder classifiers).
+        spec: settings.
+        features: shared sentence-feature cache (a new one when None).
+
+    Returns:
+        The trained pipeline, with the default mixing weight.
+    """
+    fix_random_seed(spec.seed)
+    nlp = build_pipeline(spec.architecture, spec.tokenizer, spec.encoder)
     nlp.get_pipe("language_detector").fit(  # type: ignore[attr-defined]
         [ex.text for ex in examples], [ex.lang for ex in examples]
     )
-    training = _spacy_examples(nlp, augment(examples, seed))
-    optimizer = Adam(learn_rate, use_averages=True)
-    nlp.initialize(lambda: training, sgd=optimizer)
-    rng = random.Random(seed)
-    for epoch in range(epochs):
-        rng.shuffle(training)
-        losses: dict[str, float] = {}
-        for start in range(0, len(training), BATCH_SIZE):
-            batch = training[start : start + BATCH_SIZE]
-            nlp.update(batch, drop=dropout, sgd=optimizer, losses=losses)
-        logger.info("epoch %s loss %.4f", epoch, losses.get("textcat_multilabel", 0.0))
-    _use_averages(nlp, optimizer)
+    _fit_lexical(nlp, examples, spec)
+    if spec.encoder:
+        gate: LanguageGate = nlp.get_pipe("language_gate")  # type: ignore[assignment]
+        gate.supported = tuple(sorted({ex.lang for ex in examples if ex.lang}))
+        _fit_encoder(nlp, examples, spec, features or FeatureCache())
     return nlp
 
 
@@ -152,92 +271,161 @@ def _use_averages(nlp: Language, optimizer: Optimizer) -> None:
                         node.set_param(name, averages[(node.id, name)].copy())
 
 
-def train(
-    out_dir: Path,
-    *,
-    corpus_dir: Path = CORPUS_DIR,
-    seed: int = 0,
-    include_labels: Sequence[Path] = (),
-    architecture: str = "hashed",
-    tokenizer: str = "words",
-    epochs: int = 12,
-    learn_rate: float = 0.01,
-    dropout: float = 0.2,
-    refit: bool = True,
-) -> TrainResult:
-    """Train, tune thresholds on the validation split, score the test split, write the model.
+def set_mix(nlp: Language, weight: float) -> None:
+    """Set the share of the encoder classifier in the mixed scores (no-op without it)."""
+    if "encoder_textcat" in nlp.pipe_names:
+        component: EncoderTextCat = nlp.get_pipe("encoder_textcat")  # type: ignore[assignment]
+        component.weight = weight
+
+
+def _valid_evidence(
+    nlp: Language, valid: Sequence[Example]
+) -> tuple[list[dict[str, float]], list[dict[str, float]], list[float], list[bool]]:
+    """One pass over ``valid``: lexical and encoder scores, nearness, and forced reviews."""
+    texts = [prepare_text(ex.text) for ex in valid]
+    probe = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
+    lexical, encoder, nearest, forced = [], [], [], []
+    for doc, text in zip(nlp.pipe(texts), texts, strict=True):
+        empty = dict.fromkeys(LABELS, 0.0)
+        lexical.append(dict(doc._.cats_lexical or doc.cats) if len(doc) else empty)
+        encoder.append(dict(doc._.cats_encoder or doc.cats) if len(doc) else empty)
+        nearest.append(float(doc._.nearest))
+        forced.append(bool(review_reason(probe, doc, junk_share(text), "")))
+    return lexical, encoder, nearest, forced
+
+
+def tune_decisions(nlp: Language, valid: Sequence[Example], spec: TrainSpec) -> Decisions:
+    """Mixing weight, thresholds, margin, second-intent floor and abstention on ``valid``."""
+    lexical, encoder, nearest, forced = _valid_evidence(nlp, valid)
+    gold = [ex.labels for ex in valid]
+    weight = tune_mix(gold, lexical, encoder) if spec.encoder else 0.0
+    if spec.encoder and spec.mix_weight is not None:
+        weight = spec.mix_weight
+    scores = [
+        {label: weight * e[label] + (1.0 - weight) * x[label] for label in LABELS}
+        for x, e in zip(lexical, encoder, strict=True)
+    ]
+    thresholds = tune_thresholds(gold, scores)
+    margin = tune_margin(gold, scores, thresholds)
+    secondary = tune_secondary(gold, scores, thresholds, margin)
+    # "Far from everything": less near to any training text than 99.5 % of the validation
+    # messages, which are unseen situations themselves.
+    usable = [n for n, f in zip(nearest, forced, strict=True) if not f]
+    least = (
+        round(float(np.quantile(usable, spec.ood_quantile)), 3) if spec.encoder and usable else 0.0
+    )
+    abstention = tune_abstention(
+        gold, scores, nearest, forced, thresholds, secondary, spec.max_wrong, least
+    )
+    return Decisions(thresholds, margin, secondary, weight, abstention)
+
+
+def make_tuned_model(nlp: Language, decisions: Decisions) -> IntentModel:
+    """``nlp`` with the tuned mixing weight, wrapped with the tuned decision parameters."""
+    set_mix(nlp, decisions.weight)
+    return IntentModel(
+        nlp,
+        decisions.thresholds,
+        decisions.abstention.margin,
+        secondary=decisions.secondary,
+        min_score=decisions.abstention.min_score,
+        ood_floor=decisions.abstention.ood_floor,
+    )
+
+
+def _meta(
+    spec: TrainSpec,
+    files: Sequence[Path],
+    sizes: dict[str, int],
+    decisions: Decisions,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "corpus_sha256": corpus_sha256(files),
+        "corpus_files": [p.name for p in files],
+        "extra_sha256": corpus_sha256(list(spec.include_labels)) if spec.include_labels else None,
+        "seed": spec.seed,
+        "architecture": spec.architecture,
+        "tokenizer": spec.tokenizer,
+        "epochs": spec.epochs,
+        "augment": spec.augment,
+        "learn_rate": spec.learn_rate,
+        "dropout": spec.dropout,
+        "refit": spec.refit,
+        "encoder": spec.encoder,
+        "split": "situation",
+        "sizes": sizes,
+        "thresholds": decisions.thresholds,
+        "margin": decisions.abstention.margin,
+        "secondary": decisions.secondary,
+        "mix_weight": decisions.weight,
+        "min_score": decisions.abstention.min_score,
+        "ood_floor": decisions.abstention.ood_floor,
+        "test": {k: report["overall"][k] for k in ("n", "accuracy", "macro_f1", "needs_review")},
+    }
+
+
+def make_spec(spec: TrainSpec | None = None, **overrides: Any) -> TrainSpec:
+    """``spec`` (or the defaults) with ``overrides`` by field name (the old keyword arguments).
+
+    Raises:
+        ValueError: an override names no field of :class:`TrainSpec`.
+    """
+    names = {f.name for f in fields(TrainSpec)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown training option {unknown[0]!r}; use one of {sorted(names)}")
+    if "include_labels" in overrides:
+        overrides["include_labels"] = tuple(overrides["include_labels"])
+    return replace(spec or TrainSpec(), **overrides)
+
+
+def train(out_dir: Path, spec: TrainSpec | None = None, **overrides: Any) -> TrainResult:
+    """Train, tune on the validation part, score the test part once, write the model.
 
     Args:
         out_dir: the model directory (replaced).
-        corpus_dir: directory of ``<lang>.jsonl`` corpus files.
-        seed: seeds the split, augmentation, shuffling and weight initialisation.
-        include_labels: extra JSONL files in corpus format (staff corrections); train only.
-        architecture: a key of :data:`ARCHITECTURES`.
-        tokenizer: a key of :data:`TOKENIZERS`.
-        epochs: passes over the augmented training part.
-        learn_rate: Adam's learning rate.
-        dropout: dropout rate during updates.
-        refit: after tuning, train again on train + validation parts (the test part stays out).
+        spec: what to train (defaults: :class:`TrainSpec`).
+        overrides: :class:`TrainSpec` fields by name, e.g. ``seed=7``.
 
     Returns:
-        Sizes, tuned parameters and the test-split report.
+        Sizes, tuned parameters and the test-part report.
 
     Raises:
         CorpusError: the corpus is empty or a line is malformed.
+        ValueError: an unknown option, architecture or tokenizer.
     """
-    files = corpus_files(corpus_dir)
+    spec = make_spec(spec, **overrides)
+    files = corpus_files(spec.corpus_dir)
     examples = load_corpus(files)
     if not examples:
-        raise CorpusError(f"no examples in {corpus_dir}; add <lang>.jsonl files first")
-    train_part, valid_part, test_part = split(examples, seed)
-    extra = load_corpus(include_labels)
-    fit = partial(
-        _fit,
-        seed=seed,
-        architecture=architecture,
-        tokenizer=tokenizer,
-        epochs=epochs,
-        learn_rate=learn_rate,
-        dropout=dropout,
-    )
-    nlp = fit([*train_part, *extra])
-    provisional = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
-    valid_scores = [c.scores for c in classify_many(provisional, [ex.text for ex in valid_part])]
-    gold = [ex.labels for ex in valid_part]
-    thresholds = tune_thresholds(gold, valid_scores)
-    margin = tune_margin(gold, valid_scores, thresholds)
-    secondary = tune_secondary(gold, valid_scores, thresholds, margin)
-    if refit:  # the tuned decision rule, on a model that has also seen the validation part
-        nlp = fit([*train_part, *valid_part, *extra])
-    tuned = IntentModel(nlp, thresholds, margin, secondary=secondary)
+        raise CorpusError(f"no examples in {spec.corpus_dir}; add <lang>.jsonl files first")
+    train_part, valid_part, test_part = split(examples, spec.seed)
+    extra = load_corpus(spec.include_labels)
+    features = FeatureCache()
+    nlp = fit_pipeline([*train_part, *extra], spec, features)
+    decisions = tune_decisions(nlp, valid_part, spec)
+    if spec.refit:  # the tuned decision rule, on a model that has also seen the validation part
+        nlp = fit_pipeline([*train_part, *valid_part, *extra], spec, features)
+    tuned = make_tuned_model(nlp, decisions)
     report = evaluate(test_part, classify_many(tuned, [ex.text for ex in test_part]))
-    digest = corpus_sha256(files)
     sizes = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
     nlp.meta.update(
         name="dsr_intents",
-        version="1.0.0",
-        description="dsr-bot intents: language detection and multi-label intent classifier",
-        dsr={
-            "corpus_sha256": digest,
-            "corpus_files": [p.name for p in files],
-            "extra_sha256": corpus_sha256(list(include_labels)) if include_labels else None,
-            "seed": seed,
-            "architecture": architecture,
-            "tokenizer": tokenizer,
-            "epochs": epochs,
-            "learn_rate": learn_rate,
-            "dropout": dropout,
-            "refit": refit,
-            "sizes": {**sizes, "extra": len(extra)},
-            "thresholds": thresholds,
-            "margin": margin,
-            "secondary": secondary,
-            "test": {
-                k: report["overall"][k] for k in ("n", "accuracy", "macro_f1", "needs_review")
-            },
-        },
+        version="2.0.0",
+        description="dsr-bot intents: language identification, lexical and multilingual "
+        "sentence-encoder intent classifiers, mixed",
+        dsr=_meta(spec, files, {**sizes, "extra": len(extra)}, decisions, report),
     )
     if out_dir.exists():
         shutil.rmtree(out_dir)
     nlp.to_disk(out_dir)
-    return TrainResult(out_dir, digest, sizes, thresholds, margin, report, secondary)
+    return TrainResult(
+        out_dir,
+        nlp.meta["dsr"]["corpus_sha256"],
+        sizes,
+        decisions.thresholds,
+        decisions.abstention.margin,
+        report,
+        decisions.secondary,
+    )

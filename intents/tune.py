@@ -1,11 +1,17 @@
-"""Choose per-label thresholds, the review margin and the second-intent floor on a validation split.
+"""Choose the decision parameters on a validation split.
 
 Thresholds maximise each label's F1; the margin minimises a cost where a wrong automatic
 decision costs four times a trip to a human; the floor for intents after the top one
-maximises the messages whose set of intents is exactly right. Pure.
+maximises the messages whose set of intents is exactly right; the mixing weight maximises
+macro-F1; abstention (top-score floor, margin, nearness floor) gives the largest automatic
+share within a wrong-automatic budget. Pure.
 """
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from intents.decide import decide
 from intents.labels import LABELS
@@ -93,3 +99,115 @@ def tune_secondary(
         )
 
     return max(_FLOORS, key=lambda f: (exact(f), -f))
+
+
+_MIX = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 .. 1.0
+_MIN_SCORES = tuple(round(0.05 * i, 2) for i in range(0, 20))  # 0.00 .. 0.95
+_OOD_FLOORS = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0.00 .. 0.80
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """When to hand a message to a human instead of deciding, and how that was measured."""
+
+    min_score: float
+    margin: float
+    ood_floor: float
+    #: On the validation part: decided automatically and wrong, over all messages.
+    wrong_automatic: float = 0.0
+    #: On the validation part: the share decided automatically.
+    automatic: float = 0.0
+
+
+def macro_f1(gold: Sequence[Sequence[str]], scores: Sequence[Mapping[str, float]]) -> float:
+    """Macro-F1 of the top-scoring label (right when it is among the gold labels)."""
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for g, s in zip(gold, scores, strict=True):
+        top = max(LABELS, key=lambda label: (s.get(label, 0.0), -LABELS.index(label)))
+        if top in g:
+            tp[top] += 1
+        else:
+            fp[top] += 1
+            fn[g[0]] += 1
+    present = {g[0] for g in gold}
+    return sum(_f1(tp[x], fp[x], fn[x]) for x in present) / len(present) if present else 0.0
+
+
+def tune_mix(
+    gold: Sequence[Sequence[str]],
+    lexical: Sequence[Mapping[str, float]],
+    encoder: Sequence[Mapping[str, float]],
+) -> float:
+    """The encoder's share in ``w * encoder + (1 - w) * lexical`` with the best macro-F1.
+
+    Returns:
+        A weight in 0.0 .. 1.0 (ties go to the one nearest 0.5).
+    """
+
+    def quality(weight: float) -> tuple[float, float]:
+        mixed = [
+            {
+                label: weight * e.get(label, 0.0) + (1 - weight) * x.get(label, 0.0)
+                for label in LABELS
+            }
+            for x, e in zip(lexical, encoder, strict=True)
+        ]
+        return macro_f1(gold, mixed), -abs(weight - 0.5)
+
+    return max(_MIX, key=quality)
+
+
+def tune_abstention(
+    gold: Sequence[Sequence[str]],
+    scores: Sequence[Mapping[str, float]],
+    nearest: Sequence[float],
+    forced: Sequence[bool],
+    thresholds: Mapping[str, float],
+    secondary: float,
+    max_wrong: float,
+    least_ood_floor: float = 0.0,
+) -> Abstention:
+    """The least abstention that keeps wrong automatic decisions at or under ``max_wrong``.
+
+    Searches the top-score floor, the review margin and the nearness floor for the largest
+    automatic share whose wrong-automatic rate (over all messages) is at most ``max_wrong``;
+    when none qualifies, the lowest wrong-automatic rate. Messages in ``forced`` go to a human
+    whatever the parameters (unknown language, no text). The nearness floor is at least
+    ``least_ood_floor``.
+
+    Returns:
+        The parameters and the rates they give on these messages.
+    """
+    n = len(gold)
+    if n == 0:
+        return Abstention(0.0, 0.0, 0.0)
+    near = np.asarray(nearest, dtype=np.float64)
+    top = np.array([max(s.values(), default=0.0) for s in scores])
+    free = ~np.asarray(forced, dtype=bool)
+    best: tuple[tuple[float, ...], Abstention] | None = None
+    for margin in _MARGINS:
+        decisions = [decide(s, thresholds, margin, secondary) for s in scores]
+        ok = np.array([not d.needs_review for d in decisions]) & free
+        right = np.array([d.intent.value in g for d, g in zip(decisions, gold, strict=True)])
+        floors = sorted({least_ood_floor, *(f for f in _OOD_FLOORS if f > least_ood_floor)})
+        for floor in floors:
+            near_ok = ok & (near >= floor)
+            for min_score in _MIN_SCORES:
+                auto = near_ok & (top >= min_score)
+                wrong = float((auto & ~right).sum()) / n
+                share = float(auto.sum()) / n
+                # Feasible first, then more automatic, then fewer wrong, then milder settings.
+                key = (
+                    float(wrong <= max_wrong),
+                    share if wrong <= max_wrong else -wrong,
+                    -wrong,
+                    -margin,
+                    -floor,
+                    -min_score,
+                )
+                if best is None or key > best[0]:
+                    best = (key, Abstention(min_score, margin, floor, wrong, share))
+    assert best is not None
+    return best[1]

@@ -65,3 +65,31 @@ def test_hash_depends_on_content_and_name(tmp_path: Path) -> None:
     assert first == corpus_sha256([a])
     a.write_text(json.dumps({"text": "y", "labels": ["see"]}) + "\n")
     assert corpus_sha256([a]) != first
+
+
+def test_situation_is_read_and_optional() -> None:
+    line = '{"text": "t", "labels": ["see"], "lang": "de", "kind": "form", "situation": "G1-7"}'
+    assert parse_line(line, "f:1") == Example("t", ("see",), "de", "form", "G1-7")
+    assert parse_line('{"text": "t", "labels": ["see"]}', "f:1").situation == ""
+    with pytest.raises(CorpusError, match="situation"):
+        parse_line('{"text": "t", "labels": ["see"], "situation": ["x"]}', "f:1")
+
+
+def test_split_keeps_a_situation_on_one_side() -> None:
+    examples = [
+        Example(f"text {i} {lang}", ("see",), lang, "plain", f"s{i}")
+        for i in range(300)
+        for lang in ("de", "en", "fr")
+    ]
+    parts = split(examples, seed=0)
+    sides = {ex.situation: index for index, part in enumerate(parts) for ex in part}
+    for index, part in enumerate(parts):
+        assert all(sides[ex.situation] == index for ex in part)
+    assert all(len(part) % 3 == 0 and part for part in parts)
+
+
+def test_shipped_corpus_has_situations() -> None:
+    examples = load_corpus(corpus_files(CORPUS_DIR))
+    assert all(ex.situation for ex in examples)
+    # Translations share a situation: far fewer situations than examples.
+    assert len({ex.situation for ex in examples}) < 0.6 * len(examples)

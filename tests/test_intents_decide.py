@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from intents.decide import decide
 from intents.labels import LABELS, Intent
-from intents.tune import tune_margin, tune_secondary, tune_thresholds
+from intents.tune import (
+    tune_abstention,
+    tune_margin,
+    tune_mix,
+    tune_secondary,
+    tune_thresholds,
+)
 
 
 def scores(**given_scores: float) -> dict[str, float]:
@@ -100,3 +106,38 @@ def test_tune_secondary_drops_spurious_second_intents() -> None:
     cats = [scores(delete=0.9, see=0.3), scores(delete=0.8, see=0.25), scores(see=0.9, delete=0.7)]
     floor = tune_secondary(gold, cats, dict.fromkeys(LABELS, 0.2), 0.0)
     assert 0.3 < floor <= 0.7
+
+
+def test_review_reasons() -> None:
+    assert decide(scores(see=0.9), 0.5, 0.1).reason == ""
+    assert decide(scores(see=0.3), 0.5, 0.1).reason == "low_score"
+    assert decide(scores(see=0.55, delete=0.49), 0.5, 0.1).reason == "close_intents"
+    assert decide(scores(other=0.9, concern=0.7), 0.5, 0.1).reason == "contradiction"
+    assert decide(scores(see=0.7, delete=0.6, change=0.55), 0.5, 0.0).reason == "too_many_intents"
+    assert decide(scores(see=0.6), 0.5, 0.0, min_score=0.7).reason == "low_score"
+    assert decide({}, 0.5, 0.0).reason == "low_score"
+
+
+def test_tune_mix_prefers_the_better_half() -> None:
+    gold = [("see",), ("delete",), ("see",), ("delete",)]
+    good = [scores(see=0.9), scores(delete=0.9), scores(see=0.8), scores(delete=0.7)]
+    bad = [scores(delete=0.9), scores(see=0.9), scores(delete=0.8), scores(see=0.7)]
+    assert tune_mix(gold, good, bad) <= 0.4
+    assert tune_mix(gold, bad, good) >= 0.6
+
+
+def test_tune_abstention_keeps_wrong_automatic_under_budget() -> None:
+    # 80 confident right answers, 10 confident wrong ones far from the corpus, 10 unsure ones.
+    gold = [("see",)] * 100
+    cats = [scores(see=0.95)] * 80 + [scores(delete=0.9)] * 10 + [scores(see=0.4)] * 10
+    nearest = [0.9] * 80 + [0.2] * 10 + [0.9] * 10
+    forced = [False] * 100
+    thresholds = dict.fromkeys(LABELS, 0.3)
+    chosen = tune_abstention(gold, cats, nearest, forced, thresholds, 0.0, max_wrong=0.02)
+    assert chosen.wrong_automatic <= 0.02
+    assert chosen.automatic >= 0.8
+    assert chosen.ood_floor > 0.2 or chosen.min_score > 0.9
+
+
+def test_tune_abstention_with_nothing() -> None:
+    assert tune_abstention([], [], [], [], {}, 0.0, 0.02).automatic == 0.0

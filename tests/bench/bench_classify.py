@@ -1,6 +1,6 @@
-"""Benchmark the intents model: size on disk, load time, throughput on one core, latency.
+"""Benchmark the intents model: size on disk, load time, throughput on one core, latency, peak RSS.
 
-Run: .venv/bin/python tests/bench/bench_classify.py [--n 5000] [--model DIR] [--batch-size 128]
+Run: .venv/bin/python tests/bench/bench_classify.py [--n 2000] [--model DIR] [--batch-size 128]
 Messages are the project's corpus texts (every language and kind), cycled to --n, with the inner
 letters of every word longer than three letters shuffled (a fresh shuffle per cycle): the model has
 seen the corpus words in training (they are in its string store), and the first pass must pay for
@@ -42,7 +42,7 @@ def unseen(text: str, rng: random.Random) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--model", type=Path, default=MODEL_DIR)
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
@@ -62,6 +62,19 @@ def main() -> None:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     print(f"fresh process, import + load: {time.perf_counter() - start:.3f} s")
+    # Peak RSS of a process that loads the model and classifies 500 unseen messages.
+    code = (
+        "import pathlib, intents\n"
+        "from intents.corpus import load_corpus, corpus_files\n"
+        f"m = intents.load_model(pathlib.Path({str(args.model)!r}))\n"
+        "texts = [e.text for e in load_corpus(corpus_files())][:500]\n"
+        "intents.classify_many(m, [t[::-1] for t in texts])\n"
+        # VmHWM, not ru_maxrss: on Linux the latter keeps the forking parent's high-water mark.
+        "hwm = [x for x in open('/proc/self/status') if x.startswith('VmHWM')][0]\n"
+        "print(int(hwm.split()[1]) // 1024)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    print(f"peak RSS, load + classify 500 messages: {done.stdout.strip()} MiB")
 
     texts = [ex.text for ex in load_corpus(corpus_files(CORPUS_DIR))]
     rng = random.Random(0)

@@ -1,0 +1,216 @@
+"""The honest yardstick: scores on situations, genres and languages the model has never seen.
+
+``python -m intents.yardstick`` trains as ``dsr train`` does on the situation-grouped split (a
+situation and all its translations on one side), tunes on the validation part, and scores the
+test part once: macro-F1, per language and per kind (genre), the automatic share and the
+wrong-automatic rate. ``--folds kind`` and ``--folds lang`` add leave-one-genre-out and
+leave-one-language-out: for each kind (language), a model trained without any example of it
+labels all of its examples, with the decision parameters tuned in the main run (the lexical
+part of a fold trains with ``--fold-epochs`` and no augmentation unless ``--fold-augment``).
+Nothing here reads ``../shared/eval``.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from intents.classify import Classification, IntentModel, classify_many, prepare_text
+from intents.corpus import CORPUS_DIR, Example, corpus_files, load_corpus, split
+from intents.evaluate import evaluate, format_report
+from intents.train import (
+    Decisions,
+    FeatureCache,
+    TrainSpec,
+    fit_pipeline,
+    make_tuned_model,
+    tune_decisions,
+)
+from intents.tune import Abstention, macro_f1
+
+#: Examples grouped by a field for leave-one-out folds.
+FOLD_KEYS: dict[str, Callable[[Example], str]] = {
+    "kind": lambda ex: ex.kind or "-",
+    "lang": lambda ex: ex.lang or "-",
+}
+
+
+def honest_split(
+    examples: Sequence[Example], spec: TrainSpec, features: FeatureCache, score: bool = True
+) -> tuple[dict[str, Any], Decisions]:
+    """Train on the train part, tune on validation, refit on both, score the test part.
+
+    Args:
+        examples: the corpus.
+        spec: what to train.
+        features: shared sentence-feature cache.
+        score: False stops after tuning (the report is then empty).
+
+    Returns:
+        The test-part report (see :func:`intents.evaluate.evaluate`) and the tuned decisions.
+    """
+    train_part, valid_part, test_part = split(examples, spec.seed)
+    nlp = fit_pipeline(train_part, spec, features)
+    decisions = tune_decisions(nlp, valid_part, spec)
+    if not score:
+        return {}, decisions
+    if spec.refit:
+        nlp = fit_pipeline([*train_part, *valid_part], spec, features)
+    model = make_tuned_model(nlp, decisions)
+    report = evaluate(test_part, classify_many(model, [ex.text for ex in test_part]))
+    report["sizes"] = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
+    report["decisions"] = {
+        "mix_weight": decisions.weight,
+        "min_score": decisions.abstention.min_score,
+        "margin": decisions.abstention.margin,
+        "ood_floor": decisions.abstention.ood_floor,
+        "valid_wrong_automatic": decisions.abstention.wrong_automatic,
+        "valid_automatic": decisions.abstention.automatic,
+    }
+    return report, decisions
+
+
+def leave_one_out(
+    examples: Sequence[Example],
+    key: str,
+    spec: TrainSpec,
+    features: FeatureCache,
+    decisions: Decisions,
+    progress: Callable[[str], None] = lambda _: None,
+    only: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """For each value of ``key`` (kind or lang): train without it, label all its examples.
+
+    Returns:
+        ``{"pooled": report over all held-out predictions, "folds": {value: overall scores}}``.
+    """
+    group = FOLD_KEYS[key]
+    values = sorted({group(ex) for ex in examples} & set(only or [group(ex) for ex in examples]))
+    gold: list[Example] = []
+    predicted: list[Classification] = []
+    folds: dict[str, Any] = {}
+    parts: list[tuple[dict[str, float], dict[str, float]]] = []
+    for value in values:
+        held = [ex for ex in examples if group(ex) == value]
+        rest = [ex for ex in examples if group(ex) != value]
+        model: IntentModel = make_tuned_model(fit_pipeline(rest, spec, features), decisions)
+        results = classify_many(model, [ex.text for ex in held])
+        parts += component_scores(model, held)
+        fold = evaluate(held, results)
+        folds[value] = {**fold["overall"], "automation": fold["automation"]}
+        del folds[value]["per_label"]
+        gold += held
+        predicted += results
+        progress(f"{key}={value}: n={len(held)} macro-F1 {fold['overall']['macro_f1']:.3f}")
+    pooled = evaluate(gold, predicted)
+    mean = sum(f["macro_f1"] for f in folds.values()) / len(folds) if folds else 0.0
+    labels = [ex.labels for ex in gold]
+    sweep = {f"{w:.1f}": macro_f1(labels, [_mix(x, e, w) for x, e in parts]) for w in WEIGHTS}
+    return {"pooled": pooled, "folds": folds, "mean_fold_macro_f1": mean, "mix_sweep": sweep}
+
+
+#: Encoder weights for the pooled fold sweep.
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def _mix(lexical: dict[str, float], encoder: dict[str, float], weight: float) -> dict[str, float]:
+    return {k: weight * encoder[k] + (1 - weight) * lexical[k] for k in lexical}
+
+
+def component_scores(
+    model: IntentModel, examples: Sequence[Example]
+) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """The lexical and the encoder classifier's scores for each example (before mixing)."""
+    docs = model.nlp.pipe([prepare_text(ex.text) for ex in examples])
+    out = []
+    for doc in docs:
+        lexical = dict(doc._.cats_lexical or doc.cats)
+        out.append((lexical, dict(doc._.cats_encoder or lexical)))
+    return out
+
+
+def decisions_of(model_dir: Path) -> Decisions:
+    """The decision parameters stored in a trained model's ``meta.json``."""
+    meta = json.loads((model_dir / "meta.json").read_text())["dsr"]
+    abstention = Abstention(
+        float(meta.get("min_score", 0.0)), float(meta["margin"]), float(meta.get("ood_floor", 0.0))
+    )
+    return Decisions(
+        dict(meta["thresholds"]),
+        float(meta["margin"]),
+        float(meta.get("secondary", 0.0)),
+        float(meta.get("mix_weight", 0.0)),
+        abstention,
+    )
+
+
+def _format_folds(key: str, result: dict[str, Any]) -> str:
+    pooled = result["pooled"]
+    lines = [
+        f"leave-one-{'genre' if key == 'kind' else 'language'}-out: pooled macro-F1 "
+        f"{pooled['overall']['macro_f1']:.3f}, accuracy {pooled['overall']['accuracy']:.3f}, "
+        f"mean of folds {result['mean_fold_macro_f1']:.3f}",
+        f"{key:<14}{'n':>5}{'acc':>7}{'macroF1':>9}{'auto':>7}{'wrongA':>8}",
+    ]
+    sweep = "  ".join(f"{w} {f:.3f}" for w, f in result.get("mix_sweep", {}).items())
+    lines.insert(1, f"pooled macro-F1 by encoder weight (lexical 1 - w): {sweep}")
+    for value, fold in result["folds"].items():
+        auto = fold["automation"]
+        lines.append(
+            f"{value:<14}{fold['n']:>5}{fold['accuracy']:>7.3f}{fold['macro_f1']:>9.3f}"
+            f"{auto['automatic']:>7.3f}{auto['wrong_automatic']:>8.4f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the honest-split report and, with ``--folds``, leave-one-out tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", nargs="*", choices=sorted(FOLD_KEYS), default=[])
+    parser.add_argument("--lexical-only", action="store_true", help="no sentence encoder")
+    parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument(
+        "--fold-epochs", type=int, default=6, help="lexical epochs in leave-one-out folds"
+    )
+    parser.add_argument(
+        "--fold-augment", action="store_true", help="augment in folds (slower; as shipped)"
+    )
+    parser.add_argument("--no-split", action="store_true", help="folds only (tune on the split)")
+    parser.add_argument(
+        "--decisions-from", type=Path, help="folds only, with a trained model's decision parameters"
+    )
+    parser.add_argument("--only", nargs="*", default=None, help="fold only these kinds/languages")
+    args = parser.parse_args(argv)
+    spec = TrainSpec(corpus_dir=args.corpus, seed=args.seed, encoder=not args.lexical_only)
+    examples = load_corpus(corpus_files(args.corpus))
+    features = FeatureCache()
+    report: dict[str, Any] = {}
+    if args.decisions_from:
+        decisions = decisions_of(args.decisions_from)
+    else:
+        report, decisions = honest_split(examples, spec, features, score=not args.no_split)
+    full: dict[str, Any] = {"split": report}
+    if report:
+        print("honest split (by situation), test part:")
+        print(f"sizes {report['sizes']}  decisions {report['decisions']}")
+        print(format_report(report), flush=True)
+    # Folds train the lexical part lighter by default (43 folds must fit in an hour of one core).
+    fold_spec = replace(spec, refit=False, epochs=args.fold_epochs, augment=args.fold_augment)
+    for key in args.folds:
+        result = leave_one_out(
+            examples, key, fold_spec, features, decisions, lambda m: print(m, flush=True), args.only
+        )
+        full[key] = result
+        print()
+        print(_format_folds(key, result), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(full, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
