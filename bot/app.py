@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.http import build_app, serve
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, OutboxWorker
+from storage import audit
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -83,18 +84,25 @@ async def main(
     the outbox and the HTTP server in one TaskGroup until SIGTERM/SIGINT."""
     from bot.build import open_desk
     from bot.slack.http import install_slack
+    from bot.work.anchor import MAIL_KIND, audit_mail_dispatch, run_anchoring
     from bot.work.mailbox import intake_loops
     from bot.work.mailer import build_sender, mail_dispatch
     from bot.work.scheduler import run_housekeeping, run_inbound, run_pipeline
 
     await check_current(settings.database_url)
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
+    audit.use_key(settings.audit_key_bytes())  # this task and every loop it starts
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
     async with open_desk(settings) as desk:
         web_app = build_app(_health(desk.engine))
         slack = install_slack(desk, web_app)  # POST /slack/events, Socket Mode, digest
-        routes = {"mail": mail_dispatch(settings, build_sender(settings)), **(dispatch or {})}
+        sender = build_sender(settings)
+        routes = {
+            "mail": mail_dispatch(settings, sender),
+            MAIL_KIND: audit_mail_dispatch(sender, settings.privacy_address, settings.own_domain),
+            **(dispatch or {}),
+        }
         # Slack gets its own worker, so a hanging Slack API can never hold up mail rows.
         separate = {"slack": slack.dispatch} if slack and "slack" not in routes else {}
         workers = [
@@ -114,6 +122,7 @@ async def main(
             lambda: run_inbound(desk),
             lambda: run_pipeline(desk),
             lambda: run_housekeeping(desk),
+            lambda: run_anchoring(desk),
             *(intake_loops(desk) if intake else []),
             *(slack.loops if slack is not None else ()),
             *extra_loops,

@@ -17,6 +17,7 @@ from bot.cli import logs
 from bot.cli import run as cli_run
 from bot.errors import DsrError, NotAvailable
 from bot.settings import load_settings
+from storage import audit
 from storage.errors import StorageError
 
 
@@ -55,6 +56,10 @@ _OPTIONAL = {
 def _load(ctx: typer.Context) -> None:
     """Load settings once; every command gets them through the context."""
     ctx.obj = load_settings()
+    # The audit key lives in this context for the command's run, then is forgotten (tests run
+    # many commands in one thread).
+    token = audit.use_key(ctx.obj.audit_key_bytes())
+    ctx.call_on_close(lambda: audit.reset_key(token))
 
 
 def _placeholder(name: str, module: str) -> None:
