@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.http import build_app, serve
+from bot.http import Probe, add_probe, build_app, mark_ready, serve
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, OutboxWorker
 from storage import audit
@@ -72,6 +72,23 @@ def _health(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+def _slack_probe(client: Any) -> Probe:
+    async def probe() -> tuple[bool, str]:
+        try:
+            await client.auth_test()
+        except Exception as exc:  # any failure of the Web API means "Slack not reachable"
+            return False, f"auth.test failed ({exc.__class__.__name__})"
+        return True, "auth.test ok"
+
+    return probe
+
+
+async def _wait_serving(serving: asyncio.Event, web_app: Any) -> None:
+    """`/readyz` turns 200 once the server listens and every loop has been started."""
+    await serving.wait()
+    mark_ready(web_app)
+
+
 async def main(
     settings: Settings,
     *,
@@ -84,7 +101,9 @@ async def main(
     the outbox and the HTTP server in one TaskGroup until SIGTERM/SIGINT."""
     from bot.build import open_desk
     from bot.slack.http import install_slack
+    from bot.web import install_audit, install_metrics
     from bot.work.anchor import MAIL_KIND, audit_mail_dispatch, run_anchoring
+    from bot.work.health import mail_probes
     from bot.work.mailbox import intake_loops
     from bot.work.mailer import build_sender, mail_dispatch
     from bot.work.scheduler import run_housekeeping, run_inbound, run_pipeline
@@ -95,8 +114,12 @@ async def main(
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
     async with open_desk(settings) as desk:
-        web_app = build_app(_health(desk.engine))
+        web_app = build_app(_health(desk.engine), mail_probes(settings))
         slack = install_slack(desk, web_app)  # POST /slack/events, Socket Mode, digest
+        if slack is not None:
+            add_probe(web_app, "slack", _slack_probe(slack.app.client))
+        install_audit(web_app, desk)  # /audit, behind DSR_AUDIT_TOKEN
+        install_metrics(web_app, desk)  # /metrics
         sender = build_sender(settings)
         routes = {
             "mail": mail_dispatch(settings, sender),
@@ -116,8 +139,10 @@ async def main(
             for kinds in (routes, separate)
             if kinds
         ]
+        serving = asyncio.Event()
         loops: list[Loop] = [
-            lambda: serve(web_app, settings.http_host, settings.http_port),
+            lambda: serve(web_app, settings.http_host, settings.http_port, started=serving),
+            lambda: _wait_serving(serving, web_app),
             *(w.run for w in workers),
             lambda: run_inbound(desk),
             lambda: run_pipeline(desk),

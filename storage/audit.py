@@ -17,16 +17,19 @@ write lock), so concurrent writers never fork the chain.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import re
+import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
+from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -293,6 +296,28 @@ async def _partitions(engine: AsyncEngine, batch: int = 50_000) -> AsyncGenerato
             yield part
 
 
+def _sqlite_file(engine: AsyncEngine) -> Path | None:
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.query.get("mode") == "memory" or url.database.startswith("file:"):
+        return None
+    path = Path(url.database)
+    return path.resolve() if path.exists() else None
+
+
+def _walk_sqlite_file(
+    path: Path, state: _Walk, anchors: Mapping[int, list[Anchor]], batch: int = 50_000
+) -> None:
+    conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    try:
+        cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_event ORDER BY seq")  # noqa: S608
+        while rows := cursor.fetchmany(batch):
+            state.walk(rows, anchors)
+    finally:
+        conn.close()
+
+
 class _Broken(Exception):
     def __init__(self, seq: int, reason: str) -> None:
         self.seq, self.reason = seq, reason
@@ -320,10 +345,16 @@ async def verify(
     for anchor in wanted:
         by_seq.setdefault(anchor.seq, []).append(anchor)
     state = _Walk(key)
+    path = _sqlite_file(engine)
     try:
-        async with aclosing(_partitions(engine)) as parts:
-            async for part in parts:
-                state.walk(part, by_seq)
+        if path is not None:
+            # SQLite file: read it in a worker thread with the plain driver, a big cursor page
+            # at a time; a third of the time of the async driver's row hops.
+            await asyncio.to_thread(_walk_sqlite_file, path, state, by_seq)
+        else:
+            async with aclosing(_partitions(engine)) as parts:
+                async for part in parts:
+                    state.walk(part, by_seq)
     except _Broken as broken:
         return VerifyResult(
             False,
@@ -487,3 +518,12 @@ async def action_counts(
             {"since": since or "", "until": until or "9999"},
         )
         return {str(a): int(n) for a, n in rows}
+
+
+async def count_action(engine: AsyncEngine, action: str) -> int:
+    """How many events of one action (indexed; for /metrics)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT COUNT(*) FROM audit_event WHERE action = :a"), {"a": action}
+        )
+        return int(found.scalar() or 0)
