@@ -307,7 +307,7 @@ def _sqlite_file(engine: AsyncEngine) -> Path | None:
 
 
 def _walk_sqlite_file(
-    path: Path, state: _Walk, anchors: Mapping[int, list[Anchor]], batch: int = 50_000
+    path: Path, state: _Walk, anchors: Mapping[int, list[Anchor]], batch: int = 10_000
 ) -> None:
     conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
     try:
@@ -518,6 +518,23 @@ async def action_counts(
             {"since": since or "", "until": until or "9999"},
         )
         return {str(a): int(n) for a, n in rows}
+
+
+async def details_of(
+    engine: AsyncEngine, action: str, *, since: str, until: str
+) -> AsyncIterator[dict[str, Any]]:
+    """The parsed details of one action's events between two ISO dates (for the month report;
+    plain rows, no model objects: a month can hold many)."""
+    async with engine.connect() as conn:
+        result = await conn.stream(
+            text(
+                "SELECT details FROM audit_event "
+                "WHERE action = :a AND ts >= :since AND ts < :until ORDER BY seq"
+            ),
+            {"a": action, "since": since, "until": until},
+        )
+        async for row in result:
+            yield json.loads(row[0])
 
 
 async def count_action(engine: AsyncEngine, action: str) -> int:

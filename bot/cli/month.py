@@ -3,8 +3,8 @@ with inline SVG charts (pygal; its script stripped, so the file loads nothing an
 
 from __future__ import annotations
 
-import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +22,9 @@ from storage.anchors import read_heads
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current
 
+# pygal appends a legacy finder to sys.meta_path (for `pygal.maps.*` plugins, unused here) that
+# has no find_spec: every later failed import then warns. Take it out again.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 _STYLE = Style(
     background="white",
@@ -69,13 +72,12 @@ async def load_month(url: str, month: str, head_file: Path) -> tuple[MonthReport
     try:
         async with session_factory(engine)() as session:
             cases = await store.cases_received_between(session, start, end)
-        actions: dict[str, int] = {}
+        since, until = start.isoformat(), end.isoformat()
+        actions = await audit.action_counts(engine, since=since, until=until)
         reasons: dict[str, int] = {}
-        async for ev in audit.events(engine, since=start.isoformat(), until=end.isoformat()):
-            actions[ev.action] = actions.get(ev.action, 0) + 1
-            if ev.action == "case_reject":
-                reason = str(json.loads(ev.details).get("reason") or "no reason given")
-                reasons[reason] = reasons.get(reason, 0) + 1
+        async for details in audit.details_of(engine, "case_reject", since=since, until=until):
+            reason = str(details.get("reason") or "no reason given")
+            reasons[reason] = reasons.get(reason, 0) + 1
         heads = read_heads(head_file, audit.current_key())
         result = await audit.verify(engine, anchors=heads.anchors)
     finally:

@@ -72,14 +72,14 @@ async def bulk_load(url: str, n: int) -> None:
     await engine.dispose()
 
 
-async def time_verify(url: str) -> tuple[float, int]:
+async def time_verify(url: str) -> tuple[float, float, int]:
     engine = create_engine(url)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = await audit.verify(engine, key=KEY)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     await engine.dispose()
     assert result.ok, result.reason
-    return elapsed, result.count
+    return elapsed, cpu, result.count
 
 
 async def time_appends(url: str, n: int) -> list[float]:
@@ -119,10 +119,11 @@ def main() -> None:
         asyncio.run(bulk_load(url, args.events))
         print(f"loaded {args.events:,} events in {time.perf_counter() - t0:.1f} s ({args.backend})")
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        elapsed, count = asyncio.run(time_verify(url))
+        elapsed, cpu, count = asyncio.run(time_verify(url))
         grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
         print(
-            f"verify: {count:,} events in {elapsed:.2f} s ({count / elapsed:,.0f} events/s); "
+            f"verify: {count:,} events in {elapsed:.2f} s wall, {cpu:.2f} s CPU "
+            f"({count / elapsed:,.0f} events/s); "
             f"peak RSS grew {grew:.0f} MB"
         )
         samples = asyncio.run(time_appends(url, args.appends))

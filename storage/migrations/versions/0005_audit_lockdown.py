@@ -1,4 +1,5 @@
-"""audit log lockdown: no insert but the next link (SQLite), a separate owner (PostgreSQL)
+"""audit log lockdown: no insert but the next link (SQLite), a separate owner (PostgreSQL);
+indexes for the auditors' pages (events by action, open cases by due date and extension)
 
 SQLite: a BEFORE INSERT trigger refuses any row that is not the next link (seq = max + 1,
 prev_hash = the last hash, a hash not yet taken), which closes INSERT OR REPLACE, REPLACE and
@@ -101,6 +102,8 @@ def _lock_down_postgres() -> None:
 
 def upgrade() -> None:
     op.create_index("ix_audit_event_action", "audit_event", ["action"])
+    # the auditors' "open and overdue" filter counts from this index alone
+    op.create_index("ix_dsr_case_state_due_ext", "dsr_case", ["state", "due_on", "extended_to"])
     if op.get_bind().dialect.name == "postgresql":
         _lock_down_postgres()
     else:
@@ -114,4 +117,5 @@ def downgrade() -> None:
         op.execute("ALTER FUNCTION audit_event_append_only() OWNER TO CURRENT_USER")
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_event_next_link_only")
+    op.drop_index("ix_dsr_case_state_due_ext", table_name="dsr_case")
     op.drop_index("ix_audit_event_action", table_name="audit_event")
