@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -114,3 +115,17 @@ async def test_a_broken_chain_is_not_anchored(case_store_url: str, tmp_path: Pat
 )
 def test_next_run(now: datetime, expected: datetime) -> None:
     assert next_run(now, 2) == expected
+
+
+async def test_slack_anchor_post_goes_to_the_auditors_channel(slack_rig_factory: Any) -> None:
+    from bot.case import store
+    from bot.case.messages import slack_item
+
+    rig = await slack_rig_factory(audit_anchor_channel="C0AUDIT")
+    digest = "ab" * 32
+    async with rig.desk.sessions() as session, session.begin():
+        item = slack_item("audit_anchor", channel="C0AUDIT", seq=5, hash=digest, ts="t")
+        await store.add_outbox(session, None, [item], domain="example.com")
+    assert await rig.send_outbox() == 1
+    (post,) = rig.fake.named("chat.postMessage")
+    assert post.params["channel"] == "C0AUDIT" and f"5:{digest}" in post.params["text"]
