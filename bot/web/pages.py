@@ -257,6 +257,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         desk.engine,
         case_ref=ref,
         since=since.isoformat() if since else None,
+        # `until` is inclusive: every stamp of that day ("…T23:59:59.999999Z") sorts below "…T99"
         until=(until.isoformat() + "T99") if until else None,
     ):
         if fmt == "csv":
