@@ -216,3 +216,9 @@ async def test_healthz_names_the_failing_component_and_readyz_waits() -> None:
         assert (await c.get("/readyz")).status == 503
         mark_ready(app)
         assert (await c.get("/readyz")).status == 200
+
+
+def test_public_api_is_pinned() -> None:
+    import bot.web
+
+    assert bot.web.__all__ == ["install_audit", "install_metrics"]
