@@ -36,28 +36,33 @@ async def _ok() -> bool:
 def _browse(base: str, downloads: Path, xss_ref: str) -> None:
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     with browser(downloads) as driver:
+        wait = WebDriverWait(driver, 20)
         driver.get(base + "/audit/")
         assert driver.current_url.endswith("/audit/login")  # sent to the form, no data shown
         assert "DSR-" not in driver.page_source
         driver.find_element(By.ID, "token").send_keys("not-the-token")
         driver.find_element(By.ID, "login").click()
-        assert "That token is not right." in driver.page_source
+        error = wait.until(ec.presence_of_element_located((By.ID, "login-error")))
+        assert error.text == "That token is not right."
         driver.find_element(By.ID, "token").send_keys(TOKEN)
         driver.find_element(By.ID, "login").click()
+        wait.until(ec.presence_of_element_located((By.ID, "cases")))
         assert driver.find_element(By.TAG_NAME, "h1").text.startswith("Cases (60)")
 
         Select(driver.find_element(By.ID, "state")).select_by_value("rejected")
         driver.find_element(By.ID, "apply").click()
-        assert "state=rejected" in driver.current_url
+        wait.until(ec.url_contains("state=rejected"))
         rows = driver.find_elements(By.CSS_SELECTOR, "#cases tbody tr")
         assert rows and all(r.find_elements(By.TAG_NAME, "td")[1].text == "rejected" for r in rows)
 
         link = rows[0].find_element(By.TAG_NAME, "a")
         ref = link.text
         link.click()
+        wait.until(ec.presence_of_element_located((By.ID, "timeline")))
         assert driver.find_element(By.TAG_NAME, "h1").text.startswith(ref)
         actions = [
             tr.find_elements(By.TAG_NAME, "td")[3].text
@@ -83,7 +88,7 @@ def _browse(base: str, downloads: Path, xss_ref: str) -> None:
 
         driver.get(base + "/audit/logout")
         driver.get(base + "/audit/chain")
-        assert driver.current_url.endswith("/audit/login")
+        wait.until(ec.url_contains("/audit/login"))
 
 
 def _status(url: str, headers: dict[str, str] | None = None) -> int:
