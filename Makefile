@@ -26,13 +26,16 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-# The tests start their own Dovecot and PostgreSQL; they need the binaries. As root we install
-# them; otherwise the tests that need them skip (or fail under DSR_REQUIRE_SERVERS=1).
+# The tests start their own Dovecot and PostgreSQL and drive Debian's chromium (auditor pages);
+# they need the binaries. As root we install them; otherwise the tests that need them skip (or
+# fail under DSR_REQUIRE_SERVERS=1).
 sysdeps:
-	@if command -v dovecot >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	@if command -v dovecot >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd postgresql; \
-	else echo "note: dovecot-imapd or postgresql is missing and we are not root; their tests will skip"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    dovecot-imapd postgresql chromium chromium-driver; \
+	else echo "note: dovecot-imapd, postgresql or chromium is missing and we are not root; their tests will skip"; fi
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -52,7 +55,8 @@ run: install
 	$(BIN)/dsr run
 
 bench: install-test sysdeps
-	$(BIN)/python tests/bench/bench_audit.py
+	taskset -c 0 $(BIN)/python tests/bench/bench_audit.py
+	taskset -c 0 $(BIN)/python tests/bench/bench_web.py
 
 bench-cli: install-test sysdeps
 	$(BIN)/python tests/bench/bench_cli.py

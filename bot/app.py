@@ -20,9 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.http import build_app, serve
+from bot.http import Probe, add_probe, build_app, mark_ready, serve
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, OutboxWorker
+from storage import audit
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,23 @@ def _health(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+def _slack_probe(client: Any) -> Probe:
+    async def probe() -> tuple[bool, str]:
+        try:
+            await client.auth_test()
+        except Exception as exc:  # any failure of the Web API means "Slack not reachable"
+            return False, f"auth.test failed ({exc.__class__.__name__})"
+        return True, "auth.test ok"
+
+    return probe
+
+
+async def _wait_serving(serving: asyncio.Event, web_app: Any) -> None:
+    """`/readyz` turns 200 once the server listens and every loop has been started."""
+    await serving.wait()
+    mark_ready(web_app)
+
+
 async def main(
     settings: Settings,
     *,
@@ -129,6 +147,9 @@ async def main(
     the outbox and the HTTP server in one TaskGroup until SIGTERM/SIGINT."""
     from bot.build import open_desk, reach
     from bot.slack.http import install_slack
+    from bot.web import install_audit, install_metrics
+    from bot.work.anchor import MAIL_KIND, audit_mail_dispatch, run_anchoring
+    from bot.work.health import mail_probes
     from bot.work.instance import Instance
     from bot.work.mailbox import intake_loops
     from bot.work.mailer import build_sender, mail_dispatch
@@ -136,6 +157,7 @@ async def main(
 
     await reach("DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url))
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
+    audit.use_key(settings.audit_key_bytes())  # this task and every loop it starts
     packages = Path("var/packages")
     make_folders(settings, packages)
     stop = stop or asyncio.Event()
@@ -144,9 +166,18 @@ async def main(
         instance = Instance(desk.engine)
         await instance.beat()  # registered before it claims anything
         desk.instance = instance
-        web_app = build_app(_health(desk.engine))
+        web_app = build_app(_health(desk.engine), mail_probes(settings))
         slack = install_slack(desk, web_app)  # POST /slack/events, Socket Mode, digest
-        routes = {"mail": mail_dispatch(settings, build_sender(settings)), **(dispatch or {})}
+        if slack is not None:
+            add_probe(web_app, "slack", _slack_probe(slack.app.client))
+        install_audit(web_app, desk)  # /audit, behind DSR_AUDIT_TOKEN
+        install_metrics(web_app, desk)  # /metrics
+        sender = build_sender(settings)
+        routes = {
+            "mail": mail_dispatch(settings, sender),
+            MAIL_KIND: audit_mail_dispatch(sender, settings.privacy_address, settings.own_domain),
+            **(dispatch or {}),
+        }
         # Slack gets its own worker, so a hanging Slack API can never hold up mail rows.
         separate = {"slack": slack.dispatch} if slack and "slack" not in routes else {}
         workers = [
@@ -163,16 +194,19 @@ async def main(
             for kinds in (routes, separate)
             if kinds
         ]
+        serving = asyncio.Event()
         work: list[tuple[str, Loop]] = [
             ("heartbeat", instance.run),
             *((f"outbox:{','.join(w.dispatch)}", w.run) for w in workers),
             ("inbound", lambda: run_inbound(desk)),
             ("pipeline", lambda: run_pipeline(desk)),
             ("housekeeping", lambda: run_housekeeping(desk)),
+            ("anchoring", lambda: run_anchoring(desk)),
             *(("intake", fn) for fn in (intake_loops(desk) if intake else [])),
         ]
         loops: list[Loop] = [
-            lambda: serve(web_app, settings.http_host, settings.http_port),
+            lambda: serve(web_app, settings.http_host, settings.http_port, started=serving),
+            lambda: _wait_serving(serving, web_app),
             *(resilient(fn, name) for name, fn in work),
             *(slack.loops if slack is not None else ()),
             *extra_loops,

@@ -107,10 +107,19 @@ class Settings(BaseSettings):
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Audit log: the chain key, where heads are anchored, who may read /audit
+    audit_key: SecretStr | None = None
+    audit_token: SecretStr | None = None
+    auditor_address: str | None = None
+    audit_anchor_channel: str | None = None
+    audit_head_file: Path = Path("var/audit-heads.jsonl")
+    audit_anchor_hour: int = Field(default=2, ge=0, le=23)
 
-    @field_validator("privacy_address")
+    @field_validator("privacy_address", "auditor_address")
     @classmethod
-    def _valid_address(cls, value: str) -> str:
+    def _valid_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             return validate_email(
                 value, check_deliverability=False, globally_deliverable=False
@@ -126,6 +135,15 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "must be at least 32 characters; generate one with `dsr keys generate`"
+            )
+        return value
+
+    @field_validator("audit_key", "audit_token")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError(
                 "must be at least 32 characters; generate one with `dsr keys generate`"
@@ -172,6 +190,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DSR_SLACK_APP_TOKEN/SIGNING_SECRET are set but DSR_SLACK_BOT_TOKEN is not"
             )
+        if self.audit_anchor_channel and not self.slack_bot_token:
+            raise ValueError(
+                "DSR_AUDIT_ANCHOR_CHANNEL is set but DSR_SLACK_BOT_TOKEN is not; anchors cannot "
+                "be posted"
+            )
         if not self.slack_api_url.endswith("/"):
             raise ValueError("DSR_SLACK_API_URL must end with '/' (e.g. https://slack.com/api/)")
         return self
@@ -209,6 +232,23 @@ class Settings(BaseSettings):
                 "losing it makes pseudonyms unlinkable)"
             )
         return self.secret_key.get_secret_value().encode()
+
+    def audit_key_bytes(self) -> bytes | None:
+        """The key of the audit chain (HMAC-SHA-256), never stored in the database.
+
+        DSR_AUDIT_KEY when set; otherwise derived from DSR_SECRET_KEY with HKDF-SHA-256 (info
+        `dsr-bot audit chain`), so the pseudonym key itself never touches the chain; None when
+        neither is set (the chain then stays plain SHA-256).
+        """
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode()
+        if self.secret_key is None:
+            return None
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dsr-bot audit chain")
+        return hkdf.derive(self.secret_key.get_secret_value().encode())
 
 
 def _shown(url: str) -> str:

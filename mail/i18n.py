@@ -219,7 +219,8 @@ KEPT_DATA: dict[str, dict[str, tuple[str, str]]] = {
 }  # fmt: skip
 
 #: What a challenge says was asked, per language, completing "Someone asked us to …" (or its
-#: translation: "gevraagd om …", "gebeten, …", "de …", "que …"). `{old}`, `{new}`, `{fields}`.
+#: translation: "gevraagd om …", "gebeten, …", "de …", "que …"; ro and el repeat "să"/"να" in
+#: every phrase; pl, cs and hr name the acts as nouns). `{old}`, `{new}`, `{fields}`.
 ASKED: dict[str, dict[str, str]] = {
     "en": {
         "see": "send a copy of your personal data",
@@ -266,6 +267,87 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "cambiemos sus datos personales",
         "unsubscribe": "dejemos de enviarle correos de marketing",
         "other": "tramitemos una solicitud sobre sus datos personales",
+    },
+    "sv": {
+        "see": "skicka en kopia av dina personuppgifter",
+        "delete": "radera ditt konto och dina personuppgifter",
+        "change_email": "ändra e-postadressen för ditt konto från {old} till {new}",
+        "change": "ändra följande: {fields}",
+        "change_any": "ändra dina personuppgifter",
+        "unsubscribe": "sluta skicka marknadsföringsmejl till dig",
+        "other": "genomföra en begäran om dina personuppgifter",
+    },
+    "it": {
+        "see": "inviarle una copia dei suoi dati personali",
+        "delete": "eliminare il suo account e i suoi dati personali",
+        "change_email": "cambiare l'indirizzo e-mail del suo account da {old} a {new}",
+        "change": "modificare i seguenti dati: {fields}",
+        "change_any": "modificare i suoi dati personali",
+        "unsubscribe": "non inviarle più e-mail di marketing",
+        "other": "dare seguito a una richiesta relativa ai suoi dati personali",
+    },
+    "pt": {
+        "see": "lhe enviássemos uma cópia dos seus dados pessoais",
+        "delete": "eliminássemos a sua conta e os seus dados pessoais",
+        "change_email": "alterássemos o endereço de e-mail da sua conta de {old} para {new}",
+        "change": "alterássemos os seguintes dados: {fields}",
+        "change_any": "alterássemos os seus dados pessoais",
+        "unsubscribe": "deixássemos de lhe enviar e-mails de marketing",
+        "other": "déssemos seguimento a um pedido relativo aos seus dados pessoais",
+    },
+    "ro": {
+        "see": "să vă trimitem o copie a datelor dumneavoastră cu caracter personal",
+        "delete": "să ștergem contul dumneavoastră și datele dumneavoastră cu caracter personal",
+        "change_email": "să schimbăm adresa de e-mail a contului dumneavoastră din {old} în {new}",
+        "change": "să modificăm următoarele date: {fields}",
+        "change_any": "să modificăm datele dumneavoastră cu caracter personal",
+        "unsubscribe": "să nu vă mai trimitem e-mailuri de marketing",
+        "other": "să dăm curs unei solicitări privind datele dumneavoastră cu caracter personal",
+    },
+    "pl": {
+        "see": "przesłanie kopii Pana/Pani danych osobowych",
+        "delete": "usunięcie Pana/Pani konta i danych osobowych",
+        "change_email": "zmianę adresu e-mail Pana/Pani konta z {old} na {new}",
+        "change": "zmianę następujących danych: {fields}",
+        "change_any": "zmianę Pana/Pani danych osobowych",
+        "unsubscribe": "zaprzestanie wysyłania Panu/Pani e-maili marketingowych",
+        "other": "realizację żądania dotyczącego Pana/Pani danych osobowych",
+    },
+    "ru": {
+        "see": "отправить вам копию ваших персональных данных",
+        "delete": "удалить вашу учётную запись и ваши персональные данные",
+        "change_email": "изменить адрес электронной почты вашей учётной записи с {old} на {new}",
+        "change": "изменить следующие данные: {fields}",
+        "change_any": "изменить ваши персональные данные",
+        "unsubscribe": "больше не присылать вам маркетинговые письма",
+        "other": "выполнить запрос, касающийся ваших персональных данных",
+    },
+    "cs": {
+        "see": "zaslání kopie vašich osobních údajů",
+        "delete": "smazání vašeho účtu a vašich osobních údajů",
+        "change_email": "změnu e-mailové adresy vašeho účtu z {old} na {new}",
+        "change": "změnu těchto údajů: {fields}",
+        "change_any": "změnu vašich osobních údajů",
+        "unsubscribe": "ukončení zasílání marketingových e-mailů",
+        "other": "vyřízení žádosti týkající se vašich osobních údajů",
+    },
+    "hr": {
+        "see": "slanje kopije vaših osobnih podataka",
+        "delete": "brisanje vašeg korisničkog računa i vaših osobnih podataka",
+        "change_email": "promjenu adrese e-pošte vašeg korisničkog računa s {old} na {new}",
+        "change": "promjenu sljedećih podataka: {fields}",
+        "change_any": "promjenu vaših osobnih podataka",
+        "unsubscribe": "prestanak slanja marketinških poruka e-pošte",
+        "other": "postupanje po zahtjevu u vezi s vašim osobnim podacima",
+    },
+    "el": {
+        "see": "να σας στείλουμε αντίγραφο των προσωπικών σας δεδομένων",
+        "delete": "να διαγράψουμε τον λογαριασμό σας και τα προσωπικά σας δεδομένα",
+        "change_email": "να αλλάξουμε τη διεύθυνση e-mail του λογαριασμού σας από {old} σε {new}",
+        "change": "να αλλάξουμε τα εξής στοιχεία: {fields}",
+        "change_any": "να αλλάξουμε τα προσωπικά σας δεδομένα",
+        "unsubscribe": "να σταματήσουμε να σας στέλνουμε διαφημιστικά e-mail",
+        "other": "να διεκπεραιώσουμε ένα αίτημα σχετικά με τα προσωπικά σας δεδομένα",
     },
 }
 

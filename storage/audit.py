@@ -1,23 +1,40 @@
 """The append-only, hash-chained audit log: append, verify, export.
 
-Each event's hash is SHA-256 over `canonical_payload(...)`, which includes the previous event's
-hash, so changing, removing or reordering any event breaks every hash after it. Database
-triggers (created by the first migration) refuse UPDATE and DELETE. Appends serialise on a
-PostgreSQL advisory lock (SQLite: `BEGIN IMMEDIATE`), so concurrent writers never fork the chain.
+Each event's hash covers `canonical_payload(...)`, which includes the previous event's hash, so
+changing, removing or reordering any event breaks every hash after it. Two hash versions:
+
+- **plain** (`sha256`): SHA-256 of the payload. Every log written before keying used it.
+- **keyed** (`hmac-sha256`): HMAC-SHA-256 of the payload with the audit key, which is never stored
+  in the database, so someone who can write the table cannot recompute the chain.
+
+The version changes once, at an `audit_chain_keyed` event: that event and every later one are
+keyed, every earlier one plain. `append` writes that event the first time it runs with a key
+(`use_key`) on a plain chain. Database triggers (migrations 0001 and 0005) refuse UPDATE, DELETE
+and any INSERT that is not the next link; PostgreSQL also takes the table away from the desk's
+role (see README "Audit log"). Appends serialise on a PostgreSQL advisory lock (SQLite: the
+write lock), so concurrent writers never fork the chain.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 import json
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import sqlite3
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import BigInteger, Column, Text, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,7 +43,12 @@ from storage.errors import AuditChainError, AuditWriteError
 
 GENESIS = "0" * 64
 ADVISORY_LOCK_KEY = 0x64737261756474  # "dsraudt"
+KEYED_ACTION = "audit_chain_keyed"
+ALG_PLAIN, ALG_KEYED = "sha256", "hmac-sha256"
 _EMAIL_RE = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[A-Za-z]{2,}")
+_KEY: ContextVar[bytes | None] = ContextVar("dsr_audit_key", default=None)
+#: per engine: (seq of the keying event, key id) once seen; never cached while the chain is plain
+_KEYED: WeakKeyDictionary[Engine, tuple[int, str]] = WeakKeyDictionary()
 
 
 class AuditEvent(SQLModel, table=True):
@@ -38,10 +60,35 @@ class AuditEvent(SQLModel, table=True):
     ts: str = Field(max_length=32)
     case_ref: str | None = Field(default=None, max_length=32, index=True)
     actor: str = Field(max_length=128)
-    action: str = Field(max_length=64)
+    action: str = Field(max_length=64, index=True)
     details: str = Field(sa_column=Column(Text, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+def use_key(key: bytes | None) -> Token[bytes | None]:
+    """Set the audit key for this context (and the tasks it starts): `append` keys the chain
+    with it and `verify` checks with it. Called once at start-up from the settings.
+
+    Returns:
+        A token for `reset_key`.
+    """
+    return _KEY.set(key)
+
+
+def reset_key(token: Token[bytes | None]) -> None:
+    """Undo a `use_key`."""
+    _KEY.reset(token)
+
+
+def current_key() -> bytes | None:
+    """The audit key set by `use_key`, if any."""
+    return _KEY.get()
+
+
+def key_id(key: bytes) -> str:
+    """A short public fingerprint of the key (recorded in the keying event; not the key)."""
+    return hmac.new(key, b"dsr-bot audit key id", hashlib.sha256).hexdigest()[:16]
 
 
 def canonical_json(obj: Any) -> str:
@@ -52,21 +99,32 @@ def canonical_json(obj: Any) -> str:
 def canonical_payload(
     seq: int, ts: str, case_ref: str | None, actor: str, action: str, details: str, prev_hash: str
 ) -> str:
-    """The exact text whose SHA-256 is the event hash (equal to canonical_json of the event
-    with `details` parsed, as long as `details` is itself canonical JSON)."""
+    """The exact text that is hashed (equal to canonical_json of the event with `details` parsed,
+    as long as `details` is itself canonical JSON). `encode_basestring` is what json.dumps uses
+    for a str with ensure_ascii=False, called directly because verify runs it a million times."""
+    ref = "null" if case_ref is None else encode_basestring(case_ref)
     return (
-        f'{{"action":{canonical_json(action)},"actor":{canonical_json(actor)},'
-        f'"case_ref":{canonical_json(case_ref)},"details":{details},'
-        f'"prev_hash":{canonical_json(prev_hash)},"seq":{seq},"ts":{canonical_json(ts)}}}'
+        f'{{"action":{encode_basestring(action)},"actor":{encode_basestring(actor)},'
+        f'"case_ref":{ref},"details":{details},'
+        f'"prev_hash":{encode_basestring(prev_hash)},"seq":{seq},"ts":{encode_basestring(ts)}}}'
     )
 
 
 def event_hash(
-    seq: int, ts: str, case_ref: str | None, actor: str, action: str, details: str, prev_hash: str
+    seq: int,
+    ts: str,
+    case_ref: str | None,
+    actor: str,
+    action: str,
+    details: str,
+    prev_hash: str,
+    key: bytes | None = None,
 ) -> str:
-    """SHA-256 hex of the canonical payload."""
-    payload = canonical_payload(seq, ts, case_ref, actor, action, details, prev_hash)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """Hex digest of the canonical payload: HMAC-SHA-256 with `key`, plain SHA-256 without."""
+    payload = canonical_payload(seq, ts, case_ref, actor, action, details, prev_hash).encode()
+    if key is None:
+        return hashlib.sha256(payload).hexdigest()
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
 def _check_details(details: Mapping[str, Any]) -> str:
@@ -87,6 +145,57 @@ def now_ts() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+async def _keyed_from(conn: AsyncConnection) -> tuple[int, str] | None:
+    cached = _KEYED.get(conn.sync_engine)
+    if cached is not None:
+        return cached
+    row = (
+        await conn.execute(
+            text("SELECT seq, details FROM audit_event WHERE action = :a ORDER BY seq LIMIT 1"),
+            {"a": KEYED_ACTION},
+        )
+    ).first()
+    if row is None:
+        return None
+    found = (int(row[0]), str(json.loads(row[1]).get("key_id", "")))
+    _KEYED[conn.sync_engine] = found
+    return found
+
+
+async def _insert(
+    conn: AsyncConnection,
+    key: bytes | None,
+    *,
+    action: str,
+    actor: str,
+    case_ref: str | None,
+    encoded: str,
+) -> AuditEvent:
+    row = (
+        await conn.execute(text("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"))
+    ).first()
+    seq, prev = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS)
+    ts = now_ts()
+    event = AuditEvent(
+        seq=seq,
+        ts=ts,
+        case_ref=case_ref,
+        actor=actor,
+        action=action,
+        details=encoded,
+        prev_hash=prev,
+        hash=event_hash(seq, ts, case_ref, actor, action, encoded, prev, key),
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO audit_event (seq, ts, case_ref, actor, action, details, prev_hash, hash) "
+            "VALUES (:seq, :ts, :case_ref, :actor, :action, :details, :prev_hash, :hash)"
+        ),
+        event.model_dump(),
+    )
+    return event
+
+
 async def append(
     session: AsyncSession | AsyncConnection,
     *,
@@ -97,6 +206,9 @@ async def append(
 ) -> AuditEvent:
     """Append one event inside the caller's transaction (commit is the caller's).
 
+    With a key (`use_key`) on a plain chain, first appends the `audit_chain_keyed` event; from
+    then on every event is keyed.
+
     Args:
         session: a session or connection with an open (or autobegun) transaction.
         action: snake_case verb, e.g. `case_received`.
@@ -105,36 +217,41 @@ async def append(
         details: JSON-able mapping holding no raw personal data.
 
     Raises:
-        AuditWriteError: details not serialisable or carrying an e-mail address.
+        AuditWriteError: details not serialisable or carrying an e-mail address; the chain is
+            keyed but no key (or another key) is set.
     """
     encoded = _check_details(details or {})
     conn = session if isinstance(session, AsyncConnection) else await session.connection()
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-    row = (
-        await conn.execute(text("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"))
-    ).first()
-    seq, prev = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS)
-    ts = now_ts()
-    digest = event_hash(seq, ts, case_ref, actor, action, encoded, prev)
-    event = AuditEvent(
-        seq=seq,
-        ts=ts,
-        case_ref=case_ref,
-        actor=actor,
-        action=action,
-        details=encoded,
-        prev_hash=prev,
-        hash=digest,
-    )
-    await conn.execute(
-        text(
-            "INSERT INTO audit_event (seq, ts, case_ref, actor, action, details, prev_hash, hash) "
-            "VALUES (:seq, :ts, :case_ref, :actor, :action, :details, :prev_hash, :hash)"
-        ),
-        event.model_dump(),
-    )
-    return event
+    key = _KEY.get()
+    keyed = await _keyed_from(conn)
+    if keyed is not None and (key is None or key_id(key) != keyed[1]):
+        raise AuditWriteError(
+            f"the audit chain is keyed since event {keyed[0]} (key id {keyed[1]}) but "
+            + ("no audit key is set" if key is None else f"this key's id is {key_id(key)}")
+            + "; set DSR_AUDIT_KEY (or the DSR_SECRET_KEY it was derived from) as before"
+        )
+    if keyed is None and key is not None:
+        await _insert(
+            conn,
+            key,
+            action=KEYED_ACTION,
+            actor="system",
+            case_ref=None,
+            encoded=canonical_json({"alg": ALG_KEYED, "key_id": key_id(key)}),
+        )
+    return await _insert(conn, key, action=action, actor=actor, case_ref=case_ref, encoded=encoded)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A chain head recorded outside the database: event `seq` had hash `hash`."""
+
+    seq: int
+    hash: str
+    source: str
+    ts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +264,8 @@ class VerifyResult:
     last_hash: str
     broken_seq: int | None = None
     reason: str | None = None
+    keyed_from: int | None = None
+    anchors_used: tuple[Anchor, ...] = field(default_factory=tuple)
 
 
 _COLUMNS = "seq, ts, case_ref, actor, action, details, prev_hash, hash"
@@ -157,7 +276,7 @@ async def _rows(
     where: str = "",
     params: Mapping[str, Any] | None = None,
     batch: int = 20_000,
-) -> AsyncGenerator[tuple[Any, ...]]:
+) -> AsyncGenerator[Sequence[Any]]:
     async with engine.connect() as conn:
         result = await conn.stream(
             text(f"SELECT {_COLUMNS} FROM audit_event {where} ORDER BY seq"),  # noqa: S608
@@ -165,96 +284,210 @@ async def _rows(
         )
         async for part in result.partitions(batch):
             for row in part:
-                yield tuple(row)
+                yield row
 
 
-async def verify(engine: AsyncEngine, *, head: tuple[int, str] | None = None) -> VerifyResult:
-    """Recompute the whole chain; report the first event that does not verify.
+async def _partitions(engine: AsyncEngine, batch: int = 50_000) -> AsyncGenerator[Sequence[Any]]:
+    async with engine.connect() as conn:
+        result = await conn.stream(
+            text(f"SELECT {_COLUMNS} FROM audit_event ORDER BY seq")  # noqa: S608
+        )
+        async for part in result.partitions(batch):
+            yield part
+
+
+def _sqlite_file(engine: AsyncEngine) -> Path | None:
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.query.get("mode") == "memory" or url.database.startswith("file:"):
+        return None
+    path = Path(url.database)
+    return path.resolve() if path.exists() else None
+
+
+def _walk_sqlite_file(
+    path: Path, state: _Walk, anchors: Mapping[int, list[Anchor]], batch: int = 10_000
+) -> None:
+    conn = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    try:
+        cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_event ORDER BY seq")  # noqa: S608
+        while rows := cursor.fetchmany(batch):
+            state.walk(rows, anchors)
+    finally:
+        conn.close()
+
+
+class _Broken(Exception):
+    def __init__(self, seq: int, reason: str) -> None:
+        self.seq, self.reason = seq, reason
+
+
+async def verify(
+    engine: AsyncEngine,
+    *,
+    head: tuple[int, str] | None = None,
+    anchors: Sequence[Anchor] = (),
+    key: bytes | None = None,
+) -> VerifyResult:
+    """Recompute the whole chain, streaming; report the first event that does not verify.
 
     Args:
         engine: the case-store engine.
-        head: a (seq, hash) pair recorded earlier (e.g. printed by a previous verify); the chain
-            must still contain that event with that hash, which detects a truncated tail.
+        head: a (seq, hash) pair recorded earlier, checked like an anchor.
+        anchors: heads recorded outside the database (head file, mails, Slack); each must be a
+            prefix of the chain: the event exists and has that hash (a cut tail fails here).
+        key: the audit key (default: the one set by `use_key`); needed once the chain is keyed.
     """
-    expected_seq, prev, count = 1, GENESIS, 0
-    async with aclosing(_rows(engine)) as rows:
-        async for row in rows:
-            broken = _check_row(row, expected_seq, prev, count)
-            if broken is not None:
-                return broken
-            prev, expected_seq, count = row[7], row[0] + 1, count + 1
-    last_seq = expected_seq - 1
-    if head is not None:
-        return await _check_head(engine, head, last_seq, prev, count)
-    return VerifyResult(True, count, last_seq, prev)
-
-
-def _check_row(
-    row: tuple[Any, ...], expected_seq: int, prev: str, count: int
-) -> VerifyResult | None:
-    seq, ts, case_ref, actor, action, details, prev_hash, digest = row
-    if seq != expected_seq:
-        reason = "missing event" if seq > expected_seq else "sequence out of order"
-        return VerifyResult(False, count, expected_seq - 1, prev, expected_seq, reason)
-    if prev_hash != prev:
+    key = key if key is not None else _KEY.get()
+    wanted = list(anchors) + ([Anchor(head[0], head[1], "--head")] if head else [])
+    by_seq: dict[int, list[Anchor]] = {}
+    for anchor in wanted:
+        by_seq.setdefault(anchor.seq, []).append(anchor)
+    state = _Walk(key)
+    path = _sqlite_file(engine)
+    try:
+        if path is not None:
+            # SQLite file: read it in a worker thread with the plain driver, a big cursor page
+            # at a time; a third of the time of the async driver's row hops.
+            await asyncio.to_thread(_walk_sqlite_file, path, state, by_seq)
+        else:
+            async with aclosing(_partitions(engine)) as parts:
+                async for part in parts:
+                    state.walk(part, by_seq)
+    except _Broken as broken:
         return VerifyResult(
             False,
-            count,
-            seq - 1,
-            prev,
-            seq,
-            "previous-hash link does not match the event before it",
+            state.count,
+            state.expected - 1,
+            state.prev,
+            broken.seq,
+            broken.reason,
+            state.keyed_from,
+            tuple(state.used),
         )
-    payload = canonical_payload(seq, ts, case_ref, actor, action, details, prev_hash)
-    if hashlib.sha256(payload.encode()).hexdigest() != digest:
-        return VerifyResult(
-            False, count, seq - 1, prev, seq, "content does not match its hash (altered)"
-        )
-    return None
+    last = state.expected - 1
+    for anchor in sorted(wanted, key=lambda a: a.seq):
+        if anchor.seq > last:
+            return VerifyResult(
+                False,
+                state.count,
+                last,
+                state.prev,
+                last + 1,
+                f"log ends at {last} but anchor {anchor.source} names event {anchor.seq} "
+                "(tail truncated)",
+                state.keyed_from,
+                tuple(state.used),
+            )
+    return VerifyResult(
+        True, state.count, last, state.prev, None, None, state.keyed_from, tuple(state.used)
+    )
 
 
-async def _check_head(
-    engine: AsyncEngine, head: tuple[int, str], last_seq: int, prev: str, count: int
-) -> VerifyResult:
-    head_seq, head_hash = head
-    if head_seq > last_seq:
-        return VerifyResult(
-            False,
-            count,
-            last_seq,
-            prev,
-            last_seq + 1,
-            f"log ends at {last_seq} but the recorded head is {head_seq} (tail truncated)",
-        )
-    if head_seq == last_seq:
-        found: str | None = prev
-    else:
-        async with engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    text("SELECT hash FROM audit_event WHERE seq = :s"), {"s": head_seq}
-                )
-            ).scalar()
-    if found != head_hash:
-        return VerifyResult(False, count, last_seq, prev, head_seq, "recorded head hash differs")
-    return VerifyResult(True, count, last_seq, prev)
+class _Walk:
+    """The running state of a verification; `walk` checks one partition of rows."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self.key = key
+        self.mac = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
+        self.expected, self.prev, self.count = 1, GENESIS, 0
+        self.keyed_from: int | None = None
+        self.used: list[Anchor] = []
+
+    def walk(self, rows: Sequence[Any], anchors: Mapping[int, list[Anchor]]) -> None:
+        # Locals and one loop, no per-row calls beyond hashing: this runs a million times.
+        sha256, expected, prev, keyed = hashlib.sha256, self.expected, self.prev, self.keyed_from
+        mac, enc = self.mac, encode_basestring
+        try:
+            for seq, ts, case_ref, actor, action, details, prev_hash, digest in rows:
+                if seq != expected:
+                    reason = "missing event" if seq > expected else "sequence out of order"
+                    raise _Broken(expected, reason)
+                if prev_hash != prev:
+                    raise _Broken(seq, "previous-hash link does not match the event before it")
+                if keyed is None and action == KEYED_ACTION:
+                    keyed = self._start_keyed(seq, details)
+                ref = "null" if case_ref is None else enc(case_ref)
+                payload = (
+                    f'{{"action":{enc(action)},"actor":{enc(actor)},"case_ref":{ref},'
+                    f'"details":{details},"prev_hash":"{prev_hash}","seq":{seq},'
+                    f'"ts":{enc(ts)}}}'
+                ).encode()
+                if keyed is None:
+                    computed = sha256(payload).hexdigest()
+                else:
+                    assert mac is not None
+                    h = mac.copy()
+                    h.update(payload)
+                    computed = h.hexdigest()
+                if computed != digest:
+                    raise _Broken(
+                        seq,
+                        "content does not match its hash (altered"
+                        + (", or hashed without the audit key)" if keyed else ")"),
+                    )
+                if seq in anchors:
+                    for anchor in anchors[seq]:
+                        if anchor.hash != digest:
+                            raise _Broken(
+                                seq, f"anchor {anchor.source} recorded another hash for it"
+                            )
+                        self.used.append(anchor)
+                prev, expected = digest, seq + 1
+                self.count += 1
+        finally:
+            self.expected, self.prev, self.keyed_from = expected, prev, keyed
+
+    def _start_keyed(self, seq: int, details: str) -> int:
+        if self.key is None:
+            raise _Broken(
+                seq,
+                "the chain is keyed from here on; verify with the audit key "
+                "(DSR_AUDIT_KEY, or DSR_SECRET_KEY it is derived from)",
+            )
+        recorded = str(json.loads(details).get("key_id", ""))
+        if recorded != key_id(self.key):
+            raise _Broken(
+                seq,
+                f"the chain was keyed with key id {recorded}; this key's id is "
+                f"{key_id(self.key)} (wrong DSR_AUDIT_KEY?)",
+            )
+        self.keyed_from = seq
+        return seq
 
 
 async def verify_or_raise(
-    engine: AsyncEngine, *, head: tuple[int, str] | None = None
+    engine: AsyncEngine,
+    *,
+    head: tuple[int, str] | None = None,
+    anchors: Sequence[Anchor] = (),
 ) -> VerifyResult:
     """`verify`, raising `AuditChainError` on the first broken event."""
-    result = await verify(engine, head=head)
+    result = await verify(engine, head=head, anchors=anchors)
     if not result.ok:
         assert result.broken_seq is not None and result.reason is not None
         raise AuditChainError(result.broken_seq, result.reason)
     return result
 
 
+async def chain_head(engine: AsyncEngine) -> tuple[int, str] | None:
+    """The last event's (seq, hash), or None for an empty log (no verification)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(text("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"))
+        ).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
 async def events(
-    engine: AsyncEngine, *, case_ref: str | None = None, since: str | None = None
+    engine: AsyncEngine,
+    *,
+    case_ref: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> AsyncIterator[AuditEvent]:
-    """Events in sequence order, optionally for one case and/or from an ISO date on."""
+    """Events in sequence order, optionally for one case and/or between ISO dates."""
     clauses, params = [], {}
     if case_ref:
         clauses.append("case_ref = :case_ref")
@@ -262,8 +495,52 @@ async def events(
     if since:
         clauses.append("ts >= :since")
         params["since"] = since
+    if until:
+        clauses.append("ts < :until")
+        params["until"] = until
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     names = _COLUMNS.split(", ")
     async with aclosing(_rows(engine, where, params)) as rows:
         async for row in rows:
             yield AuditEvent(**dict(zip(names, row, strict=True)))
+
+
+async def action_counts(
+    engine: AsyncEngine, *, since: str | None = None, until: str | None = None
+) -> dict[str, int]:
+    """How many events of each action between two ISO dates (for the month report)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT action, COUNT(*) FROM audit_event "
+                "WHERE ts >= :since AND ts < :until GROUP BY action"
+            ),
+            {"since": since or "", "until": until or "9999"},
+        )
+        return {str(a): int(n) for a, n in rows}
+
+
+async def details_of(
+    engine: AsyncEngine, action: str, *, since: str, until: str
+) -> AsyncIterator[dict[str, Any]]:
+    """The parsed details of one action's events between two ISO dates (for the month report;
+    plain rows, no model objects: a month can hold many)."""
+    async with engine.connect() as conn:
+        result = await conn.stream(
+            text(
+                "SELECT details FROM audit_event "
+                "WHERE action = :a AND ts >= :since AND ts < :until ORDER BY seq"
+            ),
+            {"a": action, "since": since, "until": until},
+        )
+        async for row in result:
+            yield json.loads(row[0])
+
+
+async def count_action(engine: AsyncEngine, action: str) -> int:
+    """How many events of one action (indexed; for /metrics)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT COUNT(*) FROM audit_event WHERE action = :a"), {"a": action}
+        )
+        return int(found.scalar() or 0)

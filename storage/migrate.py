@@ -27,13 +27,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 _REVISION = re.compile(r'^(down_revision|revision)\b[^=]*=\s*(?:"([^"]*)"|None)', re.M)
 
 
-def alembic_config(url: str) -> Config:
-    """An in-memory Alembic config pointing at our migrations and `url`."""
+def alembic_config(url: str, desk_role: str | None = None) -> Config:
+    """An in-memory Alembic config pointing at our migrations and `url`; `desk_role` names the
+    desk's PostgreSQL role when an administrator migrates (the audit lockdown grants it)."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    if desk_role:
+        cfg.set_main_option("dsr_desk_role", desk_role)
     return cfg
 
 
@@ -61,11 +64,12 @@ def head_revision() -> str:
     return str(heads.pop())
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the case store at `url` to `revision` (synchronous; runs its own event loop)."""
+def upgrade(url: str, revision: str = "head", *, desk_role: str | None = None) -> None:
+    """Migrate the case store at `url` to `revision` (synchronous; runs its own event loop).
+    With `desk_role`, `url` is an administrator's and the desk's role is granted its rights."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, desk_role), revision)
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:

@@ -74,7 +74,11 @@ class Case(SQLModel, table=True):
     """One data-subject request; its state moves only through `bot.case.lifecycle`."""
 
     __tablename__ = "dsr_case"
-    __table_args__ = (Index("ix_dsr_case_state_due", "state", "due_on"),)
+    __table_args__ = (
+        Index("ix_dsr_case_state_due", "state", "due_on"),
+        # covers the auditors' "open and overdue" count (due date or its extension) without rows
+        Index("ix_dsr_case_state_due_ext", "state", "due_on", "extended_to"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     state: CaseState = Field(sa_column=_enum_column(CaseState, 32, nullable=False, index=True))

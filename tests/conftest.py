@@ -17,3 +17,12 @@ pytest_plugins = ["tests.servers.pg_fixtures", "tests.servers.fixtures", "tests.
 def intent_model() -> IntentModel:
     """The shipped classifier, loaded once per test session."""
     return load_model()
+
+
+@pytest.fixture(autouse=True)
+def _own_head_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each test anchors into its own head file, never ./var's (verify reads it by default)."""
+    path = tmp_path_factory.mktemp("heads") / "audit-heads.jsonl"
+    monkeypatch.setenv("DSR_AUDIT_HEAD_FILE", str(path))

@@ -26,7 +26,10 @@ def raw_sql(url: str, sql: str, request: pytest.FixtureRequest) -> str:
 def drop_audit_triggers_sql(url: str) -> str:
     """SQL an attacker with database rights would run to disable append-only protection."""
     if make_url(url).get_backend_name() == "sqlite":
-        return "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete;"
+        return (
+            "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; "
+            "DROP TRIGGER IF EXISTS audit_event_next_link_only;"
+        )
     return (
         "DROP TRIGGER audit_event_no_update_delete ON audit_event; "
         "DROP TRIGGER audit_event_no_truncate ON audit_event;"

@@ -24,6 +24,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from bot.settings import load_settings
 from storage import audit
 from storage.customer.importer import import_customers
 from storage.db import create_engine
@@ -162,7 +163,9 @@ def test_sigkill_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path
     async def verify() -> bool:
         engine = create_engine(f"sqlite+aiosqlite:///{db}")
         try:
-            return (await audit.verify(engine)).ok
+            # `dsr run` keyed the chain with the key derived from DSR_SECRET_KEY
+            key = load_settings(database_url=f"sqlite+aiosqlite:///{db}").audit_key_bytes()
+            return (await audit.verify(engine, key=key)).ok
         finally:
             await engine.dispose()
 

@@ -174,6 +174,8 @@ def test_staff_list_read_and_retry_records_with_dsr_inbox(
     async def with_desk(fn: Callable[[Desk], Awaitable[T]]) -> T:
         d = await open_test_desk(settings, intent_model, tmp_path, () if imported else CUSTOMERS)
         imported.append(True)
+        # the dsr commands below key the chain (key derived from DSR_SECRET_KEY); so does the desk
+        audit.use_key(settings.audit_key_bytes())
         try:
             return await fn(d)
         finally:

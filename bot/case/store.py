@@ -10,10 +10,11 @@ died is taken over at once instead of after its lease.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import String, and_, cast, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -624,3 +625,135 @@ async def forget_instances(session: AsyncSession, ids: Collection[str]) -> None:
     """Remove instances (a clean shutdown, or the dead once their claims are taken)."""
     if ids:
         await session.exec(delete(DeskInstance).where(col(DeskInstance.id).in_(list(ids))))
+
+
+# -- auditor pages, month report and metrics (read-only) ------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The auditor's filters on the case list; None means "any"."""
+
+    state: CaseState | None = None
+    intent: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    received_from: date | None = None
+    received_until: date | None = None  # inclusive
+    overdue_on: date | None = None  # only open cases whose effective due date is before this
+
+
+def _open_states() -> list[CaseState]:
+    from bot.case.lifecycle import OPEN_STATES  # lifecycle imports this module
+
+    return list(OPEN_STATES)
+
+
+def _filtered(stmt: Any, f: CaseFilter) -> Any:
+    if f.state is not None:
+        stmt = stmt.where(col(Case.state) == f.state)
+    if f.intent:
+        # the JSON list as text holds '"access"' for intent access, on both databases
+        stmt = stmt.where(cast(col(Case.intents), String).like(f'%"{f.intent}"%'))
+    if f.channel:
+        stmt = stmt.where(col(Case.channel) == f.channel)
+    if f.language:
+        stmt = stmt.where(col(Case.language) == f.language)
+    if f.received_from is not None:
+        stmt = stmt.where(col(Case.received_at) >= _midnight(f.received_from))
+    if f.received_until is not None:
+        stmt = stmt.where(col(Case.received_at) < _midnight(f.received_until + timedelta(days=1)))
+    if f.overdue_on is not None:
+        stmt = stmt.where(
+            col(Case.state).in_(_open_states()),
+            func.coalesce(col(Case.extended_to), col(Case.due_on)) < f.overdue_on,
+        )
+    return stmt
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+async def page_cases(
+    session: AsyncSession, f: CaseFilter, *, offset: int, limit: int
+) -> tuple[list[Case], int]:
+    """One page of cases matching `f`, newest first, and how many match in all."""
+    total = (await session.exec(_filtered(select(func.count()).select_from(Case), f))).one()
+    stmt = _filtered(select(Case), f).order_by(col(Case.id).desc()).offset(offset).limit(limit)
+    return list((await session.exec(stmt)).all()), int(total)
+
+
+async def cases_received_between(session: AsyncSession, start: date, end: date) -> list[Case]:
+    """Cases received in [start, end) (the month report)."""
+    stmt = (
+        select(Case)
+        .where(col(Case.received_at) >= _midnight(start), col(Case.received_at) < _midnight(end))
+        .order_by(col(Case.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+@dataclass(frozen=True)
+class DeskGauges:
+    """What the operators' metrics read from the case store in one go."""
+
+    cases_by_state: dict[str, int]
+    outbox_backlog: dict[str, int]
+    oldest_unsent_mail: datetime | None
+    mailbox_progress: dict[str, datetime]
+    oldest_open_case: datetime | None
+    nearest_due: date | None
+    confidences: list[float]
+
+
+async def desk_gauges(session: AsyncSession) -> DeskGauges:
+    """Counts and ages for `/metrics` (a few aggregate queries; confidences of open cases)."""
+    by_state = await session.exec(select(Case.state, func.count()).group_by(col(Case.state)))
+    waiting = [OutboxStatus.PENDING, OutboxStatus.SENDING]
+    backlog = await session.exec(
+        select(Outbox.kind, func.count())
+        .where(col(Outbox.status).in_(waiting))
+        .group_by(col(Outbox.kind))
+    )
+    oldest_mail = (
+        await session.exec(
+            select(func.min(Outbox.created_at)).where(
+                col(Outbox.status).in_(waiting), col(Outbox.kind) == "mail"
+            )
+        )
+    ).one()
+    mailboxes = await session.exec(select(MailboxState.mailbox, MailboxState.updated_at))
+    open_states = _open_states()
+    oldest_open, nearest = (
+        await session.exec(
+            select(
+                func.min(Case.received_at),
+                func.min(func.coalesce(col(Case.extended_to), col(Case.due_on))),
+            ).where(col(Case.state).in_(open_states))
+        )
+    ).one()
+    confidences = await session.exec(
+        select(Case.confidence).where(col(Case.confidence).is_not(None))
+    )
+    return DeskGauges(
+        cases_by_state={str(s): int(n) for s, n in by_state.all()},
+        outbox_backlog={str(k): int(n) for k, n in backlog.all()},
+        oldest_unsent_mail=_aware(oldest_mail),
+        mailbox_progress={str(m): t for m, t in mailboxes.all() if t is not None},
+        oldest_open_case=_aware(oldest_open),
+        nearest_due=_as_date(nearest),
+        confidences=[float(c) for c in confidences.all() if c is not None],
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _as_date(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])  # SQLite's MIN over a date column is text

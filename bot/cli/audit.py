@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
+from sqlalchemy.engine import make_url
 
 from bot.errors import DatabaseUnavailable, SettingsError
 from bot.settings import Settings, prepare_store_dirs
 from storage import audit
+from storage.anchors import read_heads
 from storage.db import create_engine
 from storage.migrate import check_current, upgrade
 
@@ -49,13 +51,38 @@ def _parse_head(value: str | None) -> tuple[int, str] | None:
     return int(seq), digest.lower()
 
 
-async def _verify(url: str, head: tuple[int, str] | None) -> audit.VerifyResult:
+async def _verify(
+    url: str, head: tuple[int, str] | None, anchors: list[audit.Anchor]
+) -> audit.VerifyResult:
     await check_current(url)
     engine = create_engine(url)
     try:
-        return await audit.verify(engine, head=head)
+        return await audit.verify(engine, head=head, anchors=anchors)
     finally:
         await engine.dispose()
+
+
+def _read_anchors(settings: Settings, extra: list[Path]) -> tuple[list[audit.Anchor], list[str]]:
+    key = audit.current_key()
+    found: list[audit.Anchor] = []
+    problems: list[str] = []
+    for path in [settings.audit_head_file, *extra]:
+        if path in extra and not path.exists():
+            raise SettingsError(f"--anchors {path}: no such file")
+        heads = read_heads(path, key)
+        found += heads.anchors
+        problems += heads.problems
+    return found, problems
+
+
+def _describe_anchors(used: tuple[audit.Anchor, ...], read: int) -> str:
+    if not read:
+        return "no anchors found (head file empty or missing; --anchors FILE adds more)"
+    last = max(used, key=lambda a: a.seq, default=None)
+    sources = sorted({a.source.rsplit(":", 1)[0] for a in used})
+    return f"checked against {len(used)} of {read} anchors ({', '.join(sources)})" + (
+        f"; last anchored head {last.seq}:{last.hash} ({last.source})" if last else ""
+    )
 
 
 @audit_app.command("verify")
@@ -65,19 +92,42 @@ def verify_cmd(
         str | None,
         typer.Option(help="SEQ:HASH printed by an earlier verify; detects a truncated tail."),
     ] = None,
+    anchors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchors",
+            help="A file of anchored heads (SEQ:HASH lines, e.g. saved anchoring mails); "
+            "repeatable. The head file (DSR_AUDIT_HEAD_FILE) is always read.",
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the hash chain; exit 0 when intact, 1 naming the first broken event."""
-    result = asyncio.run(_verify(_settings(ctx).database_url, _parse_head(head)))
-    if result.ok:
+    """Recompute the hash chain and check it against every anchor it can read; exit 0 when
+    intact, 1 naming the first broken event (or a forged anchor)."""
+    settings = _settings(ctx)
+    found, problems = _read_anchors(settings, list(anchors or []))
+    result = asyncio.run(_verify(settings.database_url, _parse_head(head), found))
+    used = _describe_anchors(result.anchors_used, len(found))
+    if result.ok and not problems:
+        keyed = (
+            f"keyed (HMAC-SHA-256) from event {result.keyed_from}"
+            if result.keyed_from
+            else "plain SHA-256 (not keyed yet: the desk keys it at its next event)"
+        )
         typer.echo(
             f"audit log intact: {result.count} events; head {result.last_seq}:{result.last_hash}"
         )
+        typer.echo(f"chain: {keyed}")
+        typer.echo(used)
         return
-    typer.echo(
-        f"audit log BROKEN at event {result.broken_seq}: {result.reason} "
-        f"({result.count} events verified before it)",
-        err=True,
-    )
+    if not result.ok:
+        typer.echo(
+            f"audit log BROKEN at event {result.broken_seq}: {result.reason} "
+            f"({result.count} events verified before it)",
+            err=True,
+        )
+    for problem in problems:
+        typer.echo(f"anchor not trusted: {problem}", err=True)
+    typer.echo(used, err=True)
     raise typer.Exit(1)
 
 
@@ -180,16 +230,34 @@ def upgrade_cmd(
             "--create-dirs", help="Create the SQLite databases' directories when missing."
         ),
     ] = False,
+    admin_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DSR_DATABASE_ADMIN_URL",
+            help="PostgreSQL: migrate as this administrator and grant the desk's role (the user "
+            "in DSR_DATABASE_URL) what it needs; audit_event gets INSERT and SELECT only.",
+        ),
+    ] = None,
 ) -> None:
     """Create or migrate the case store to this version's schema."""
     settings = _settings(ctx)
     prepare_store_dirs(settings, create=create_dirs)
+    url = settings.database_url
     from sqlalchemy.exc import DBAPIError
 
     try:
-        upgrade(settings.database_url)
+        if admin_url:
+            desk = make_url(url).username
+            if not desk:
+                raise SettingsError(
+                    "--admin-url needs a user name in DSR_DATABASE_URL (the desk's role)"
+                )
+            upgrade(admin_url, desk_role=desk)
+        else:
+            upgrade(url)
     except (OSError, DBAPIError) as exc:
-        raise DatabaseUnavailable.at("DSR_DATABASE_URL", settings.database_url, exc) from None
+        variable = "DSR_DATABASE_ADMIN_URL" if admin_url else "DSR_DATABASE_URL"
+        raise DatabaseUnavailable.at(variable, admin_url or url, exc) from None
     typer.echo("case store is at the current migration")
 
 

@@ -159,6 +159,12 @@ def _load_settings(
     if ctx.invoked_subcommand not in _NO_STORE:
         prepare_store_dirs(settings)
     ctx.obj = settings
+    from storage import audit
+
+    # The audit key lives in this context for the command's run, then is forgotten (tests run
+    # many commands in one thread).
+    token = audit.use_key(settings.audit_key_bytes())
+    ctx.call_on_close(lambda: audit.reset_key(token))
 
 
 keys_app = typer.Typer(help="Secret keys.", no_args_is_help=True)

@@ -115,6 +115,12 @@ class SlackDispatcher:
             await _call(
                 "chat.postMessage", self.client.chat_postMessage(channel=self.channel, text=text)
             )
+        elif row.template == "audit_anchor":
+            text = f"Audit log head anchored: `{int(payload['seq'])}:{payload['hash']}`"
+            channel = str(payload.get("channel") or self.channel)
+            await _call(
+                "chat.postMessage", self.client.chat_postMessage(channel=channel, text=text)
+            )
         else:
             raise SlackSendError(f"outbox row {row.id}: unknown Slack template {row.template!r}")
 
