@@ -72,3 +72,14 @@ def test_mail_payload_round_trip_and_refusal() -> None:
     assert payload.to_json() == item.payload
     with pytest.raises(StorageError, match="row 9"):
         MailPayload.from_json({"lang": "en"}, row=9)
+
+
+def test_a_triage_card_says_why_and_names_an_unknown_language() -> None:
+    from bot.slack.facts import case_notes
+
+    data = CaseData(review_reason="unknown_language").to_json()
+    case = Case(state=CaseState.NEEDS_TRIAGE, due_on=date(2026, 1, 1), data=data, language="th")
+    (note,) = case_notes(case, approvals=0, needed=1)
+    assert "language we do not understand" in note and "`th`" in note
+    done = Case(state=CaseState.DONE, due_on=date(2026, 1, 1), data=data, language="th")
+    assert case_notes(done, approvals=0, needed=1) == ()

@@ -66,6 +66,8 @@ class CaseData(BaseModel):
     acknowledged: bool = False
     #: The due date (ISO) a reminder was already sent for.
     reminded_for: str | None = None
+    #: Why the classifier sent the request to a person (`unknown_language`, `low_score`, …).
+    review_reason: str = ""
 
     def with_(self, **changes: Any) -> CaseData:
         """A copy with some fields replaced (validated)."""

@@ -230,7 +230,8 @@ async def open_request(session: AsyncSession, request: NewRequest) -> Case:
     case.confidence = None if request.chosen else max(result.scores.values(), default=0.0)
     case.needs_review = False if request.chosen else result.needs_review
     case.thread_root = request.data.message_id
-    case.data = request.data.to_json()
+    reason = "" if request.chosen else result.review_reason
+    case.data = request.data.with_(review_reason=reason).to_json()
     case.next_action_at = utcnow()
     await store.save_case(session, case)
     return case

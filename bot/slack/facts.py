@@ -69,12 +69,31 @@ def verification_text(case: Case) -> str:
     return "Not verified"
 
 
+#: What the card says when the classifier sent a request to a person, by its review reason.
+_REVIEW_NOTES = {
+    "unknown_language": ":globe_with_meridians: Written in a language we do not understand "
+    "(detected: `{lang}`): no intent was guessed",
+    "no_text": "Nothing readable to classify (empty, noise or damaged text)",
+    "out_of_distribution": "Unlike anything the classifier was trained on: please choose",
+    "low_score": "The classifier is not sure enough: please choose",
+    "close_intents": "Two intents scored nearly alike: please choose",
+    "contradiction": "Reads both as a request and as no request: please choose",
+    "too_many_intents": "Asks for more than two things at once: please choose",
+}
+
+
 def case_notes(case: Case, approvals: int, needed: int) -> tuple[str, ...]:
     """Context lines under the card (mrkdwn; staff- and customer-given text escaped)."""
     notes = []
     if case.state == CaseState.AWAITING_APPROVAL and needed > 1:
         notes.append(f"Approvals: {approvals} of {needed} (four-eyes for deletion)")
     data = case_data(case)
+    if data.review_reason and case.state == CaseState.NEEDS_TRIAGE:
+        notes.append(
+            _REVIEW_NOTES.get(data.review_reason, data.review_reason).format(
+                lang=escape(case.language or "?", 8)
+            )
+        )
     if data.refused_by_subject:
         notes.append(":no_entry: *The subject refused this request* (audit: case_subject_refused)")
     if data.withheld:
