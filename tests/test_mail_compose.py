@@ -10,6 +10,7 @@ from email.parser import BytesParser
 
 import pytest
 
+from bot.case.consent import Stance, stance
 from mail.compose import TEMPLATES, Attachment, MailSpec, compose, render
 from mail.errors import TemplateError
 from mail.i18n import LANGUAGES
@@ -77,13 +78,7 @@ def build(template: str = "acknowledgement", lang: str = "en", **kw: object) -> 
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_every_template_renders_in_every_language(template: str, lang: str) -> None:
     out = render(template, lang=lang, context={"case_ref": "DSR-12", **CONTEXT[template]})
-    # challenge and verification_failed are rewritten with issue #14; until then English
-    assert out.lang == lang or template in {
-        "challenge",
-        "challenge_new_address",
-        "verification_failed",
-    }
-    lang = out.lang
+    assert out.lang == lang
     assert out.subject and "\n" not in out.subject
     assert "[DSR-12]" in out.text  # the "keep the reference" line
     assert "{{" not in out.text and "{%" not in out.text
@@ -256,6 +251,15 @@ AT_STAKE = {
     "de": ("Ihr Konto und Ihre personenbezogenen Daten zu löschen", "NEIN", "geschieht nichts"),
     "fr": ("supprimer votre compte", "répondez NON", "rien ne se passera"),
     "es": ("eliminemos su cuenta", "responda NO", "no ocurrirá nada"),
+    "sv": ("radera ditt konto och dina personuppgifter", "svara NEJ", "ingenting kommer att hända"),
+    "it": ("eliminare il suo account", "risponda NO", "non succederà nulla"),
+    "pt": ("eliminássemos a sua conta", "responda NÃO", "nada acontecerá"),
+    "ro": ("să ștergem contul dumneavoastră", "răspundeți NU", "nu se va întâmpla nimic"),
+    "pl": ("usunięcie Pana/Pani konta", "odpowiedzieć NIE", "nic się nie stanie"),
+    "ru": ("удалить вашу учётную запись", "ответьте НЕТ", "ничего не произойдёт"),
+    "cs": ("smazání vašeho účtu", "odpovězte NE", "nic se nestane"),
+    "hr": ("brisanje vašeg korisničkog računa", "odgovorite NE", "ništa se neće dogoditi"),
+    "el": ("να διαγράψουμε τον λογαριασμό σας", "απαντήστε ΟΧΙ", "δεν θα συμβεί τίποτα"),
 }
 
 
@@ -276,3 +280,16 @@ def test_the_challenge_says_what_is_at_stake_in_every_language(lang: str) -> Non
         context={"case_ref": "DSR-1", **CONTEXT["challenge_new_address"]},
     ).text
     assert "K7Q2-M9XD" in new and "@" not in new  # names no account and nobody who asked
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_check_mail_names_a_refusal_word_the_desk_understands(lang: str) -> None:
+    _, reply_no, nothing = AT_STAKE[lang]
+    word = reply_no.split()[-1]
+    assert stance(word) is Stance.REFUSAL, (lang, word)
+    for template in ("challenge", "challenge_new_address", "verification_failed"):
+        context = {"case_ref": "DSR-1", **CONTEXT[template]}
+        text = render(template, lang=lang, context=context).text
+        assert reply_no in text and nothing in text, (lang, template)
+        if template != "verification_failed":
+            assert "K7Q2-M9XD" in text and "10:00 UTC" in text, (lang, template)  # valid until

@@ -20,8 +20,6 @@ from mail.context import CONTEXT_KEYS, typed_context
 from mail.errors import TemplateError
 from mail.i18n import FIELD_NAMES, KEPT_DATA, LANGUAGES
 
-#: Templates another issue (#14, verification) rewrites; they fall back to English meanwhile.
-ENGLISH_ONLY_FOR_NOW = frozenset({"challenge", "challenge_new_address", "verification_failed"})
 LONG = "x" * 3000
 
 INVOICE = {"table": "invoice", "what": "Invoices", "why": "tax law", "until": "2036-12-31"}
@@ -109,7 +107,7 @@ def test_every_template_has_shapes_and_declared_keys() -> None:
 def test_renders_and_composes(template: str, lang: str, shape: str) -> None:
     context = as_from_outbox(SHAPES[template][shape])
     out = render(template, lang=lang, context={"case_ref": "DSR-7", **context})
-    assert out.lang == lang or template in ENGLISH_ONLY_FOR_NOW
+    assert out.lang == lang
     assert "{{" not in out.text and "{%" not in out.text and "\n\n\n" not in out.text
     assert "[DSR-7]" in out.text
     spec = MailSpec(

@@ -1,8 +1,9 @@
 """What a reply to a challenge says besides a code: a refusal ("NO", "that wasn't me", "I did
 not make this request"), a question, or an echo of our own challenge (pure rules, no model).
 
-Small multilingual rule sets over the customer's own lines: en nl de fr es, and it pt pl sv da
-nb fi tr. A false refusal only closes a case without action; a missed one still needs the code.
+Small multilingual rule sets over the customer's own lines: en nl de fr es, it pt pl sv da
+nb fi tr, and ro ru cs hr el. A false refusal only closes a case without action; a missed one
+still needs the code.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ class Stance(StrEnum):
 
 
 #: A bare "no" as the whole first line, or followed by punctuation or "thanks".
-_NO_WORDS = r"no|nope|nah|nee|neen|nein|nö|non|nej|nei|ei|nie|não|nao|hayır|hayir|niet"
+_NO_WORDS = (
+    r"no|nope|nah|nee|neen|nein|nö|non|nej|nei|ei|nie|não|nao|hayır|hayir|niet|nu|нет|ne|όχι|οχι"
+)
 _BARE_NO = re.compile(
     rf"^[\W_]*(?:{_NO_WORDS})\s*(?:$|[.!,;:\-–—)]|(?:,\s*)?(?:thanks?|thank you|danke|merci|"
-    r"gracias|bedankt|dank je|grazie|obrigad[oa]|dzięki|tack|tak|takk|kiitos|teşekkürler)\b)",
+    r"gracias|bedankt|dank je|grazie|obrigad[oa]|dzięki|tack|tak|takk|kiitos|teşekkürler"
+    r"|mul[țţ]umesc|multumesc|спасибо|děkuji|díky|hvala|ευχαριστώ|ευχαριστω)\b)",
     re.IGNORECASE,
 )
 
@@ -149,14 +153,55 @@ REFUSALS: dict[str, tuple[str, ...]] = {
         r"silmeyin",
         r"(?:dolandırıcılık|sahtekarlık)",
     ),
+    "ro": (
+        r"nu\s+(?:am\s+fost|eram|sunt)\s+eu",
+        r"n-am\s+fost\s+eu",
+        r"(?:nu\s+am|n-am)\s+(?:\w+\s+){0,2}(?:f[ăa]cut|cerut|solicitat|trimis|depus)",
+        r"nu\s+(?:\w+\s+)?(?:[șşs]terge[țţt]i|modifica[țţt]i|schimba[țţt]i|face[țţt]i\s+nimic)",
+        r"(?:fraud[ăa]|[îi]n[șşs]el[ăa]torie|phishing)",
+    ),
+    "ru": (
+        r"это\s+(?:был[аи]?\s+)?не\s+я",
+        r"(?:был[аи]?)\s+не\s+я",
+        r"не\s+(?:\w+\s+){0,2}(?:делал|сделал|просил|попросил|отправлял|отправил|подавал|подал"
+        r"|запрашивал|запросил|заказывал|заказал)а?",
+        r"(?:ничего\s+)?не\s+(?:удаляйте|меняйте|изменяйте|трогайте|делайте)",
+        r"(?:мошенничество|мошенники|фишинг)",
+    ),
+    "cs": (
+        r"(?:nebyl[ai]?|nejsem)\s+(?:jsem\s+)?(?:to\s+)?já",
+        r"jsem\s+(?:\w+\s+){0,2}ne(?:podal|[žz][áa]dal|zadal|poslal|odeslal|vytvo[řr]il|po[žz][áa]dal)a?",
+        r"ne(?:podal|[žz][áa]dal|zadal|poslal|odeslal|vytvo[řr]il|po[žz][áa]dal)a?\s+jsem",
+        r"(?:nic\s+)?(?:nema[žz]te|nem[ěe][ňn]te|nemazejte|neodstra[ňn]ujte)",
+        r"(?:podvod|phishing)",
+    ),
+    "hr": (
+        r"nisam\s+(?:to\s+)?(?:bio\s+|bila\s+)?ja",
+        r"nisam\s+(?:\w+\s+){0,2}(?:poslao|poslala|podnio|podnijela|napravio|napravila"
+        r"|(?:za)?tra[žz]io|(?:za)?tra[žz]ila|zahtijevao|zahtijevala)",
+        r"(?:ni[šs]ta\s+)?ne\s+(?:bri[šs]ite|mijenjajte|dirajte)",
+        r"(?:prijevara|prevara|phishing)",
+    ),
+    "el": (
+        r"δεν\s+(?:ήμουν|ημουν|ήταν|ηταν)\s+(?:εγώ|εγω)",
+        r"(?:όχι|οχι)\s+(?:εγώ|εγω)",
+        r"δεν\s+(?:το\s+)?(?:έκανα|εκανα|ζήτησα|ζητησα|υπέβαλα|υπεβαλα|έστειλα|εστειλα)",
+        r"δεν\s+(?:το\s+)?(?:έχω|εχω)\s+(?:\w+\s+)?(?:κάνει|κανει|ζητήσει|ζητησει|υποβάλει"
+        r"|υποβαλει|στείλει|στειλει)",
+        r"μη(?:ν)?\s+(?:διαγράψετε|διαγραψετε|σβήσετε|σβησετε|αλλάξετε|αλλαξετε|αγγίξετε"
+        r"|αγγιξετε|κάνετε\s+τίποτα|κανετε\s+τιποτα)",
+        r"(?:απάτη|απατη|phishing)",
+    ),
 }
 
 _QUESTION_WORDS = (
     r"what|why|who|how come|wat|waarom|wie|was|warum|wieso|wer|quoi|pourquoi|qui|qu'est-ce"
     r"|qué|que|por qué|quién|cosa|perché|chi|o que|porquê|quem|co|dlaczego|kto|vad|varför|vem"
-    r"|hvad|hvorfor|hvem|hva|mitä|miksi|kuka|ne|neden|kim"
+    r"|hvad|hvorfor|hvem|hva|mitä|miksi|kuka|ne|neden|kim|ce|de ce|cine|что|почему|зачем|кто"
+    r"|proč|kdo|što|šta|zašto|tko|τι|γιατί|ποιος|ποια"
 )
-_QUESTION_START = re.compile(rf"^[\W_]*(?:{_QUESTION_WORDS})[\s?!.,]*$", re.IGNORECASE)
+#: A lone question word, then nothing but spaces and question marks (";" is the Greek one).
+_QUESTION_START = re.compile(rf"^[\W_]*(?:{_QUESTION_WORDS})[\s?!.,;\u037e]*$", re.IGNORECASE)
 
 #: Our own challenge's sentence that carries the code, as the templates word it: a reply whose
 #: own lines repeat it is a copy of the challenge (an auto-responder), not a person typing.
@@ -164,7 +209,13 @@ _ECHO = re.compile(
     r"reply\s+with\s+the\s+code|antwoord\s+dan\s+met\s+de\s+code|antworten\s+Sie\s+mit\s+dem\s+"
     r"Code|répondez\s+avec\s+le\s+code|responda\s+con\s+el\s+código"
     r"|Someone\s+asked\s+us|Iemand\s+heeft\s+ons|Jemand\s+hat\s+uns|Quelqu'un\s+nous\s+a"
-    r"|Alguien\s+nos\s+(?:ha|pidió)",
+    r"|Alguien\s+nos\s+(?:ha|pidió)"
+    r"|svara\s+med\s+koden|risponda\s+con\s+il\s+codice|responda\s+com\s+o\s+código"
+    r"|răspundeți\s+cu\s+codul|odpowiedzieć,?\s+podając\s+kod|ответьте,?\s+указав\s+код"
+    r"|odpovězte\s+a\s+uveďte\s+kód|odgovorite\s+kodom|απαντήστε\s+με\s+τον\s+κωδικό"
+    r"|Någon\s+bad\s+oss|Qualcuno\s+ci\s+ha\s+chiesto|Alguém\s+nos\s+pediu|Cineva\s+ne-a\s+cerut"
+    r"|ktoś\s+poprosił\s+nas|кто-то\s+(?:\S+\s+){0,3}попросил\s+нас|nás\s+někdo"
+    r"|od\s+nas\s+zatražio|Κάποιος\s+μας\s+ζήτησε",
     re.IGNORECASE,
 )
 
