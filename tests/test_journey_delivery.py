@@ -7,6 +7,7 @@ audit log) and can resend.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -67,10 +68,12 @@ async def _give_alice_invoices(h: Harness, n: int = 2) -> None:
 async def _verified(h: Harness, body: str, subject: str) -> str:
     await h.receive(letter(ALICE, subject, body))
     (challenge,) = h.sent_to(ALICE, "challenge")
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(challenge))
+    assert code  # consent is the code typed in the reply (issue #14)
     reply = letter(
         ALICE,
         f"Re: {challenge['Subject']}",
-        "Ja, das war ich.",
+        f"Ja, das war ich. {code.group(0)}",
         in_reply_to=str(challenge["Message-ID"]),
     )
     await h.receive(reply)
