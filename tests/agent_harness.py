@@ -28,6 +28,7 @@ from bot.work.outbox import OutboxWorker
 from bot.work.pipeline import advance_due
 from intents.classify import IntentModel
 from mail.imap import ImapConfig, ImapIntake
+from storage import audit
 from storage.customer import Executor
 from storage.customer.importer import import_customers
 from storage.datamap import load_datamap
@@ -264,6 +265,9 @@ async def harness(
     await logout(client)
     customers_url = f"sqlite+aiosqlite:///{tmp / 'customers.db'}"
     settings = harness_settings(case_store_url, customers_url, dovecot, smtp, mailbox, tmp, **extra)
+    # Like `dsr run` and every `dsr` command, the desk keys the audit chain (the key derived
+    # from DSR_SECRET_KEY), so tests may mix the harness with `dsr` commands.
+    key_token = audit.use_key(settings.audit_key_bytes())
     desk = await open_test_desk(settings, model, tmp, customers)
     engine = desk.engine
     worker = OutboxWorker(
@@ -295,3 +299,4 @@ async def harness(
             await h.intake_task
         await desk.executor.engine.dispose()
         await engine.dispose()
+        audit.reset_key(key_token)

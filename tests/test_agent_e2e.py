@@ -199,7 +199,9 @@ async def test_two_intents_see_before_delete(h: Harness) -> None:
 
 
 async def test_a_reply_joins_its_case(h: Harness) -> None:
-    await h.receive(letter(ALICE, "Worried", "I am worried about how you use my data."))
+    # A concern the classifier decides on its own (a vaguer one goes to a person first).
+    text = "I object to the way you process my personal data. This is a complaint."
+    await h.receive(letter(ALICE, "Worried", text))
     (case,) = await h.cases()
     (ack,) = h.sent_to(ALICE, "concern_ack")
     await h.receive(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -58,13 +59,17 @@ async def _cli(h: Harness, *args: str) -> Result:
     return await asyncio.to_thread(runner.invoke, app, list(args), env=env)
 
 
-async def _verify(h: Harness) -> None:
-    challenge = h.sent_to(ALICE, "challenge")[-1]
+async def _verify(h: Harness, address: str = ALICE, template: str = "challenge") -> None:
+    challenge = h.sent_to(address, template)[-1]
+    body = challenge.get_body(preferencelist=("plain",))
+    assert body is not None
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", str(body.get_content()))
+    assert code  # consent is the code typed in the reply (issue #14)
     await h.receive(
         letter(
-            ALICE,
+            address,
             f"Re: {challenge['Subject']}",
-            "Oui, c'est bien moi.",
+            f"Oui, c'est bien moi. {code.group(0)}",
             in_reply_to=str(challenge["Message-ID"]),
         )
     )
@@ -129,6 +134,8 @@ async def test_a_failed_correction_says_why_and_is_repaired(h: Harness) -> None:
     ref = case.reference
     assert case.data["changes"] == [["email", "bob@example.net"]]
     await _verify(h)
+    # An e-mail change needs the new address's code too (issue #14); the store refuses anyway.
+    await _verify(h, "bob@example.net", "challenge_new_address")
     await actions.approve(h.desk, ref, "cli:dpo")
     await h.settle()  # bob@example.net is Bob's: the store refuses the change
     (case,) = await h.cases()

@@ -136,7 +136,7 @@ def test_quick_start_five_languages_approved_from_the_cli(tmp_path: Path) -> Non
             code = re.search(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b", _text(challenge))
             reply = EmailMessage()
             reply["From"], reply["To"] = address, "privacy@example.com"
-            reply["Subject"] = "Re: " + str(challenge["Subject"])
+            reply["Subject"] = "Re: " + " ".join(str(challenge["Subject"]).split())
             reply["Message-ID"] = make_msgid(domain="example.org")
             reply["In-Reply-To"] = reply["References"] = str(challenge["Message-ID"])
             reply.set_content(f"Yes, that was me. {code.group(0) if code else ''}")

@@ -53,7 +53,7 @@ async def test_message_in_intake_channel_opens_one_case(slack_rig: SlackRig) -> 
 
 
 async def test_intake_for_an_unknown_address_challenges_nobody(slack_rig: SlackRig) -> None:
-    text = "Letter from stranger@example.net asking for a copy of his data"
+    text = "stranger@example.net asks for a copy of all the personal data we hold about him"
     assert await slack_rig.event(intake_message("UAPP2", text)) == 200
     await slack_rig.fake.wait_for("chat.postMessage")
     await advance_due(slack_rig.desk)
