@@ -81,7 +81,9 @@ def table_info(datamap: DataMap, spec: Table) -> dict[str, Any]:
         "purposes": spec.purposes,
         "legal_basis": spec.legal_basis,
         "categories": [datamap.categories[c] for c in categories],
-        "recipients": [r.model_dump() for r in spec.recipients],
+        "recipients": [
+            r.model_dump(include={"name", "outside_eea", "safeguard"}) for r in spec.recipients
+        ],
         "retention": kept,
         "source": spec.source,
         "held_as_processor_for": spec.processor_for,
