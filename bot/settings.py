@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     # Challenges one address may receive in 24 hours, whoever asks (a burst is withheld).
     challenges_per_address_per_day: int = Field(default=3, ge=1, le=50)
     reminder_days: int = Field(default=7, ge=1, le=28)
+    # Recipients told of an erasure or correction (Art. 19): days to answer before staff hear.
+    recipient_answer_days: int = Field(default=14, ge=1, le=90)
+    # Webhook signing keys, JSON {"usersnap": "…"}: the data map's `secret:` names the key.
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

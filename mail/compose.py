@@ -51,6 +51,9 @@ TEMPLATES = (
     "extension",
     "not_found",
     "verification_failed",
+    "recipient_erasure",
+    "recipient_rectification",
+    "processor_request",
 )
 _CASE_REF = re.compile(r"^DSR-\d{1,18}$")
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")

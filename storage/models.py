@@ -52,6 +52,19 @@ class RecordKind(StrEnum):
     STAFF = auto()
 
 
+class TaskStatus(StrEnum):
+    """Where a recipient task is (Art. 17(2), 19): `by_hand` waits for staff (no contact);
+    `queued` is in the outbox; `sent` was accepted; `acknowledged` was answered (a reply, the
+    webhook's 2xx, a callback); `overdue` had no answer in time; `done_by_hand` staff did it."""
+
+    BY_HAND = auto()
+    QUEUED = auto()
+    SENT = auto()
+    ACKNOWLEDGED = auto()
+    OVERDUE = auto()
+    DONE_BY_HAND = auto()
+
+
 def _enum_column(enum: type[StrEnum], length: int, **kwargs: Any) -> Column[Any]:
     """A string column holding an enum's values (no native enum type, so no migration)."""
     kind = SAEnum(
@@ -227,6 +240,38 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = None
 
 
+class RecipientTask(SQLModel, table=True):
+    """One recipient (or controller, for processor data) to tell about a case's action.
+
+    Holds no customer data: the identifiers the recipient holds are in its outbox row only.
+    """
+
+    __tablename__ = "recipient_task"
+    __table_args__ = (
+        UniqueConstraint("case_id", "recipient_key", "action", name="uq_recipient_task"),
+        Index("ix_recipient_task_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="dsr_case.id", index=True)
+    recipient_key: str = Field(max_length=64)
+    recipient_name: str = Field(max_length=255)
+    action: str = Field(max_length=16)  # erasure | rectification | restriction | processor
+    channel: str = Field(max_length=16)  # email | webhook | manual
+    contact: str | None = Field(default=None, sa_column=Column(Text))
+    status: TaskStatus = Field(
+        default=TaskStatus.QUEUED, sa_column=_enum_column(TaskStatus, 16, nullable=False)
+    )
+    outbox_id: int | None = Field(default=None, index=True)
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    due_at: datetime | None = None
+    sent_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = Field(default=None, max_length=16)  # reply|webhook|callback
+    actor: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class TrainingLabel(SQLModel, table=True):
     """A staff correction of the classifier, for `dsr train --include-labels`."""
 
@@ -275,7 +320,9 @@ __all__ = [
     "MailboxState",
     "Outbox",
     "OutboxStatus",
+    "RecipientTask",
     "RecordKind",
+    "TaskStatus",
     "TrainingLabel",
     "VerificationChallenge",
     "parse_reference",

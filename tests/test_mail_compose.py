@@ -55,6 +55,17 @@ CONTEXT: dict[str, dict[str, object]] = {
     "extension": {"new_due_date": date(2027, 2, 28), "reason": "the request is complex"},
     "not_found": {},
     "verification_failed": {},
+    "recipient_erasure": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]},
+    "recipient_rectification": {
+        "recipient": "Usersnap GmbH",
+        "identifiers": ["identifier: 77aa"],
+        "fields": ["city"],
+    },
+    "processor_request": {
+        "recipient": "DomainPartner AG",
+        "identifiers": ["domain: alice.example"],
+        "intents": ["see"],
+    },
 }
 DOMAIN = "shop.example"
 

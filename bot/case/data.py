@@ -68,6 +68,13 @@ class CaseData(BaseModel):
     reminded_for: str | None = None
     #: Why the classifier sent the request to a person (`unknown_language`, `low_score`, …).
     review_reason: str = ""
+    #: Who held the subject's rows before an erasure (`storage.customer.recipients.Holding`
+    #: JSON): read before the rows go, so a re-run after a crash still tells them (Art. 19).
+    recipient_holdings: tuple[dict[str, Any], ...] = ()
+    #: The request asks whom the data was shared with (Art. 15(1)(c), 19 second sentence).
+    asks_recipients: bool = False
+    #: The resellers a processor-data request was forwarded to, by name.
+    resellers: tuple[str, ...] = ()
 
     def with_(self, **changes: Any) -> CaseData:
         """A copy with some fields replaced (validated)."""

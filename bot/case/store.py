@@ -33,7 +33,9 @@ from storage.models import (
     MailboxState,
     Outbox,
     OutboxStatus,
+    RecipientTask,
     RecordKind,
+    TaskStatus,
     TrainingLabel,
     VerificationChallenge,
     parse_reference,
@@ -436,6 +438,105 @@ async def undelivered_outbox(
     if case_id is not None:
         stmt = stmt.where(col(Outbox.case_id) == case_id)
     return list((await session.exec(stmt.order_by(col(Outbox.id)))).all())
+
+
+# -- recipient tasks ------------------------------------------------------------------------
+
+
+async def add_recipient_task(session: AsyncSession, task: RecipientTask) -> bool:
+    """Store a task unless the case already has one for this recipient and action (a re-run
+    after a crash); returns whether it was added (no commit)."""
+    stmt = select(RecipientTask.id).where(
+        RecipientTask.case_id == task.case_id,
+        RecipientTask.recipient_key == task.recipient_key,
+        RecipientTask.action == task.action,
+    )
+    if (await session.exec(stmt)).first() is not None:
+        return False
+    session.add(task)
+    await session.flush()
+    return True
+
+
+async def save_recipient_task(session: AsyncSession, task: RecipientTask) -> None:
+    """Write a task's changed columns (no commit)."""
+    session.add(task)
+    await session.flush()
+
+
+async def recipient_tasks(session: AsyncSession, case_id: int) -> list[RecipientTask]:
+    """A case's recipient tasks, oldest first."""
+    stmt = (
+        select(RecipientTask)
+        .where(RecipientTask.case_id == case_id)
+        .order_by(col(RecipientTask.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def recipient_task_of_outbox(
+    session: AsyncSession, outbox_id: int | None
+) -> RecipientTask | None:
+    """The task an outbox row carries, locked, or None."""
+    if outbox_id is None:
+        return None
+    stmt = select(RecipientTask).where(RecipientTask.outbox_id == outbox_id).with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def recipient_task_by_message_ids(
+    session: AsyncSession, message_ids: Sequence[str]
+) -> RecipientTask | None:
+    """The task whose mail one of these Message-IDs is (a recipient's reply refers to it)."""
+    if not message_ids:
+        return None
+    stmt = (
+        select(RecipientTask)
+        .where(col(RecipientTask.message_id).in_(list(message_ids)))
+        .with_for_update()
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def get_recipient_task(
+    session: AsyncSession, case_id: int, recipient_key: str
+) -> RecipientTask | None:
+    """A case's task for one recipient (the newest, if several actions), locked."""
+    stmt = (
+        select(RecipientTask)
+        .where(RecipientTask.case_id == case_id, RecipientTask.recipient_key == recipient_key)
+        .order_by(col(RecipientTask.id).desc())
+        .with_for_update()
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def overdue_recipient_tasks(
+    session: AsyncSession, now: datetime, limit: int = 100
+) -> list[RecipientTask]:
+    """Tasks sent (or queued) whose answer is past due and not yet flagged, locked."""
+    stmt = (
+        select(RecipientTask)
+        .where(
+            col(RecipientTask.status).in_([TaskStatus.SENT, TaskStatus.QUEUED]),
+            col(RecipientTask.due_at) < now,
+        )
+        .order_by(col(RecipientTask.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def open_recipient_task_for_outbox(session: AsyncSession, outbox_id: int | None) -> bool:
+    """True when the row carries a task still waiting for its answer (its retries never end)."""
+    if outbox_id is None:
+        return False
+    stmt = select(RecipientTask.id).where(
+        RecipientTask.outbox_id == outbox_id,
+        col(RecipientTask.status).in_([TaskStatus.QUEUED, TaskStatus.SENT, TaskStatus.OVERDUE]),
+    )
+    return (await session.exec(stmt)).first() is not None
 
 
 # -- inbound records ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from structlog.contextvars import bound_contextvars
 from bot.case import store
 from bot.case.lifecycle import CaseState, Event, is_open, transition
 from bot.case.messages import slack_item
+from bot.work.recipients import on_delivered
 from mail.retry import retry_delay, should_retry
 from storage import audit
 from storage.db import session_factory
@@ -112,6 +113,8 @@ class OutboxWorker:
                     details={"outbox_id": current.id, "template": current.template},
                 )
                 await store.save_outbox_row(session, current)
+                if current.kind in ("mail", "webhook") and current.case_id is not None:
+                    await on_delivered(session, current, announce=self.announce)
                 if current.payload.get("completes") and current.case_id is not None:
                     await self._complete(session, current)
                 return
@@ -152,9 +155,13 @@ class OutboxWorker:
             await store.save_outbox_row(session, current)
 
     async def _case_open(self, session: AsyncSession, row: Outbox) -> bool:
+        """Whether the row must keep trying: its case is open, or it carries a recipient task
+        still waiting for its answer (a done case's recipients are told all the same)."""
         if row.case_id is None:
             return False
-        return is_open((await store.get_case(session, row.case_id)).state)
+        if is_open((await store.get_case(session, row.case_id)).state):
+            return True
+        return await store.open_recipient_task_for_outbox(session, row.id)
 
     async def _complete(self, session: AsyncSession, row: Outbox) -> None:
         """The server accepted a result mail: once every result mail of its case is accepted,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,9 @@ from bot.case.data import SubjectFacts, case_data, reply_thread, verified_addres
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
+from bot.case.recipients import Action, told_and_by_hand
 from bot.case.store import add_outbox, get_case
+from bot.work import recipients
 from bot.work.desk import Desk
 from intents.labels import Intent
 from storage import audit
@@ -34,6 +36,7 @@ from storage.customer import (
     Subject,
     SubjectNotFound,
 )
+from storage.customer.recipients import Holding
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
@@ -127,13 +130,16 @@ async def _move(
     details: dict[str, Any],
     outbox: Sequence[OutboxItem] = (),
     changes: dict[str, Any] | None = None,
+    then: Callable[[AsyncSession, Case], Awaitable[object]] | None = None,
 ) -> None:
     """One system transition in its own transaction, on a fresh copy of the case; the case
-    needs no further scheduled action unless `changes` says otherwise."""
+    needs no further scheduled action unless `changes` says otherwise. `then` adds work to the
+    same transaction (recipient tasks)."""
     async with desk.sessions() as session, session.begin():
+        current = await get_case(session, case.id or 0)
         await transition(
             session,
-            await get_case(session, case.id or 0),
+            current,
             event,
             actor="system",
             details=details,
@@ -141,6 +147,8 @@ async def _move(
             outbox=outbox,
             domain=desk.settings.own_domain,
         )
+        if then is not None:
+            await then(session, current)
 
 
 async def _route(desk: Desk, case: Case) -> None:
@@ -439,6 +447,7 @@ async def _execute(desk: Desk, case: Case) -> None:
     cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
     mails: list[OutboxItem] = []
     details: dict[str, Any] = {}
+    tell: list[Telling] = []
     try:
         if address is None:
             raise CustomerStoreError("no address on file to act for; verify the subject first")
@@ -450,7 +459,7 @@ async def _execute(desk: Desk, case: Case) -> None:
                 raise
             subject = None
         for intent in ordered(case.intents):
-            mails.extend(await _do(desk, case, intent, subject, address, details))
+            mails.extend(await _do(desk, case, intent, subject, address, details, tell))
     except CustomerStoreError as exc:
         await _move(
             desk,
@@ -464,7 +473,41 @@ async def _execute(desk: Desk, case: Case) -> None:
         return
     # Done only when the mail server accepted the result mails (the outbox worker moves it).
     event = Event.CARRY_OUT if mails else Event.COMPLETE
-    await _move(desk, case, event, details=details, outbox=[*mails, *cards])
+
+    async def open_tasks(session: AsyncSession, current: Case) -> None:
+        for holdings, action, fields in tell:
+            await recipients.open_tasks(session, desk, current, holdings, action, fields=fields)
+
+    if tell:
+        details["recipients"] = sum(len(h) for h, _, _ in tell)
+    await _move(desk, case, event, details=details, outbox=[*mails, *cards], then=open_tasks)
+
+
+#: Recipients to tell after carrying a case out: who, about what, which fields (corrections).
+Telling = tuple[list[Holding], Action, list[str]]
+
+
+async def _holdings_before_erasure(
+    desk: Desk, case: Case, subject: Subject | None, tables: Sequence[str]
+) -> list[Holding]:
+    """Who holds the rows an erasure removes, read before they go and kept on the case (a re-run
+    after a crash, when the rows are gone, reads the kept list)."""
+    data = case_data(case)
+    if data.recipient_holdings or subject is None:
+        return [Holding.from_json(h) for h in data.recipient_holdings]
+    holdings = await desk.executor.recipient_holdings(subject, only=tables)
+    if holdings:
+        async with desk.sessions() as session, session.begin():
+            current = await get_case(session, case.id or 0, for_update=True)
+            kept = case_data(current).with_(recipient_holdings=tuple(h.to_json() for h in holdings))
+            current.data = kept.to_json()
+            await store.save_case(session, current)
+    return holdings
+
+
+def _shared_with_words(holdings: Sequence[Holding]) -> dict[str, list[str]]:
+    told, by_hand = told_and_by_hand(holdings)
+    return {"recipients_told": told, "recipients_by_hand": by_hand}
 
 
 def failure_words(exc: CustomerStoreError) -> str:
@@ -490,9 +533,11 @@ async def _do(
     subject: Subject | None,
     address: str,
     details: dict[str, Any],
+    tell: list[Telling],
 ) -> list[OutboxItem]:
     """Carry out one intent; mails go to the address on file only. `subject` is None only when
-    an earlier run of this case already erased it (then recorded work is replayed)."""
+    an earlier run of this case already erased it (then recorded work is replayed). Recipients
+    to tell of an erasure or correction are added to `tell`."""
 
     def to_subject(template: str, **context: Any) -> OutboxItem:
         return mail_item(
@@ -526,9 +571,20 @@ async def _do(
         if subject is None:
             raise SubjectNotFound("the subject is no longer findable; staff must check the change")
         plan = await executor.preview_change(subject, changes)
+        changed = [c.column for c in plan.changes]
+        spec = executor.datamap.tables[plan.table]
+        categories = {spec.column(c).category for c in changed if c in spec.columns}
+        tables = [
+            name
+            for name, t in executor.datamap.tables.items()
+            if any(t.column(c).category in categories for c in t.columns)
+        ]
+        holdings = await executor.recipient_holdings(subject, only=tables) if tables else []
         await executor.apply_change(plan, case.reference)
-        details["changed_fields"] = [c.column for c in plan.changes]
-        return [to_subject("change_done", fields=[c.column for c in plan.changes])]
+        details["changed_fields"] = changed
+        if holdings:
+            tell.append((holdings, Action.RECTIFICATION, changed))
+        return [to_subject("change_done", fields=changed, **_shared_with_words(holdings))]
     if intent == Intent.DELETE:
         recorded = await executor.recorded_erasure(case.reference)
         if recorded is not None:
@@ -537,7 +593,11 @@ async def _do(
             erasure = await executor.preview_erasure(subject)
         else:
             raise SubjectNotFound("nothing to erase and no erasure recorded for this case")
+        gone = [t.table for t in erasure.tables if t.rows and t.action in ("delete", "anonymize")]
+        holdings = await _holdings_before_erasure(desk, case, subject, gone)
         await executor.apply_erasure(erasure, case.reference)
+        if holdings:
+            tell.append((holdings, Action.ERASURE, []))
         retained = [
             {
                 "table": t.table,
@@ -549,7 +609,7 @@ async def _do(
             if t.action == "retain" and t.rows
         ]
         details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
-        return [to_subject("delete_done", retained=retained)]
+        return [to_subject("delete_done", retained=retained, **_shared_with_words(holdings))]
     if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
         return [to_subject("unsubscribe_done")]

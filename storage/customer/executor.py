@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.customer import access, erasure, plans, selection
+from storage.customer import access, erasure, plans, portable, recipients, selection
 from storage.customer.errors import AmbiguousSubject, InvalidChange, SubjectNotFound
 from storage.customer.plans import (
     AccessPackage,
@@ -265,6 +265,41 @@ class Executor:
                 package = writer.finish()
         log.info("access package written: tables=%d rows=%d", len(package.tables), package.rows)
         return package
+
+    async def export_portable(self, subject: Subject, out_dir: Path) -> portable.PortableExport:
+        """Write the Art. 20 export: what the subject provided, as JSON and CSV files."""
+        rows: dict[str, list[Any]] = {}
+        async with self._reading() as conn:
+            selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            for name, spec in self.datamap.tables.items():
+                cols, sel, table = spec.provided_columns(), selectors[name], self.tables[name]
+                if not cols or not sel.values:
+                    continue
+                stmt = (
+                    select(*[table.c[c] for c in cols])
+                    .where(table.c[sel.column].in_(sel.values))
+                    .order_by(table.c[self.pks[name]])
+                )
+                rows[name] = [tuple(r) for r in (await conn.execute(stmt)).all()]
+        result = portable.write_portable(out_dir, self.datamap, rows)
+        log.info("portable export written: tables=%d", len(result.rows))
+        return result
+
+    # --- who else holds it -----------------------------------------------------------------
+
+    async def recipient_holdings(
+        self, subject: Subject, only: Sequence[str] | None = None
+    ) -> list[recipients.Holding]:
+        """The data map's recipients holding rows of this subject (of `only` these tables)."""
+        async with self._reading() as conn:
+            selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            return await recipients.holdings(conn, self.datamap, self.tables, selectors, only)
+
+    async def processor_controllers(self, subject: Subject) -> list[recipients.ControllerHolding]:
+        """The controllers (resellers) we hold this subject's processor rows for."""
+        async with self._reading() as conn:
+            selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            return await recipients.controllers(conn, self.datamap, self.tables, selectors)
 
     # --- delete --------------------------------------------------------------------------
 
