@@ -154,6 +154,7 @@ async def main(
     from bot.work.mailbox import intake_loops
     from bot.work.mailer import build_sender, mail_dispatch
     from bot.work.scheduler import run_housekeeping, run_inbound, run_pipeline
+    from bot.work.webhook import webhook_dispatch
 
     await reach("DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url))
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
@@ -176,6 +177,7 @@ async def main(
         routes = {
             "mail": mail_dispatch(settings, sender),
             MAIL_KIND: audit_mail_dispatch(sender, settings.privacy_address, settings.own_domain),
+            "webhook": webhook_dispatch(settings),  # recipients told of an erasure (Art. 19)
             **(dispatch or {}),
         }
         # Slack gets its own worker, so a hanging Slack API can never hold up mail rows.

@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     reminder_days: int = Field(default=7, ge=1, le=28)
     # Recipients told of an erasure or correction (Art. 19): days to answer before staff hear.
     recipient_answer_days: int = Field(default=14, ge=1, le=90)
-    # Webhook signing keys, JSON {"usersnap": "…"}: the data map's `secret:` names the key.
+    # Webhook signing keys, JSON {"usersnap": "…"} (the data map's `secret:` names the key);
+    # a name not set here signs with a key derived from DSR_SECRET_KEY (`dsr keys webhook`).
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.case.policy import is_about_processor_data
 from intents.extract import Extraction
+from intents.shared_with import asks_about_recipients
 from storage.models import Case
 
 #: Identifiers looked up per request, at most (the requester's own first).
@@ -73,8 +74,6 @@ class CaseData(BaseModel):
     recipient_holdings: tuple[dict[str, Any], ...] = ()
     #: The request asks whom the data was shared with (Art. 15(1)(c), 19 second sentence).
     asks_recipients: bool = False
-    #: The resellers a processor-data request was forwarded to, by name.
-    resellers: tuple[str, ...] = ()
 
     def with_(self, **changes: Any) -> CaseData:
         """A copy with some fields replaced (validated)."""
@@ -117,6 +116,7 @@ def request_data(
         references=tuple(references),
         subject_line=subject_line[:200],
         processor=is_about_processor_data(text),
+        asks_recipients=asks_about_recipients(text),
         staff_intake=staff_intake,
     )
 

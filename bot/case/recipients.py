@@ -98,7 +98,8 @@ def plan_tasks(
     """One task per recipient, with its message (pure).
 
     Args:
-        fields: for a rectification, the names of the corrected fields.
+        fields: for a rectification, the names of the corrected fields; for a processor
+            request, what was asked (intent labels).
     """
     out = []
     template = TEMPLATES[action]
@@ -122,6 +123,8 @@ def plan_tasks(
             }
             if action == Action.RECTIFICATION:
                 context["fields"] = list(fields)
+            if action == Action.PROCESSOR:
+                context["intents"] = list(fields)
             message = mail_item(
                 template, to=h.contact, lang=h.language, context=context, auto_submitted=False
             )

@@ -176,6 +176,15 @@ def keys_generate() -> None:
     typer.echo(secrets.token_urlsafe(48))
 
 
+@keys_app.command("webhook")
+def keys_webhook(ctx: typer.Context, name: str) -> None:
+    """Print the key that signs webhooks for NAME (a recipient's `secret:` in the data map);
+    give it to the recipient, who checks X-DSR-Signature with it."""
+    from bot.work.webhook import webhook_key_text
+
+    typer.echo(webhook_key_text(ctx.obj, name))
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Rotate DSR_SECRET_KEY (not available yet)."""

@@ -28,6 +28,7 @@ from bot.case.lifecycle import CaseState, Event, NewRequest, open_request, trans
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.store import add_outbox, get_case
 from bot.errors import CaseNotFound
+from bot.work import recipients
 from bot.work.desk import Desk
 from bot.work.parsing import PARSER
 from bot.work.pipeline import to_requester
@@ -42,7 +43,15 @@ from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, InboundMessage, RecordKind, VerificationChallenge, utcnow
+from storage.models import (
+    Case,
+    InboundMessage,
+    RecipientTask,
+    RecordKind,
+    VerificationChallenge,
+    reference_of,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +261,10 @@ async def _process(
         )
         log.info("inbound %s recorded as %s (%s)", msg.sha256[:12], kind, robot)
         return Ingested(Outcome.PROCESSED, kind)
+    task = await store.recipient_task_by_message_ids(session, [*msg.in_reply_to, *msg.references])
+    if task is not None:
+        # A recipient answering what we told it (Art. 19): its task, never the customer's case.
+        return await _recipient_reply(desk, session, row, task, msg)
     number = referenced_case(msg, own_domain=settings.own_domain)
     if number is None:
         # No thread and no [DSR-n]: a fresh mail from a challenged address carrying the code of
@@ -300,6 +313,22 @@ async def _request(
     case = await open_request(session, request)
     await store.link_record(session, row.id, case.id)
     return Ingested(Outcome.PROCESSED, "request", case.reference)
+
+
+async def _recipient_reply(
+    desk: Desk,
+    session: AsyncSession,
+    row: InboundMessage,
+    task: RecipientTask,
+    msg: ParsedMessage,
+) -> Ingested:
+    """Record a recipient's reply on its case; from the address we wrote to, it acknowledges
+    the task (anyone else's is audited and changes nothing)."""
+    await _stamp(session, row, RecordKind.REPLY, case_id=task.case_id, sender_pseudonym=None)
+    done = await recipients.acknowledge_by_reply(desk, session, task, msg.from_addr)
+    return Ingested(
+        Outcome.PROCESSED, "recipient_reply" if done else "reply", reference_of(task.case_id)
+    )
 
 
 async def _case_by_code(desk: Desk, session: AsyncSession, msg: ParsedMessage) -> int | None:

@@ -23,7 +23,7 @@ from bot.case.data import SubjectFacts, case_data, reply_thread, verified_addres
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
-from bot.case.recipients import Action, told_and_by_hand
+from bot.case.recipients import Action, controller_holding, told_and_by_hand
 from bot.case.store import add_outbox, get_case
 from bot.work import recipients
 from bot.work.desk import Desk
@@ -37,6 +37,7 @@ from storage.customer import (
     SubjectNotFound,
 )
 from storage.customer.recipients import Holding
+from storage.datamap import DataMap
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
@@ -318,14 +319,8 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     ttl = timedelta(days=settings.challenge_ttl_days)
     items = [] if case_data(case).acknowledged else [_acknowledge(case)]
     if case_data(case).processor:
-        items.append(
-            to_requester(
-                desk,
-                case,
-                "processor_redirect",
-                reseller="the reseller you registered your domain with",
-            )
-        )
+        # Which reseller holds the data is told only after verification, to the address on
+        # file (`_forward_to_controllers`): naming it now would tell anyone an account exists.
         if desk.slack_enabled:
             items.append(slack_item("thread_note", case=case.reference, note="processor_data"))
     # Asked whether or not an account was found: the new address is often the requester's own,
@@ -458,6 +453,8 @@ async def _execute(desk: Desk, case: Case) -> None:
             if await desk.executor.recorded_erasure(case.reference) is None:
                 raise
             subject = None
+        if case_data(case).processor:
+            mails.append(await _forward_to_controllers(desk, case, subject, address, tell))
         for intent in ordered(case.intents):
             mails.extend(await _do(desk, case, intent, subject, address, details, tell))
     except CustomerStoreError as exc:
@@ -503,6 +500,52 @@ async def _holdings_before_erasure(
             current.data = kept.to_json()
             await store.save_case(session, current)
     return holdings
+
+
+#: What the customer reads when we cannot tell which reseller holds the data.
+SOME_RESELLER = "the reseller you registered your domain with"
+
+
+async def _forward_to_controllers(
+    desk: Desk, case: Case, subject: Subject | None, address: str, tell: list[Telling]
+) -> OutboxItem:
+    """Processor data: forward the request to each controller (reseller) the subject's rows
+    name, with the domain and what was asked only; the customer is told who, by name."""
+    controllers = await desk.executor.processor_controllers(subject) if subject else []
+    holdings = [controller_holding(c) for c in controllers]
+    if holdings:
+        tell.append((holdings, Action.PROCESSOR, [str(i) for i in ordered(case.intents)]))
+    names = list(dict.fromkeys(h.name for h in holdings))
+    if not names:
+        forwarded = "none"
+    elif all(h.channel == "email" for h in holdings):
+        forwarded = "mail"
+    else:
+        forwarded = "by_hand"
+    return mail_item(
+        "processor_redirect",
+        to=address,
+        lang=case.language,
+        context={
+            "case_ref": case.reference,
+            "reseller": ", ".join(names) if names else SOME_RESELLER,
+            "forwarded": forwarded,
+        },
+        completes=True,
+        **reply_thread(case),
+    )
+
+
+def shared_with_lines(datamap: DataMap, tables: Sequence[str]) -> list[str]:
+    """`Recipient: categories` for the recipients of the tables holding the subject's rows,
+    from the data map (Art. 15(1)(c); pure)."""
+    out: dict[str, list[str]] = {}
+    for name in tables:
+        spec = datamap.tables[name]
+        categories = [datamap.categories[spec.column(c).category] for c in spec.columns]
+        for r in spec.recipients:
+            out.setdefault(r.name, []).extend(categories)
+    return [f"{name}: {'; '.join(dict.fromkeys(cats))}" for name, cats in out.items()]
 
 
 def _shared_with_words(holdings: Sequence[Holding]) -> dict[str, list[str]]:
@@ -555,13 +598,26 @@ async def _do(
     out_dir = desk.packages_dir / case.reference
     if intent == Intent.SEE:
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
+        held: list[str] = []
         if subject is not None:
             package = await executor.export(subject, out_dir, case.language)
             details["see_tables"] = sum(1 for t in package.tables if t.rows)
+            held = [t.table for t in package.tables if t.rows]
+            portable = await executor.export_portable(subject, out_dir)
+            files.extend(portable.files)
         elif not all(f.exists() for f in files):
             raise SubjectNotFound("the subject was erased before its access package was made")
+        else:  # a re-run after a crash: the files the first run wrote
+            files.extend(sorted(out_dir.glob("provided-*")))
         extra = {"attachments": [str(f) for f in files]}
-        return [to_subject("access_package")]
+        return [
+            to_subject(
+                "access_package",
+                portable=len(files) > 2,
+                asked_recipients=case_data(case).asks_recipients,
+                shared_with=shared_with_lines(executor.datamap, held),
+            )
+        ]
     if intent == Intent.CHANGE:
         changes = dict(case_data(case).changes)
         if not changes:

@@ -1,10 +1,11 @@
 """Signed webhooks to recipients: the outbox dispatcher for `kind == "webhook"`.
 
-Each POST carries JSON and two headers, like Slack's and Stripe's schemes:
-`X-DSR-Timestamp` (Unix seconds) and `X-DSR-Signature: v1=<hex HMAC-SHA256 of
-"{timestamp}.{body}" under the recipient's key>`. The receiver recomputes it and refuses a
-timestamp older than a few minutes. A 2xx answer acknowledges the task; anything else is retried
-by the outbox (hourly at most) for as long as the task waits for its answer.
+Each POST carries JSON and two headers, like Slack's and Stripe's schemes: `X-DSR-Timestamp`
+(Unix seconds) and `X-DSR-Signature: v1=<hex HMAC-SHA256 of "{timestamp}.{body}">`. The receiver
+recomputes it and refuses a timestamp older than a few minutes. The key is the recipient's entry
+in DSR_WEBHOOK_SECRETS, or one derived from DSR_SECRET_KEY (`dsr keys webhook NAME` prints it for
+the recipient). A 2xx answer acknowledges the task; anything else is retried by the outbox
+(hourly at most) for as long as the task waits for its answer.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.errors import SettingsError
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, TransientSendError
-from storage.datamap import DataMap
 from storage.models import Outbox
 
 log = logging.getLogger(__name__)
@@ -48,20 +47,24 @@ def check_signature(
     return age <= tolerance and hmac.compare_digest(signature(secret, timestamp, body), given)
 
 
-def check_secrets(datamap: DataMap, settings: Settings) -> None:
-    """Every webhook recipient's key is configured.
+def webhook_key(settings: Settings, name: str) -> bytes:
+    """The key that signs webhooks for `name` (the data map's `secret:`): the one set in
+    DSR_WEBHOOK_SECRETS, or else one derived from DSR_SECRET_KEY (give the recipient the value
+    `dsr keys webhook NAME` prints).
 
     Raises:
-        SettingsError: naming DSR_WEBHOOK_SECRETS and the missing key.
+        SettingsError: neither is set.
     """
-    for name, table in datamap.tables.items():
-        for r in table.recipients:
-            if r.via == "webhook" and r.secret not in settings.webhook_secrets:
-                raise SettingsError(
-                    f"DSR_WEBHOOK_SECRETS has no key {r.secret!r}, which signs the webhook of "
-                    f"recipient {r.ident!r} (data map table {name!r}); set DSR_WEBHOOK_SECRETS="
-                    "'{\"" + str(r.secret) + '": "<shared secret>"}\''
-                )
+    given = settings.webhook_secrets.get(name)
+    if given is not None:
+        return given.get_secret_value().encode()
+    return hmac.new(settings.secret_key_bytes(), b"dsr-webhook:" + name.encode(), "sha256").digest()
+
+
+def webhook_key_text(settings: Settings, name: str) -> str:
+    """The key as the recipient configures it: the text given, or the derived key in hex."""
+    given = settings.webhook_secrets.get(name)
+    return given.get_secret_value() if given is not None else webhook_key(settings, name).hex()
 
 
 def webhook_dispatch(settings: Settings, clock: Callable[[], float] = time.time) -> Dispatch:
@@ -69,17 +72,15 @@ def webhook_dispatch(settings: Settings, clock: Callable[[], float] = time.time)
 
     async def send(row: Outbox) -> None:
         url, key = row.payload.get("url"), row.payload.get("secret")
-        secret = settings.webhook_secrets.get(str(key))
-        if not isinstance(url, str) or secret is None:
-            raise TransientSendError(
-                f"outbox row {row.id}: no URL or no key {key!r} in DSR_WEBHOOK_SECRETS"
-            )
+        if not isinstance(url, str) or not isinstance(key, str):
+            raise TransientSendError(f"outbox row {row.id}: no URL or no key name")
+        secret = webhook_key_text(settings, key).encode()
         body = json.dumps(row.payload.get("body") or {}, sort_keys=True).encode()
         stamp = str(int(clock()))
         headers = {
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: stamp,
-            SIGNATURE_HEADER: signature(secret.get_secret_value().encode(), stamp, body),
+            SIGNATURE_HEADER: signature(secret, stamp, body),
             "Idempotency-Key": row.message_id or f"outbox-{row.id}",
         }
         try:
@@ -100,8 +101,9 @@ def webhook_dispatch(settings: Settings, clock: Callable[[], float] = time.time)
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "check_secrets",
     "check_signature",
     "signature",
     "webhook_dispatch",
+    "webhook_key",
+    "webhook_key_text",
 ]
