@@ -13,7 +13,8 @@ import re
 _PHRASES = [
     # en
     r"\bwho\b[^.?!]{0,40}\b(share[sd]?|sharing|pass(ed)?|give[ns]?|gave|disclose[sd]?|sold|sell)\b",
-    r"\b(whom|which (companies|third parties|partners))\b[^.?!]{0,40}\b(share|pass|disclos|sold|sell|give|gave)",
+    r"\b(whom|which (companies|third parties|partners))\b[^.?!]{0,40}"
+    r"\b(share|pass|disclos|sold|sell|give|gave)",
     r"\brecipients? of my (personal )?(data|information)\b",
     r"\bshared? my (personal )?(data|information) with\b",
     # de
@@ -25,14 +26,16 @@ _PHRASES = [
     r"\baan wie\b[^.?!]{0,60}\b(doorgegeven|verstrekt|verkocht)",
     r"\bontvangers van mijn (persoons)?gegevens",
     # sv
-    r"\b(till vem|till vilka|med vem|med vilka)\b[^.?!]{0,60}\b(lämnat ut|lämnar ut|delat|delar|sålt)",
+    r"\b(till vem|till vilka|med vem|med vilka)\b[^.?!]{0,60}"
+    r"\b(lämnat ut|lämnar ut|delat|delar|sålt)",
     r"\bmottagare av mina (person)?uppgifter",
     # fr
     r"\bà qui\b[^.?!]{0,60}\b(communiqu|transmis|transmettez|partag|vendu|cédé)",
     r"\bavec qui\b[^.?!]{0,60}\bpartag",
     r"\bdestinataires de mes données",
     # es
-    r"\b(a quién|a quiénes|con quién|con quiénes)\b[^.?!]{0,60}\b(comunicado|cedido|compartido|compart|vendido|transmitido)",
+    r"\b(a quién|a quiénes|con quién|con quiénes)\b[^.?!]{0,60}"
+    r"\b(comunicado|cedido|compartido|compart|vendido|transmitido)",
     r"\bdestinatarios de mis datos",
     # it
     r"\b(a chi|con chi)\b[^.?!]{0,60}\b(comunicat|condivis|ceduto|trasmess|vendut)",

@@ -416,7 +416,8 @@ def _check_recipient(where: str, table: Table, r: Recipient) -> None:
             )
         if not r.secret:
             raise DataMapError(
-                f"{here}: a webhook is signed; name its signing key with secret: (see DSR_WEBHOOK_SECRETS)"
+                f"{here}: a webhook is signed; name its signing key with secret: "
+                "(see DSR_WEBHOOK_SECRETS)"
             )
     if not _LANGUAGE.match(r.language):
         raise DataMapError(f"{here}: language {r.language!r} must be a two-letter code (en, de…)")

@@ -27,6 +27,7 @@ from structlog.contextvars import bound_contextvars
 from bot.case import store
 from bot.case.lifecycle import CaseState, Event, is_open, transition
 from bot.case.messages import slack_item
+from bot.case.recipients import TEMPLATES
 from bot.work.recipients import on_delivered
 from mail.retry import retry_delay, should_retry
 from storage import audit
@@ -36,6 +37,8 @@ from storage.models import Outbox, OutboxStatus, reference_of, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+#: Templates whose rows carry a recipient task (mail or webhook): delivery moves the task.
+TASK_TEMPLATES = frozenset(TEMPLATES.values())
 
 
 class TransientSendError(Exception):
@@ -113,7 +116,7 @@ class OutboxWorker:
                     details={"outbox_id": current.id, "template": current.template},
                 )
                 await store.save_outbox_row(session, current)
-                if current.kind in ("mail", "webhook") and current.case_id is not None:
+                if current.template in TASK_TEMPLATES and current.case_id is not None:
                     await on_delivered(session, current, announce=self.announce)
                 if current.payload.get("completes") and current.case_id is not None:
                     await self._complete(session, current)
