@@ -11,6 +11,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,11 @@ from bot.case import store
 from bot.case.lifecycle import CaseState
 from bot.slack.cards import case_card
 from bot.slack.facts import card_facts
-from bot.work import actions
+from bot.work import actions, recipients
 from bot.work.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, webhook_dispatch
 from intents.classify import IntentModel
 from storage import audit
-from storage.models import RecipientTask, TaskStatus
+from storage.models import OutboxStatus, RecipientTask, TaskStatus, utcnow
 from tests.agent_harness import Harness, harness, letter
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
@@ -47,9 +48,13 @@ class Receiver:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.refused = 0
+        self.busy = 0  # answer 503 this many times first
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        if self.busy:
+            self.busy -= 1
+            return web.json_response({"error": "busy"}, status=503)
         ok = check_signature(
             SECRET.encode(),
             request.headers.get(TIMESTAMP_HEADER, ""),
@@ -319,3 +324,87 @@ async def test_asking_whom_we_share_with_lists_the_recipients(h: Harness) -> Non
     text = _text(package)
     assert "You asked whom we share your data with" in text
     assert "Google Analytics (Google Ireland Ltd / Google LLC): Cookie and analytics" in text
+
+
+async def test_an_unanswered_task_goes_overdue_and_staff_hear(h: Harness) -> None:
+    ref = await _request_and_verify(h, "Please delete my account and erase all my personal data.")
+    await actions.approve(h.desk, ref, "cli:dpo")
+    await h.settle()
+    assert await recipients.flag_overdue(h.desk) == 0  # not yet due
+    later = utcnow() + timedelta(days=h.desk.settings.recipient_answer_days, hours=1)
+    assert await recipients.flag_overdue(h.desk, now=later) == 1  # only the mail waits
+    tasks = await _tasks(h, ref)
+    assert tasks["google-analytics"].status == TaskStatus.OVERDUE
+    assert tasks["usersnap"].status == TaskStatus.ACKNOWLEDGED  # answered by its 2xx
+    assert tasks["yandex-metrica"].status == TaskStatus.BY_HAND  # on the card already
+    assert ("recipient_task_overdue", "google-analytics") in {
+        (a, d.get("recipient")) for a, d in await _audit(h, ref)
+    }
+    _, facts = await card_facts(h.desk, ref)
+    assert "overdue: no answer yet" in json.dumps(case_card(facts), ensure_ascii=False)
+    # a late answer still counts
+    (mail,) = h.sent_to(GA, "recipient_erasure")
+    await h.receive(letter(GA, "Re: erasure", "Done.", in_reply_to=str(mail["Message-ID"])))
+    assert (await _tasks(h, ref))["google-analytics"].status == TaskStatus.ACKNOWLEDGED
+
+
+async def test_a_failing_webhook_is_retried_after_the_case_is_done(
+    h: Harness, receiver: tuple[Receiver, str]
+) -> None:
+    rec, _ = receiver
+    rec.busy = 3
+    h.worker.max_attempts = 2  # a closed case's rows would give up after two attempts...
+    ref = await _request_and_verify(h, "Please delete my account and erase all my personal data.")
+    await actions.approve(h.desk, ref, "cli:dpo")
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == CaseState.DONE
+    for _ in range(3):  # ...but a row whose task waits for its answer keeps trying
+        async with h.desk.sessions() as session, session.begin():
+            task = (await _tasks(h, ref))["usersnap"]
+            row = await store.get_outbox_row(session, task.outbox_id or 0, for_update=True)
+            assert row is not None and row.status == OutboxStatus.PENDING, row
+            row.next_attempt_at = utcnow()
+            await store.save_outbox_row(session, row)
+        await h.worker.run_once()
+    tasks = await _tasks(h, ref)
+    assert tasks["usersnap"].status == TaskStatus.ACKNOWLEDGED
+    assert len(rec.bodies) == 1 and rec.refused == 0
+
+
+async def test_a_correction_tells_the_recipients_of_the_changed_data(
+    case_store_url: str,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServer,
+    intent_model: IntentModel,
+    receiver: tuple[Receiver, str],
+) -> None:
+    """With a payment provider that holds the account's contact data (its own map)."""
+    tmp = Path(tempfile.mkdtemp(prefix="dsr-recip-"))
+    path = _datamap(tmp, receiver[1])
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["tables"]["customer"]["recipients"] = [
+        {
+            "name": "Payment provider (Example Payments Europe Ltd)",
+            "key": "payments",
+            "contact": "privacy@payments.example.com",
+            "language": "fr",
+            "identifiers": ["handle"],
+        }
+    ]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp, datamap=path) as hh:
+        ref = await _request_and_verify(
+            hh,
+            "Please correct my phone number. My new phone number is +49 30 7654321.",
+            subject="Wrong phone number",
+        )
+        await actions.approve(hh.desk, ref, "cli:dpo")
+        await hh.settle()
+        (mail,) = hh.sent_to("privacy@payments.example.com", "recipient_rectification")
+        text = _text(mail)
+        assert mail["Content-Language"] == "fr"
+        assert "handle: C00000001" in text and "téléphone" in text.lower()
+        assert "7654321" not in text and ALICE not in text
+        (done,) = hh.sent_to(ALICE, "change_done")
+        assert "Payment provider (Example Payments Europe Ltd)" in _text(done)
