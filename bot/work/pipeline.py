@@ -23,10 +23,17 @@ from bot.case.data import SubjectFacts, case_data, reply_thread, verified_addres
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
-from bot.case.recipients import Action, controller_holding, told_and_by_hand
+from bot.case.recipients import Action
 from bot.case.store import add_outbox, get_case
 from bot.work import recipients
 from bot.work.desk import Desk
+from bot.work.telling import (
+    Telling,
+    forward_to_controllers,
+    holdings_before_erasure,
+    shared_with_lines,
+    shared_with_words,
+)
 from intents.labels import Intent
 from storage import audit
 from storage.customer import (
@@ -36,8 +43,6 @@ from storage.customer import (
     Subject,
     SubjectNotFound,
 )
-from storage.customer.recipients import Holding
-from storage.datamap import DataMap
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
@@ -454,7 +459,7 @@ async def _execute(desk: Desk, case: Case) -> None:
                 raise
             subject = None
         if case_data(case).processor:
-            mails.append(await _forward_to_controllers(desk, case, subject, address, tell))
+            mails.append(await forward_to_controllers(desk, case, subject, address, tell))
         for intent in ordered(case.intents):
             mails.extend(await _do(desk, case, intent, subject, address, details, tell))
     except CustomerStoreError as exc:
@@ -478,79 +483,6 @@ async def _execute(desk: Desk, case: Case) -> None:
     if tell:
         details["recipients"] = sum(len(h) for h, _, _ in tell)
     await _move(desk, case, event, details=details, outbox=[*mails, *cards], then=open_tasks)
-
-
-#: Recipients to tell after carrying a case out: who, about what, which fields (corrections).
-Telling = tuple[list[Holding], Action, list[str]]
-
-
-async def _holdings_before_erasure(
-    desk: Desk, case: Case, subject: Subject | None, tables: Sequence[str]
-) -> list[Holding]:
-    """Who holds the rows an erasure removes, read before they go and kept on the case (a re-run
-    after a crash, when the rows are gone, reads the kept list)."""
-    data = case_data(case)
-    if data.recipient_holdings or subject is None:
-        return [Holding.from_json(h) for h in data.recipient_holdings]
-    holdings = await desk.executor.recipient_holdings(subject, only=tables)
-    if holdings:
-        async with desk.sessions() as session, session.begin():
-            current = await get_case(session, case.id or 0, for_update=True)
-            kept = case_data(current).with_(recipient_holdings=tuple(h.to_json() for h in holdings))
-            current.data = kept.to_json()
-            await store.save_case(session, current)
-    return holdings
-
-
-#: What the customer reads when we cannot tell which reseller holds the data.
-SOME_RESELLER = "the reseller you registered your domain with"
-
-
-async def _forward_to_controllers(
-    desk: Desk, case: Case, subject: Subject | None, address: str, tell: list[Telling]
-) -> OutboxItem:
-    """Processor data: forward the request to each controller (reseller) the subject's rows
-    name, with the domain and what was asked only; the customer is told who, by name."""
-    controllers = await desk.executor.processor_controllers(subject) if subject else []
-    holdings = [controller_holding(c) for c in controllers]
-    if holdings:
-        tell.append((holdings, Action.PROCESSOR, [str(i) for i in ordered(case.intents)]))
-    names = list(dict.fromkeys(h.name for h in holdings))
-    if not names:
-        forwarded = "none"
-    elif all(h.channel == "email" for h in holdings):
-        forwarded = "mail"
-    else:
-        forwarded = "by_hand"
-    return mail_item(
-        "processor_redirect",
-        to=address,
-        lang=case.language,
-        context={
-            "case_ref": case.reference,
-            "reseller": ", ".join(names) if names else SOME_RESELLER,
-            "forwarded": forwarded,
-        },
-        completes=True,
-        **reply_thread(case),
-    )
-
-
-def shared_with_lines(datamap: DataMap, tables: Sequence[str]) -> list[str]:
-    """`Recipient: categories` for the recipients of the tables holding the subject's rows,
-    from the data map (Art. 15(1)(c); pure)."""
-    out: dict[str, list[str]] = {}
-    for name in tables:
-        spec = datamap.tables[name]
-        categories = [datamap.categories[spec.column(c).category] for c in spec.columns]
-        for r in spec.recipients:
-            out.setdefault(r.name, []).extend(categories)
-    return [f"{name}: {'; '.join(dict.fromkeys(cats))}" for name, cats in out.items()]
-
-
-def _shared_with_words(holdings: Sequence[Holding]) -> dict[str, list[str]]:
-    told, by_hand = told_and_by_hand(holdings)
-    return {"recipients_told": told, "recipients_by_hand": by_hand}
 
 
 def failure_words(exc: CustomerStoreError) -> str:
@@ -640,7 +572,7 @@ async def _do(
         details["changed_fields"] = changed
         if holdings:
             tell.append((holdings, Action.RECTIFICATION, changed))
-        return [to_subject("change_done", fields=changed, **_shared_with_words(holdings))]
+        return [to_subject("change_done", fields=changed, **shared_with_words(holdings))]
     if intent == Intent.DELETE:
         recorded = await executor.recorded_erasure(case.reference)
         if recorded is not None:
@@ -650,7 +582,7 @@ async def _do(
         else:
             raise SubjectNotFound("nothing to erase and no erasure recorded for this case")
         gone = [t.table for t in erasure.tables if t.rows and t.action in ("delete", "anonymize")]
-        holdings = await _holdings_before_erasure(desk, case, subject, gone)
+        holdings = await holdings_before_erasure(desk, case, subject, gone)
         await executor.apply_erasure(erasure, case.reference)
         if holdings:
             tell.append((holdings, Action.ERASURE, []))
@@ -665,7 +597,7 @@ async def _do(
             if t.action == "retain" and t.rows
         ]
         details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
-        return [to_subject("delete_done", retained=retained, **_shared_with_words(holdings))]
+        return [to_subject("delete_done", retained=retained, **shared_with_words(holdings))]
     if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
         return [to_subject("unsubscribe_done")]
