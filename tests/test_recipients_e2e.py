@@ -24,7 +24,7 @@ from bot.case import store
 from bot.case.lifecycle import CaseState
 from bot.slack.cards import case_card
 from bot.slack.facts import card_facts
-from bot.work import actions, recipients
+from bot.work import actions, recipients, telling
 from bot.work.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, webhook_dispatch
 from intents.classify import IntentModel
 from storage import audit
@@ -408,3 +408,23 @@ async def test_a_correction_tells_the_recipients_of_the_changed_data(
         assert "7654321" not in text and ALICE not in text
         (done,) = hh.sent_to(ALICE, "change_done")
         assert "Payment provider (Example Payments Europe Ltd)" in _text(done)
+
+
+async def test_a_rerun_after_a_crash_mid_erasure_still_tells_the_recipients(h: Harness) -> None:
+    """The first run read who held the rows, erased them, and died before its move: the re-run
+    cannot find Alice any more, and tells the recipients from what the case kept."""
+    ref = await _request_and_verify(h, "Please delete my account and erase all my personal data.")
+    await actions.approve(h.desk, ref, "cli:dpo")
+    (case,) = await h.cases()
+    executor = h.desk.executor
+    subject = await executor.subject(ALICE)
+    plan = await executor.preview_erasure(subject)
+    gone = [t.table for t in plan.tables if t.rows and t.action in ("delete", "anonymize")]
+    await telling.holdings_before_erasure(h.desk, case, subject, gone)
+    await executor.apply_erasure(plan, ref)  # ...and here the process died
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == CaseState.DONE, case.data.get("failure")
+    assert set(await _tasks(h, ref)) == {"google-analytics", "usersnap", "yandex-metrica"}
+    assert len(h.sent_to(GA, "recipient_erasure")) == 1
+    assert "Google Analytics" in _text(h.sent_to(ALICE, "delete_done")[0])

@@ -463,12 +463,14 @@ async def _execute(desk: Desk, case: Case) -> None:
         for intent in ordered(case.intents):
             mails.extend(await _do(desk, case, intent, subject, address, details, tell))
     except CustomerStoreError as exc:
+        async with desk.sessions() as session:  # keeps what this run wrote (who held the rows)
+            fresh = case_data(await get_case(session, case.id or 0))
         await _move(
             desk,
             case,
             Event.FAIL,
             details={"error": type(exc).__name__},
-            changes={"data": case_data(case).with_(failure=failure_words(exc)).to_json()},
+            changes={"data": fresh.with_(failure=failure_words(exc)).to_json()},
             outbox=cards,
         )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
