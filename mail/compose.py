@@ -53,6 +53,7 @@ TEMPLATES = (
     "verification_failed",
     "recipient_erasure",
     "recipient_rectification",
+    "recipient_restriction",
     "processor_request",
 )
 _CASE_REF = re.compile(r"^DSR-\d{1,18}$")

@@ -117,6 +117,7 @@ CONTEXT_KEYS: dict[str, dict[str, str]] = {
     # To recipients and controllers (Art. 19, processor data): only the identifiers they hold.
     "recipient_erasure": {"recipient": "text", "identifiers": "texts"},
     "recipient_rectification": {"recipient": "text", "identifiers": "texts", "fields": "texts"},
+    "recipient_restriction": {"recipient": "text", "identifiers": "texts"},
     "processor_request": {"recipient": "text", "identifiers": "texts", "intents": "texts"},
 }
 

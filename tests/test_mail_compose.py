@@ -61,6 +61,7 @@ CONTEXT: dict[str, dict[str, object]] = {
         "identifiers": ["identifier: 77aa"],
         "fields": ["city"],
     },
+    "recipient_restriction": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]},
     "processor_request": {
         "recipient": "DomainPartner AG",
         "identifiers": ["domain: alice.example"],

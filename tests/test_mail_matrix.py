@@ -133,6 +133,9 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
             "fields": ["name", "city"],
         }
     },
+    "recipient_restriction": {
+        "one": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]}
+    },
     "processor_request": {
         "domain": {
             "recipient": "DomainPartner AG",

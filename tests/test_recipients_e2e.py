@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.case import store
 from bot.case.lifecycle import CaseState
+from bot.case.recipients import Action
 from bot.slack.cards import case_card
 from bot.slack.facts import card_facts
 from bot.work import actions, recipients, telling
@@ -428,3 +429,22 @@ async def test_a_rerun_after_a_crash_mid_erasure_still_tells_the_recipients(h: H
     assert set(await _tasks(h, ref)) == {"google-analytics", "usersnap", "yandex-metrica"}
     assert len(h.sent_to(GA, "recipient_erasure")) == 1
     assert "Google Analytics" in _text(h.sent_to(ALICE, "delete_done")[0])
+
+
+async def test_the_restriction_hook_tells_the_recipients_of_the_categories(
+    h: Harness, receiver: tuple[Receiver, str]
+) -> None:
+    """What restriction (Art. 18, issue #16 part B) calls once it has marked the rows."""
+    rec, _ = receiver
+    ref = await _request_and_verify(h, "Please delete my account and erase all my personal data.")
+    subject = await h.desk.executor.subject(ALICE)
+    async with h.desk.sessions() as session, session.begin():
+        case = await store.get_case(session, ref)
+        opened = await recipients.recipient_tasks_for(
+            session, h.desk, case, subject, ["online_identifiers"], Action.RESTRICTION
+        )
+    assert {t.recipient_key for t in opened} == {"google-analytics", "usersnap", "yandex-metrica"}
+    await h.worker.run_once()
+    (mail,) = h.sent_to(GA, "recipient_restriction")
+    assert GA_COOKIE in _text(mail) and "Art. 18" in _text(mail)
+    assert [b["type"] for b in rec.bodies] == ["dsr.restriction"]

@@ -29,7 +29,7 @@ class Action(StrEnum):
     PROCESSOR = "processor"
 
 
-#: The mail (and webhook event) per action. `recipient_restriction` is part B's to add.
+#: The mail (and webhook event) per action.
 TEMPLATES = {
     Action.ERASURE: "recipient_erasure",
     Action.RECTIFICATION: "recipient_rectification",
