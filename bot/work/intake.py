@@ -324,7 +324,8 @@ async def _recipient_reply(
 ) -> Ingested:
     """Record a recipient's reply on its case; from the address we wrote to, it acknowledges
     the task (anyone else's is audited and changes nothing)."""
-    await _stamp(session, row, RecordKind.REPLY, case_id=task.case_id, sender_pseudonym=None)
+    sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
+    await _stamp(session, row, RecordKind.REPLY, case_id=task.case_id, sender_pseudonym=sender)
     done = await recipients.acknowledge_by_reply(desk, session, task, msg.from_addr)
     return Ingested(
         Outcome.PROCESSED, "recipient_reply" if done else "reply", reference_of(task.case_id)

@@ -117,7 +117,7 @@ class OutboxWorker:
                 )
                 await store.save_outbox_row(session, current)
                 if current.template in TASK_TEMPLATES and current.case_id is not None:
-                    await on_delivered(session, current, announce=self.announce)
+                    await on_delivered(session, current, announce=self.announce, domain=self.domain)
                 if current.payload.get("completes") and current.case_id is not None:
                     await self._complete(session, current)
                 return

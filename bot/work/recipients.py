@@ -93,7 +93,9 @@ async def recipient_tasks_for(
     return await open_tasks(session, desk, case, holdings, action)
 
 
-async def on_delivered(session: AsyncSession, row: Outbox, *, announce: bool) -> None:
+async def on_delivered(
+    session: AsyncSession, row: Outbox, *, announce: bool, domain: str = "dsr.invalid"
+) -> None:
     """The outbox delivered a task's message: a mail is `sent`; a webhook's 2xx answer
     acknowledges it. In the outbox row's own transaction."""
     task = await store.recipient_task_of_outbox(session, row.id)
@@ -115,9 +117,7 @@ async def on_delivered(session: AsyncSession, row: Outbox, *, announce: bool) ->
         task.status = TaskStatus.SENT
         await store.save_recipient_task(session, task)
     if announce:
-        await store.add_outbox(
-            session, None, [slack_item("case_card", case=ref)], domain="dsr.invalid"
-        )
+        await store.add_outbox(session, None, [slack_item("case_card", case=ref)], domain=domain)
 
 
 async def _acknowledge(
