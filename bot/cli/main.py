@@ -165,6 +165,11 @@ def _load_settings(
     # many commands in one thread).
     token = audit.use_key(settings.audit_key_bytes())
     ctx.call_on_close(lambda: audit.reset_key(token))
+    from storage import sealing
+
+    # Likewise the keys that seal the case store's personal data (DSR_DATA_KEY).
+    sealed = sealing.use_keyring(settings.keyring())
+    ctx.call_on_close(lambda: sealing.reset_keyring(sealed))
 
 
 keys_app = typer.Typer(help="Secret keys.", no_args_is_help=True)

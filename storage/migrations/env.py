@@ -11,9 +11,15 @@ from sqlmodel import SQLModel
 import storage.audit
 import storage.models
 import storage.retention
+import storage.rotation
 from storage.db import create_engine
 
-_ = (storage.audit, storage.models, storage.retention)  # register the tables on the metadata
+_ = (
+    storage.audit,
+    storage.models,
+    storage.retention,
+    storage.rotation,
+)  # register the tables on the metadata
 target_metadata = SQLModel.metadata
 
 

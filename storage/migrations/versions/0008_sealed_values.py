@@ -1,0 +1,64 @@
+"""sealed values: the columns that hold what people wrote become text for sealed envelopes
+(`storage.sealing`), and `seal_progress` records how far a `dsr keys rotate` pass got
+
+This revision changes types only. Rows written before it stay readable as they are (a value
+that is no envelope is read as written) and are sealed — Message-IDs replaced by their keyed
+hash — by the rotation pass, which `dsr db upgrade` runs right after migrating across this
+revision (and `dsr keys rotate` runs on demand).
+
+Revision ID: 0008_sealed_values
+Revises: 0007_audit_lockdown
+Create Date: 2026-12-04 21:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision: str = "0008_sealed_values"
+down_revision: str | None = "0007_audit_lockdown"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _retype(
+    table: str, column: str, old: sa.types.TypeEngine, new: sa.types.TypeEngine, nullable: bool
+) -> None:
+    pg = op.get_bind().dialect.name == "postgresql"
+    cast = "text" if isinstance(new, sa.Text) else "json" if isinstance(new, sa.JSON) else None
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.alter_column(
+            column,
+            existing_type=old,
+            type_=new,
+            existing_nullable=nullable,
+            postgresql_using=f"{column}::{cast}" if pg and cast else None,
+        )
+
+
+def upgrade() -> None:
+    _retype("dsr_case", "requester_address", sa.VARCHAR(length=320), sa.Text(), True)
+    _retype("dsr_case", "thread_root", sa.VARCHAR(length=998), sa.Text(), True)
+    _retype("dsr_case", "data", sa.JSON(), sa.Text(), False)
+    _retype("outbox", "payload", sa.JSON(), sa.Text(), False)
+    op.create_table(
+        "seal_progress",
+        sa.Column("column_name", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("target_kid", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("resealed", sa.Integer(), nullable=False),
+        sa.Column("started_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("column_name"),
+    )
+
+
+def downgrade() -> None:
+    # Sealed values do not fit the old JSON columns: only a store never sealed goes back.
+    op.drop_table("seal_progress")
+    _retype("outbox", "payload", sa.Text(), sa.JSON(), False)
+    _retype("dsr_case", "data", sa.Text(), sa.JSON(), False)
+    _retype("dsr_case", "thread_root", sa.Text(), sa.VARCHAR(length=998), True)
+    _retype("dsr_case", "requester_address", sa.Text(), sa.VARCHAR(length=320), True)
