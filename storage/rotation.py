@@ -240,6 +240,20 @@ async def rotate(
     return report
 
 
+async def stale(engine: AsyncEngine, keyring: Keyring) -> dict[str, int]:
+    """Per sealed column, how many values are not (yet) as the newest key wants them: sealed
+    under an older key, in clear, or a Message-ID not hashed. Reads every row."""
+    found: dict[str, int] = {}
+    async with engine.connect() as conn:
+        for col in sealed_columns():
+            raw = _raw_table(col)
+            rows = await conn.execute(select(raw.c[col.column]))
+            found[col.where] = sum(
+                1 for (v,) in rows if v is not None and _rewrite(keyring, col, v) is not None
+            )
+    return found
+
+
 async def restart(engine: AsyncEngine) -> None:
     """Forget the progress of earlier passes, so the next one visits every row again."""
     table = SealProgress.__table__  # type: ignore[attr-defined]
@@ -260,4 +274,5 @@ __all__ = [
     "restart",
     "rotate",
     "sealed_columns",
+    "stale",
 ]

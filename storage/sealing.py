@@ -45,6 +45,7 @@ PREFIX = "v1:"
 _BPREFIX = PREFIX.encode()
 HASH_PREFIX = "h1:"
 _NONCE = 12
+_DEFAULT_INFO = b"dsr-bot data seal (default)"
 
 
 def _derive(secret: bytes, info: bytes) -> bytes:
@@ -84,18 +85,22 @@ class Keyring:
 
     @classmethod
     def from_secrets(cls, data_keys: Sequence[str], pseudonym_key: bytes | None) -> Keyring:
-        """A keyring from the `DSR_DATA_KEY` secrets (newest first), or — none given — from
-        DSR_SECRET_KEY alone (the embedded default), and the lookup key from DSR_SECRET_KEY."""
-        if data_keys:
-            keys = [DataKey.from_secret(s) for s in data_keys]
-        elif pseudonym_key is not None:
-            keys = [
-                DataKey.from_secret(pseudonym_key.decode(), info=b"dsr-bot data seal (default)")
-            ]
-        else:
+        """A keyring from the `DSR_DATA_KEY` secrets (newest first); the key derived from
+        DSR_SECRET_KEY seals when none is given (the embedded default) and otherwise still
+        opens, last, what was sealed before DSR_DATA_KEY was set. Lookups are keyed from
+        DSR_SECRET_KEY."""
+        keys = [DataKey.from_secret(s) for s in data_keys]
+        if pseudonym_key is not None:
+            keys.append(DataKey.from_secret(pseudonym_key.decode(), info=_DEFAULT_INFO))
+        if not keys:
             raise ValueError("no data key: set DSR_DATA_KEY or DSR_SECRET_KEY")
         lookup = _derive(pseudonym_key, b"dsr-bot lookup") if pseudonym_key is not None else None
         return cls(keys, lookup)
+
+    def with_older(self, older: Keyring) -> Keyring:
+        """This keyring, also opening what `older` sealed (its keys after ours)."""
+        extra = [k for k in older.keys if k.kid not in self._by_kid]
+        return Keyring([*self.keys, *extra], self._lookup_key)
 
     @property
     def newest(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import secrets
 from typing import Any
 
 import typer
@@ -36,6 +35,7 @@ _OPTIONAL: dict[str, tuple[str, ...]] = {
     "bot.cli.report": ("report",),
     "bot.cli.inbox": ("inbox",),
     "bot.cli.outbox": ("outbox",),
+    "bot.cli.keys": ("keys",),
 }
 #: One line per command for `dsr --help`, so that listing them imports none of them (a command
 #: missing here is imported to read its own help).
@@ -52,6 +52,7 @@ _HELP: dict[str, str] = {
     "report": "Requests by intent and state, deadlines kept or missed, time to close.",
     "inbox": "Mailbox records that need a person: list, show, retry.",
     "outbox": "Outgoing mail waiting or failed: list, retry.",
+    "keys": "Secret keys: generate one; re-seal the case store under the newest data key.",
 }
 _MODULE_OF = {name: module for module, names in _OPTIONAL.items() for name in names}
 #: Commands that work without the case store's folders (they create or need none).
@@ -170,27 +171,6 @@ def _load_settings(
     # Likewise the keys that seal the case store's personal data (DSR_DATA_KEY).
     sealed = sealing.use_keyring(settings.keyring())
     ctx.call_on_close(lambda: sealing.reset_keyring(sealed))
-
-
-keys_app = typer.Typer(help="Secret keys.", no_args_is_help=True)
-
-
-@keys_app.command("generate")
-def keys_generate() -> None:
-    """Print a new random DSR_SECRET_KEY (put it in the environment or .env)."""
-    typer.echo(secrets.token_urlsafe(48))
-
-
-@keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Rotate DSR_SECRET_KEY (not available yet)."""
-    raise NotAvailable(
-        "`dsr keys rotate` is not available yet: rotating the key changes every pseudonym, and "
-        "the re-keying of the audit index is not built"
-    )
-
-
-app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

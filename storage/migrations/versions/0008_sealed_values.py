@@ -12,6 +12,7 @@ Create Date: 2026-12-04 21:30:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
@@ -24,7 +25,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _retype(
-    table: str, column: str, old: sa.types.TypeEngine, new: sa.types.TypeEngine, nullable: bool
+    table: str,
+    column: str,
+    old: sa.types.TypeEngine[Any],
+    new: sa.types.TypeEngine[Any],
+    nullable: bool,
 ) -> None:
     pg = op.get_bind().dialect.name == "postgresql"
     cast = "text" if isinstance(new, sa.Text) else "json" if isinstance(new, sa.JSON) else None
