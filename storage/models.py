@@ -236,7 +236,8 @@ class Outbox(SQLModel, table=True):
     )
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # A mail server's refusal may quote the address: sealed.
+    last_error: str | None = Field(default=None, sa_column=Column(SealedText("outbox.last_error")))
     claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None

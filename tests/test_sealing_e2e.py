@@ -79,16 +79,21 @@ async def test_the_case_store_holds_no_customer_value_in_clear(
     codes.append(await _answer_challenge(h, bob["email"]))
     await h.receive(letter("carol@nowhere.example", "Erase", TEXTS[2]))
     await h.receive(letter("dave@nowhere.example", "Login", TEXTS[3]))
-    # an open challenge whose code is still waiting in the outbox's sealed payload
     await h.receive(letter(alice["email"], "Delete", "Please delete my account and my data."))
+    codes.append(await _answer_challenge(h, alice["email"]))
+    # an open challenge whose code is still waiting in the outbox's sealed payload
+    await h.receive(letter(bob["email"], "Copy", "Please send me a copy of my personal data."))
     cases = {c.reference: c for c in await h.cases()}
-    first = next(c for c in cases.values() if c.state == CaseState.AWAITING_APPROVAL)
-    await actions.approve(h.desk, first.reference, "cli:dpo")
+    for case in cases.values():
+        if case.state == CaseState.AWAITING_APPROVAL:  # the copy, the change, the erasure
+            await actions.approve(h.desk, case.reference, "cli:dpo")
     other = next(c for c in cases.values() if c.requester_address == "dave@nowhere.example")
     await actions.reclassify(h.desk, other.reference, "cli:dpo", ["concern"])  # a training label
     await h.settle()
     sent_codes = {m for msg in h.sent for m in CODE.findall(_text(msg))}
     assert set(codes) <= sent_codes and len(sent_codes) >= 3
+    done = [c.intents for c in await h.cases() if c.state == CaseState.DONE]
+    assert sorted(done) == [["change"], ["delete"], ["see"]], done
     # the desk still reads everything back in clear
     states = {c.requester_address: c.state for c in await h.cases()}
     assert alice["email"] in states and "carol@nowhere.example" in states
