@@ -23,7 +23,34 @@ _ = (
 target_metadata = SQLModel.metadata
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Turn SQLite's foreign-key enforcement off or on, outside any transaction (a PRAGMA
+    inside one is ignored): batch mode copies a table to change a column's type, and SQLite
+    refuses to drop a table other rows refer to while enforcement is on."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+        if on:
+            cursor.execute("PRAGMA foreign_key_check")
+            broken = cursor.fetchall()
+            if broken:
+                raise RuntimeError(f"a migration left rows pointing nowhere: {broken[:5]}")
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
+    own = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if own:
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        _migrate(connection)
+    finally:
+        if own:
+            _sqlite_foreign_keys(connection, on=True)
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
