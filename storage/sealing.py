@@ -29,17 +29,17 @@ import os
 from collections.abc import Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import LargeBinary, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from storage.errors import SealError
+
+if TYPE_CHECKING:  # `cryptography` is imported at the first seal or open, not by every command
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "v1:"
 _BPREFIX = PREFIX.encode()
@@ -49,7 +49,10 @@ _DEFAULT_INFO = b"dsr-bot data seal (default)"
 
 
 def _derive(secret: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+    """HKDF-SHA-256 (RFC 5869) of 32 bytes, no salt: the same bytes as `cryptography`'s HKDF,
+    with the standard library, so deriving keys imports nothing."""
+    prk = hmac.new(bytes(32), secret, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,21 @@ class DataKey:
     to be written down)."""
 
     kid: str
-    aead: AESGCM = field(repr=False, compare=False)
+    material: bytes = field(repr=False, compare=False)
 
     @classmethod
     def from_secret(cls, secret: str, *, info: bytes = b"dsr-bot data seal") -> DataKey:
         """The key derived from a configured secret (`DSR_DATA_KEY`, or DSR_SECRET_KEY)."""
         material = _derive(secret.encode(), info)
         kid = hashlib.sha256(b"dsr-bot key id|" + material).hexdigest()[:8]
-        return cls(kid=kid, aead=AESGCM(material))
+        return cls(kid=kid, material=material)
+
+    @cached_property
+    def aead(self) -> AESGCM:
+        """AES-256-GCM under this key (built at first use)."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self.material)
 
 
 class Keyring:
@@ -135,6 +145,8 @@ class Keyring:
             return sealed  # written before sealing; `dsr keys rotate` seals it
         kid, body = sealed[3:11].decode("ascii", "replace"), sealed[12:]
         key = self._key(kid, where)
+        from cryptography.exceptions import InvalidTag
+
         try:
             return key.aead.decrypt(body[:_NONCE], body[_NONCE:], _aad(where))
         except InvalidTag:
@@ -157,6 +169,8 @@ class Keyring:
             return sealed
         kid, _, b64 = sealed[3:].partition(":")
         key = self._key(kid, where)
+        from cryptography.exceptions import InvalidTag
+
         try:
             body = base64.urlsafe_b64decode(b64)
             return key.aead.decrypt(body[:_NONCE], body[_NONCE:], _aad(where)).decode()
