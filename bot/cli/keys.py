@@ -4,6 +4,7 @@ data key (`storage.rotation`) while the desk keeps working."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import secrets
 from typing import TYPE_CHECKING, Annotated
@@ -49,6 +50,7 @@ def keys_rotate(
 ) -> None:
     """Re-seal every sealed value under the first key of DSR_DATA_KEY, in batches; resumable,
     safe while `dsr run` works. Afterwards the older keys may be removed from DSR_DATA_KEY."""
+    gc.enable()  # `keys` starts brief (no cyclic GC); a pass over a large store is not brief
     settings = _settings(ctx)
     keyring = settings.keyring()
     if keyring is None:
