@@ -116,8 +116,9 @@ def _rewrite(keyring: Keyring, col: SealedColumn, stored: str | bytes) -> str | 
     if kid_of(stored) == keyring.newest:
         return None
     if isinstance(stored, bytes):
-        return keyring.seal_bytes(keyring.open_bytes(stored, col.where), col.where)
-    return keyring.seal_text(keyring.open_text(stored, col.where), col.where)
+        clear = keyring.open_bytes(stored, col.where, legacy=True)
+        return keyring.seal_bytes(clear, col.where)
+    return keyring.seal_text(keyring.open_text(stored, col.where, legacy=True), col.where)
 
 
 async def _progress(conn: AsyncConnection, col: SealedColumn, kid: str) -> SealProgress:

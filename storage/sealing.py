@@ -6,9 +6,9 @@ with the key id beside it: text `v1:<kid>:<base64url(nonce + ciphertext)>`, byte
 value moved to another column, or changed by one bit, does not open (`SealError`).
 
 The first key of the keyring seals; every key opens, so values sealed under an older key stay
-readable until `dsr keys rotate` has re-sealed them. A value that is not an envelope is a row
-written before sealing existed (migration 0008) and is returned as it is, until the rotation
-pass seals it.
+readable until `dsr keys rotate` has re-sealed them. A value in clear where a sealed one belongs
+is refused too (someone wrote it past the desk); only the rotation pass reads such values — the
+rows written before sealing existed (migration 0008), which it seals.
 
 Equality lookups (a Message-ID) use `lookup_hash`: HMAC-SHA-256 under a key derived from the
 long-lived pseudonym key, so it does not change when the data keys rotate.
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import LargeBinary, String, Text
 from sqlalchemy.engine import Dialect
@@ -45,6 +45,7 @@ PREFIX = "v1:"
 _BPREFIX = PREFIX.encode()
 HASH_PREFIX = "h1:"
 _NONCE = 12
+_Clear = TypeVar("_Clear", str, bytes)
 _DEFAULT_INFO = b"dsr-bot data seal (default)"
 
 
@@ -135,14 +136,19 @@ class Keyring:
             key.aead.encrypt(nonce, data, _aad(where)),
         )
 
-    def open_bytes(self, sealed: bytes, where: str) -> bytes:
-        """The clear bytes of a sealed value (a value that is no envelope is returned as is).
+    def open_bytes(self, sealed: bytes, where: str, *, legacy: bool = False) -> bytes:
+        """The clear bytes of a sealed value.
+
+        Args:
+            legacy: return a value that is no envelope as it is (the rotation pass, sealing
+                rows from before migration 0008).
 
         Raises:
-            SealError: unknown key id, or the value was changed (authentication failed).
+            SealError: unknown key id, the value was changed (authentication failed), or it is
+                in clear.
         """
         if not sealed.startswith(_BPREFIX):
-            return sealed  # written before sealing; `dsr keys rotate` seals it
+            return _clear(sealed, where, legacy)
         kid, body = sealed[3:11].decode("ascii", "replace"), sealed[12:]
         key = self._key(kid, where)
         from cryptography.exceptions import InvalidTag
@@ -159,14 +165,14 @@ class Keyring:
         body = nonce + key.aead.encrypt(nonce, text.encode(), _aad(where))
         return f"{PREFIX}{key.kid}:{base64.urlsafe_b64encode(body).decode()}"
 
-    def open_text(self, sealed: str, where: str) -> str:
-        """The clear text of a sealed text value (one that is no envelope is returned as is).
+    def open_text(self, sealed: str, where: str, *, legacy: bool = False) -> str:
+        """The clear text of a sealed text value (`legacy` as for `open_bytes`).
 
         Raises:
             SealError: as `open_bytes`.
         """
         if not sealed.startswith(PREFIX):
-            return sealed
+            return _clear(sealed, where, legacy)
         kid, _, b64 = sealed[3:].partition(":")
         key = self._key(kid, where)
         from cryptography.exceptions import InvalidTag
@@ -201,6 +207,16 @@ class Keyring:
             raise SealError("lookup", "needs DSR_SECRET_KEY, which is not set")
         digest = hmac.new(self._lookup_key, value.encode(), hashlib.sha256).hexdigest()
         return HASH_PREFIX + digest
+
+
+def _clear(value: _Clear, where: str, legacy: bool) -> _Clear:
+    if legacy:
+        return value
+    raise SealError(
+        where,
+        "is in clear where a sealed value belongs (written past the desk, or before migration "
+        "0008 and not sealed yet: run `dsr keys rotate`)",
+    )
 
 
 def _aad(where: str) -> bytes:
@@ -291,8 +307,8 @@ class SealedJSON(TypeDecorator[Any]):
     def process_result_value(self, value: Any | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if not isinstance(value, str):  # a legacy JSON column handed back a parsed value
-            return value
+        if not isinstance(value, str):  # a JSON column handed back a parsed value: clear
+            value = json.dumps(value)
         return json.loads(current_keyring().open_text(value, self.where))
 
 

@@ -103,9 +103,13 @@ def test_a_value_opens_only_in_its_own_column() -> None:
         KEYS.open_text(sealed, "dsr_case.data")
 
 
-def test_a_value_written_before_sealing_reads_as_written() -> None:
-    assert KEYS.open_text('{"a": 1}', "t.c") == '{"a": 1}'
-    assert KEYS.open_bytes(b"From: x", "t.c") == b"From: x"
+def test_a_value_in_clear_is_refused_except_by_the_rotation_pass() -> None:
+    with pytest.raises(SealError, match=r"t\.c is in clear .* run `dsr keys rotate`"):
+        KEYS.open_text('{"a": 1}', "t.c")
+    with pytest.raises(SealError, match="in clear"):
+        KEYS.open_bytes(b"From: x", "t.c")
+    assert KEYS.open_text('{"a": 1}', "t.c", legacy=True) == '{"a": 1}'
+    assert KEYS.open_bytes(b"From: x", "t.c", legacy=True) == b"From: x"
 
 
 # -- tampering ----------------------------------------------------------------------------
@@ -123,6 +127,14 @@ async def test_a_changed_sealed_value_is_caught_and_named_by_its_case(engine: As
     message = str(caught.value)
     assert message.startswith(f"{ref}: ") and "dsr_case.data" in message
     assert "integrity" in message and "alice" not in message
+
+
+async def test_a_value_written_in_clear_past_the_desk_is_caught(engine: AsyncEngine) -> None:
+    ref = await _case(engine)
+    await _overwrite(engine, "dsr_case", "data", '{"identifiers": ["mallory@evil.example"]}')
+    async with session_factory(engine)() as s:
+        with pytest.raises(SealError, match=rf"^{ref}: .*dsr_case\.data is in clear"):
+            await store.get_case(s, ref)
 
 
 async def test_a_sealed_value_moved_to_another_column_is_caught(engine: AsyncEngine) -> None:

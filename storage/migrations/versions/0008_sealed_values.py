@@ -1,10 +1,10 @@
 """sealed values: the columns that hold what people wrote become text for sealed envelopes
 (`storage.sealing`), and `seal_progress` records how far a `dsr keys rotate` pass got
 
-This revision changes types only. Rows written before it stay readable as they are (a value
-that is no envelope is read as written) and are sealed — Message-IDs replaced by their keyed
-hash — by the rotation pass, which `dsr db upgrade` runs right after migrating across this
-revision (and `dsr keys rotate` runs on demand).
+This revision changes types only (and drops dsr_case.data's server default, '{}' in clear).
+Rows written before it are sealed — Message-IDs replaced by their keyed hash — by the rotation
+pass, which `dsr db upgrade` runs right after migrating across this revision (`dsr keys rotate`
+runs it on demand); until then the desk refuses to read them, naming `dsr keys rotate`.
 
 Revision ID: 0008_sealed_values
 Revises: 0007_audit_lockdown
@@ -30,6 +30,7 @@ def _retype(
     old: sa.types.TypeEngine[Any],
     new: sa.types.TypeEngine[Any],
     nullable: bool,
+    **default: str | None,
 ) -> None:
     pg = op.get_bind().dialect.name == "postgresql"
     cast = "text" if isinstance(new, sa.Text) else "json" if isinstance(new, sa.JSON) else None
@@ -40,13 +41,23 @@ def _retype(
             type_=new,
             existing_nullable=nullable,
             postgresql_using=f"{column}::{cast}" if pg and cast else None,
+            **default,
         )
 
 
 def upgrade() -> None:
     _retype("dsr_case", "requester_address", sa.VARCHAR(length=320), sa.Text(), True)
     _retype("dsr_case", "thread_root", sa.VARCHAR(length=998), sa.Text(), True)
-    _retype("dsr_case", "data", sa.JSON(), sa.Text(), False)
+    # '{}' in clear would be refused on reading: the desk always writes the (sealed) data
+    _retype(
+        "dsr_case",
+        "data",
+        sa.JSON(),
+        sa.Text(),
+        False,
+        existing_server_default="{}",
+        server_default=None,
+    )
     _retype("outbox", "payload", sa.JSON(), sa.Text(), False)
     op.create_table(
         "seal_progress",
@@ -64,6 +75,6 @@ def downgrade() -> None:
     # Sealed values do not fit the old JSON columns: only a store never sealed goes back.
     op.drop_table("seal_progress")
     _retype("outbox", "payload", sa.Text(), sa.JSON(), False)
-    _retype("dsr_case", "data", sa.Text(), sa.JSON(), False)
+    _retype("dsr_case", "data", sa.Text(), sa.JSON(), False, server_default="{}")
     _retype("dsr_case", "thread_root", sa.Text(), sa.VARCHAR(length=998), True)
     _retype("dsr_case", "requester_address", sa.Text(), sa.VARCHAR(length=320), True)
