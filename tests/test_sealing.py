@@ -325,3 +325,32 @@ _OLD_ROWS: dict[str, dict[str, Any]] = {
         "created_at": _NOW,
     },
 }
+
+
+async def test_dsr_names_the_case_of_a_damaged_value_and_fails(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
+    env |= {
+        "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}",
+        "DSR_CUSTOMER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'customers.db'}",
+        "DSR_SECRET_KEY": SECRET,
+    }
+
+    def dsr(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [DSR, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+
+    for step in (("db", "upgrade"), ("store", "seed", "--customers", "2")):
+        done = await asyncio.to_thread(dsr, *step)
+        assert done.returncode == 0, done.stderr
+    engine = create_engine(env["DSR_DATABASE_URL"])
+    try:
+        ref = await _case(engine)
+        stored = await _stored(engine, "dsr_case", "data")
+        await _overwrite(engine, "dsr_case", "data", stored[:-6] + "AAAAAA")
+    finally:
+        await engine.dispose()
+    shown = await asyncio.to_thread(dsr, "cases", "show", ref)
+    assert shown.returncode == 1, shown.stderr
+    assert f"{ref}: the sealed value in dsr_case.data failed its integrity check" in shown.stderr
+    assert "alice" not in shown.stderr and "Traceback" not in shown.stderr
