@@ -12,7 +12,7 @@ Create Date: 2026-12-04 21:30:00
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
@@ -30,8 +30,11 @@ def _retype(
     old: sa.types.TypeEngine[Any],
     new: sa.types.TypeEngine[Any],
     nullable: bool,
-    **default: str | None,
+    *,
+    existing_server_default: str | None = None,
+    server_default: str | Literal[False] | None = False,
 ) -> None:
+    """Change a column's type; `server_default` False leaves the default as it is."""
     pg = op.get_bind().dialect.name == "postgresql"
     cast = "text" if isinstance(new, sa.Text) else "json" if isinstance(new, sa.JSON) else None
     with op.batch_alter_table(table, schema=None) as batch_op:
@@ -41,7 +44,8 @@ def _retype(
             type_=new,
             existing_nullable=nullable,
             postgresql_using=f"{column}::{cast}" if pg and cast else None,
-            **default,
+            existing_server_default=existing_server_default,
+            server_default=server_default,
         )
 
 
