@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.http import Probe, add_probe, build_app, mark_ready, serve
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, OutboxWorker
-from storage import audit
+from storage import audit, sealing
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,7 @@ async def main(
     await reach("DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url))
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
     audit.use_key(settings.audit_key_bytes())  # this task and every loop it starts
+    sealing.use_keyring(settings.keyring())  # likewise the keys that seal personal data
     packages = Path("var/packages")
     make_folders(settings, packages)
     stop = stop or asyncio.Event()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.errors import DatabaseUnavailable
 from bot.settings import Settings
+from storage import sealing
 from storage.customer import Executor
 from storage.customer.schema_cache import SchemaCache
 from storage.datamap import load_datamap
@@ -55,6 +56,8 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
     datamap = load_datamap(settings.datamap)
     engine = create_engine(settings.database_url)
     customers = create_engine(settings.customer_database_url)
+    # The stores are opened with these settings' keys (the demo brings its own DSR_SECRET_KEY).
+    sealed = sealing.use_keyring(settings.keyring())
     try:
         await reach(
             "DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url, engine)
@@ -73,6 +76,7 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
     finally:
         await customers.dispose()
         await engine.dispose()
+        sealing.reset_keyring(sealed)
 
 
 @asynccontextmanager

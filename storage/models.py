@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime
 from enum import StrEnum, auto
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
+
+from storage.sealing import LookupHash, SealedBytes, SealedJSON, SealedText
 
 
 class CaseState(StrEnum):
@@ -101,18 +103,27 @@ class Case(SQLModel, table=True):
     needs_review: bool = False
     channel: str = Field(default="email", max_length=16)
     language: str | None = Field(default=None, max_length=8)
-    # Where replies go. Operational data of the case store, never copied into the audit log.
-    requester_address: str | None = Field(default=None, max_length=320)
+    # Where replies go. Operational data of the case store, never copied into the audit log;
+    # sealed at rest (`storage.sealing`), like every column below that holds what people wrote.
+    requester_address: str | None = Field(
+        default=None, sa_column=Column(SealedText("dsr_case.requester_address"))
+    )
     subject_pseudonym: str | None = Field(default=None, max_length=64, index=True)
     verified_by: str | None = Field(default=None, max_length=64)
     received_at: datetime = Field(default_factory=utcnow)
     due_on: date
     extended_to: date | None = None
-    extension_reason: str | None = Field(default=None, sa_column=Column(Text))
-    thread_root: str | None = Field(default=None, max_length=998)
+    extension_reason: str | None = Field(
+        default=None, sa_column=Column(SealedText("dsr_case.extension_reason"))
+    )
+    thread_root: str | None = Field(
+        default=None, sa_column=Column(SealedText("dsr_case.thread_root"))
+    )
     # Working data of the pipeline: identifiers to look up, proposed changes, what was found.
     # Operational (may hold the customer's own identifiers); never copied into the audit log.
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("dsr_case.data"), nullable=False)
+    )
     round: int = 0  # bumped by reclassification; approvals of earlier rounds stop counting
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
@@ -162,7 +173,8 @@ class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=998, unique=True)
+    # Only the keyed hash of the Message-ID is stored: lookups and uniqueness work on it.
+    message_id: str = Field(sa_column=Column(LookupHash(998), nullable=False, unique=True))
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     channel: str = Field(default="email", max_length=16)
     source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
@@ -175,9 +187,9 @@ class InboundMessage(SQLModel, table=True):
     sender_pseudonym: str | None = Field(default=None, max_length=64)
     size: int = 0
     sha256: str = Field(max_length=64)
-    raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    raw: bytes | None = Field(default=None, sa_column=Column(SealedBytes("inbound_message.raw")))
     truncated: bool = False
-    error: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(SealedText("inbound_message.error")))
     received_at: datetime = Field(default_factory=utcnow)
 
 
@@ -213,7 +225,7 @@ class Approval(SQLModel, table=True):
     actor: str = Field(max_length=128)
     decision: str = Field(max_length=16)  # approve | reject
     round: int = 0  # bumped by reclassification, so earlier approvals stop counting
-    reason: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(SealedText("approval.reason")))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -227,14 +239,18 @@ class Outbox(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     kind: str = Field(max_length=16)  # mail | slack
     template: str = Field(max_length=64)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Addresses, names, a challenge's code until it is sent: sealed.
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("outbox.payload"), nullable=False)
+    )
     message_id: str | None = Field(default=None, max_length=998, unique=True)
     status: OutboxStatus = Field(
         default=OutboxStatus.PENDING, sa_column=_enum_column(OutboxStatus, 16, nullable=False)
     )
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # A mail server's refusal may quote the address: sealed.
+    last_error: str | None = Field(default=None, sa_column=Column(SealedText("outbox.last_error")))
     claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
@@ -279,7 +295,7 @@ class TrainingLabel(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
-    text: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(SealedText("training_label.text"), nullable=False))
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     language: str | None = Field(default=None, max_length=8)
     predicted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.case.messages import OutboxItem
 from bot.errors import CaseNotFound
 from mail.threading import make_message_id
-from storage.errors import ConcurrentUpdateError
+from storage.errors import ConcurrentUpdateError, SealError
 from storage.models import (
     Approval,
     Case,
@@ -39,8 +39,10 @@ from storage.models import (
     TrainingLabel,
     VerificationChallenge,
     parse_reference,
+    reference_of,
     utcnow,
 )
+from storage.sealing import lookup_hash
 
 # -- cases ----------------------------------------------------------------------------------
 
@@ -67,7 +69,10 @@ async def get_case(
     stmt = select(Case).where(Case.id == case_id)
     if for_update:
         stmt = stmt.with_for_update()
-    case = (await session.exec(stmt)).first()
+    try:
+        case = (await session.exec(stmt)).first()
+    except SealError as exc:
+        raise exc.of_case(reference_of(case_id)) from None
     if case is None:
         raise CaseNotFound(f"no case DSR-{case_id}; `dsr cases list` shows the open ones")
     return case
@@ -552,11 +557,13 @@ async def insert_records(
 
 
 async def stored_digests(session: AsyncSession, message_ids: Sequence[str]) -> dict[str, str]:
-    """Message-ID -> SHA-256 of the records stored under these Message-IDs."""
+    """Message-ID -> SHA-256 of the records stored under these Message-IDs (the column holds
+    only the keyed hash of each Message-ID, so the answer is mapped back to the ones asked)."""
     stmt = select(InboundMessage.message_id, InboundMessage.sha256).where(
         col(InboundMessage.message_id).in_(list(message_ids))
     )
-    return dict((await session.exec(stmt)).all())
+    found = dict((await session.exec(stmt)).all())
+    return {m: found[h] for m in message_ids if (h := lookup_hash(m)) in found}
 
 
 async def find_record(session: AsyncSession, message_id: str) -> InboundMessage | None:

@@ -52,6 +52,7 @@ from storage.models import (
     reference_of,
     utcnow,
 )
+from storage.sealing import lookup_hash
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,18 @@ async def ingest(desk: Desk, fetched: Fetched) -> Ingested:
     return await process_one(desk, int(found.id or 0))
 
 
+def _record_message_id(row: InboundMessage, parsed: str) -> str:
+    """The Message-ID the record is stored under (the column keeps only its keyed hash): the
+    header's, the one intake made up for a mail without a usable one, or — its Message-ID was
+    already taken by another message — the one made from its digest."""
+    if lookup_hash(parsed) == row.message_id:
+        return parsed
+    looked = first_look(row.raw or b"").message_id
+    if lookup_hash(looked) == row.message_id:
+        return looked
+    return f"<{row.sha256}@{SYNTHETIC_DOMAIN}>"
+
+
 async def _stamp(
     session: AsyncSession, row: InboundMessage, kind: RecordKind, **fields: Any
 ) -> None:
@@ -234,7 +247,7 @@ async def _process(
         return await _unparseable(desk, session, row, type(parsed).__name__, str(parsed))
     msg = parsed
     # The record's Message-ID is the one every later step refers to.
-    msg = dataclasses.replace(msg, message_id=row.message_id)
+    msg = dataclasses.replace(msg, message_id=_record_message_id(row, msg.message_id))
     settings = desk.settings
     robot = detect_robot(
         msg, own_domain=settings.own_domain, own_addresses=frozenset({settings.privacy_address})

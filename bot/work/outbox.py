@@ -105,7 +105,8 @@ class OutboxWorker:
                 )
                 context = current.payload.get("context")
                 if isinstance(context, dict) and "code" in context:
-                    # The clear code was kept only to write the mail: from now on, its hash only.
+                    # The code was kept (sealed, with the payload) only to write the mail: from
+                    # now on, its hash only.
                     kept = {k: v for k, v in context.items() if k != "code"}
                     current.payload = {**current.payload, "context": kept}
                 await audit.append(
