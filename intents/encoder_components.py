@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -27,6 +28,7 @@ from intents.encoder import (
     unit_gist,
 )
 from intents.errors import ModelError
+from intents.gate_model import load_identifier
 from intents.labels import LABELS
 from intents.langid import UNDETERMINED
 from intents.mlp import MLP
@@ -96,10 +98,8 @@ class LanguageGate:
 
     def _ready(self) -> Any:
         if self._identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            self._labels = frozenset(identifiable_languages(identifier.nb_classes))
+            identifier = load_identifier(identifiable_languages)
+            self._labels = frozenset(identifier.nb_classes)
             self._identifier = identifier
         return self._identifier
 
@@ -229,6 +229,10 @@ def make_sentence_encoder(
     return SentenceEncoderComponent(name, max_chars, piece_chars, threads)
 
 
+#: Training gists widened to float32 at a time when measuring nearness (4 MiB).
+_MEMORY_BLOCK = 2048
+
+
 class EncoderTextCat:
     """Scores sentence features, mixes them with the lexical scores, and measures novelty.
 
@@ -247,8 +251,8 @@ class EncoderTextCat:
             np.zeros((1, len(LABELS)), np.float32),
             np.zeros(len(LABELS), np.float32),
         )
-        #: Unit gists of the training texts (float16 on disk, float32 in memory for BLAS).
-        self.memory: Floats = np.zeros((0, 1), dtype=np.float32)
+        #: Unit gists of the training texts (float16, as on disk; widened a block at a time).
+        self.memory: npt.NDArray[np.float16] = np.zeros((0, 1), dtype=np.float16)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
@@ -276,15 +280,18 @@ class EncoderTextCat:
         """Highest cosine of each row's gist to the stored training gists (1.0 with none)."""
         if not len(self.memory):
             return np.ones(len(features), dtype=np.float32)
-        similarity = unit_gist(features) @ self.memory.T
-        best: Floats = similarity.max(axis=1).astype(np.float32)
+        gist = unit_gist(features)
+        best: Floats = np.full(len(features), -1.0, dtype=np.float32)
+        for start in range(0, len(self.memory), _MEMORY_BLOCK):
+            block = self.memory[start : start + _MEMORY_BLOCK].astype(np.float32)
+            np.maximum(best, (gist @ block.T).max(axis=1), out=best)
         return best
 
     def set_weights(self, mlp: MLP, weight: float, memory: Floats) -> None:
         """Install trained weights, the mixing weight and the training gists."""
         self.mlp, self.weight = mlp, weight
         # Rounded as stored, so a loaded model scores exactly as the trained one.
-        self.memory = memory.astype(np.float16).astype(np.float32)
+        self.memory = memory.astype(np.float16)
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
         """Write ``mlp.npz`` (weights and training gists, float16) and ``mix.json``."""
@@ -314,7 +321,7 @@ class EncoderTextCat:
             raise ModelError(
                 f"encoder classifier data in {path} is unreadable ({exc}); run `dsr train`"
             ) from exc
-        self.memory = arrays["memory"].astype(np.float32)
+        self.memory = arrays["memory"].astype(np.float16)
         self.weight = float(info["weight"])
         return self
 
