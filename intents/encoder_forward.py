@@ -168,11 +168,12 @@ class Forward:
                 self.slot[missing[:room]] = np.arange(self.filled, self.filled + room)
                 self.filled += room
                 slots = self.slot[flat]
-        x = np.empty((flat.size, self.cache.shape[1]), dtype=np.float32)
         hit = slots >= 0
-        x[hit] = self.cache[slots[hit]]
+        # A gather by position (cheap), then the few ids the cache had no room for.
+        rows = self.cache.take(np.maximum(slots, 0), axis=0)
         if not hit.all():
-            x[~hit] = fresh16[np.searchsorted(missing, flat[~hit])]
+            rows[~hit] = fresh16[np.searchsorted(missing, flat[~hit])]
+        x: Floats = rows.astype(np.float32)
         return x
 
 
