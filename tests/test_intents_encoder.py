@@ -76,8 +76,10 @@ def test_same_text_same_vector_in_any_batch(encoder: SentenceEncoder) -> None:
         ("A" * 30 + ". " + "B" * 30 + ".", ["A" * 30 + ".", "B" * 30 + "."]),
         ("Line one\nLine two", ["Line one Line two"]),
         ("第一句。第二句。", ["第一句。 第二句。"]),
+        ("A" * 30 + " " + "B" * 60, ["A" * 30, "B" * 60]),
+        ("C" * 100, ["C" * 80, "C" * 20]),
     ],
-    ids=["empty", "short", "long", "lines", "cjk"],
+    ids=["empty", "short", "long", "lines", "cjk", "run-on", "no-spaces"],
 )
 def test_split_sentences(text: str, pieces: list[str]) -> None:
     assert split_sentences(text, 40) == pieces
