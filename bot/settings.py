@@ -310,7 +310,7 @@ def prepare_store_dirs(settings: Settings, *, create: bool = False) -> None:
         if directory is None or directory.is_dir():
             continue
         if create or _under_default(directory):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             continue
         raise SettingsError(
             f"{variable}: the directory {directory} does not exist, so the SQLite database "

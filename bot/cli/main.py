@@ -190,5 +190,8 @@ app.add_typer(keys_app, name="keys")
 
 def main() -> None:
     """Console entry point."""
+    # Whatever the desk creates (databases, mail, packages, head files) is for its own user only;
+    # folders and files that hold customers' data also get explicit modes where they are made.
+    os.umask(0o077)
     logs.configure(logging.WARNING)
     app()

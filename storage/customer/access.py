@@ -1,7 +1,9 @@
 """The access package writer: `personal-data.json` and `personal-data.html`, written as rows come.
 
 Rows are never held whole: each batch goes to both files at once. The HTML is rendered from
-Jinja2 macros with autoescape on, so stored values can never inject markup.
+Jinja2 macros with autoescape on, so stored values can never inject markup. The files are the
+customer's data: written 0600 in 0700 folders, whatever the umask, and removed by the desk once
+the mail carrying them was accepted (`remove_package`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,51 @@ from storage.customer.report_text import column_label, report_text
 from storage.datamap import DataMap, Table
 
 JSON_NAME, HTML_NAME = "personal-data.json", "personal-data.html"
+DIR_MODE, FILE_MODE = 0o700, 0o600
 _ENV = Environment(
     loader=PackageLoader("storage", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents 0700 (`mkdir(parents=True)` would give the parents
+    the umask's mode), and make `path` 0700 if it existed."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+def _private_file(path: Path) -> IO[str]:
+    """Open `path` for writing, created (or truncated) 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # an existing file keeps its mode through O_CREAT
+    return open(fd, "w", encoding="utf-8")
+
+
+def remove_package(out_dir: Path) -> list[str]:
+    """Delete an access package's files (finished or partial) and its folder when empty.
+
+    Returns:
+        The names of the files removed (none when it was gone already: idempotent).
+    """
+    removed: list[str] = []
+    for name in (JSON_NAME, HTML_NAME, JSON_NAME + ".part", HTML_NAME + ".part"):
+        try:
+            (out_dir / name).unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(name)
+    try:
+        out_dir.rmdir()
+    except OSError:
+        pass  # missing, or holding something that is not ours
+    return removed
 
 
 def _json_default(value: Any) -> Any:
@@ -105,8 +146,8 @@ class PackageWriter:
         self.out_dir, self.datamap = out_dir, datamap
         self._t = report_text(lang)
         self._macros: Any = cast(Any, _ENV.get_template("personal-data.html.j2").module)
-        self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")
-        self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")
+        self._json: IO[str] = _private_file(out_dir / (JSON_NAME + ".part"))
+        self._html: IO[str] = _private_file(out_dir / (HTML_NAME + ".part"))
         self._counts: list[TableCount] = []
         self._first_table = True
         now = datetime.now(UTC)

@@ -234,10 +234,10 @@ class Executor:
 
         Args:
             subject: from `subject()`/`find()`.
-            out_dir: created if missing; existing package files are replaced.
+            out_dir: created if missing (0700, files 0600); existing package files are replaced.
             lang: the customer's language for the report's own words (English by default).
         """
-        out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (one metadata call)
+        access.private_dir(out_dir)  # a few metadata calls
         async with self.engine.connect() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
             with access.PackageWriter(out_dir, self.datamap, lang) as writer:
