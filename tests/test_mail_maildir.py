@@ -102,11 +102,18 @@ async def test_everything_written_is_private(tmpdir_path: Path) -> None:
         await MaildirIntake(tmpdir_path / "inbox").process_pending(quarantine)
     finally:
         os.umask(old)
-    files = [p for p in tmpdir_path.rglob("*") if p.is_file()]
-    folders = [p for p in tmpdir_path.rglob("*") if p.is_dir()]
+    files, folders = _modes(tmpdir_path)
     assert len(files) == 2 and len(folders) >= 10
-    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
-    assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}
+    assert set(files.values()) == {0o600}
+    assert set(folders.values()) == {0o700}
+
+
+def _modes(root: Path) -> tuple[dict[Path, int], dict[Path, int]]:
+    """Every file's and every folder's permission bits under `root`."""
+    found = {p: stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*")}
+    return {p: m for p, m in found.items() if p.is_file()}, {
+        p: m for p, m in found.items() if p.is_dir()
+    }
 
 
 async def test_handler_error_leaves_message_in_new(tmpdir_path: Path) -> None:
