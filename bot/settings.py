@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Challenges one address may receive in 24 hours, whoever asks (a burst is withheld).
     challenges_per_address_per_day: int = Field(default=3, ge=1, le=50)
     reminder_days: int = Field(default=7, ge=1, le=28)
+    # How long a closed case keeps its personal content (for accountability), then it is purged:
+    # a period such as 3y, 36m or 1095d, counted from the close.
+    case_retention: str = "3y"
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -131,6 +134,24 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return check_database_url(value)
+
+    @field_validator("case_retention")
+    @classmethod
+    def _retention_period(cls, value: str) -> str:
+        period = value.strip().lower()
+        match = re.fullmatch(r"([1-9][0-9]{0,4})([dmy])", period)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a period; write a number and d, m or y after the close, "
+                "e.g. 3y, 36m or 1095d"
+            )
+        days = int(match.group(1)) * {"d": 1, "m": 31, "y": 366}[match.group(2)]
+        if days < 30 or days > 366 * 30:
+            raise ValueError(
+                f"{value!r} is outside 30 days to 30 years; a case must stay answerable for a "
+                "while after its close (e.g. 3y)"
+            )
+        return period
 
     @field_validator("secret_key")
     @classmethod

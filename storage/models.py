@@ -112,6 +112,9 @@ class Case(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # When the case's personal content was purged (retention, or the subject's erasure): the row
+    # keeps its reference, intents, dates and outcome; the audit log keeps its pseudonymous events.
+    purged_at: datetime | None = Field(default=None, index=True)
 
     @property
     def reference(self) -> str:

@@ -16,6 +16,7 @@ from bot.work.delivery import alert_stuck
 from bot.work.desk import Desk
 from bot.work.intake import process_recorded
 from bot.work.pipeline import advance_due
+from bot.work.purge import purge_expired
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case
 
@@ -82,7 +83,8 @@ async def run_pipeline(desk: Desk, idle: float = 0.5) -> None:
 
 
 async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
-    """Reminders and delayed-mail alerts every `every` seconds; the retention sweep hourly."""
+    """Reminders and delayed-mail alerts every `every` seconds; the retention sweeps hourly (the
+    customer store's, and the case records' own: `DSR_CASE_RETENTION` after the close)."""
     last_sweep = 0.0
     loop = asyncio.get_running_loop()
     while True:
@@ -92,4 +94,6 @@ async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
             result = await desk.executor.sweep()
             last_sweep = loop.time()
             log.info("retention sweep: %s tables touched", len(result.counts))
+            purged = await purge_expired(desk)
+            log.info("case retention: %s case(s) purged", len(purged.references))
         await asyncio.sleep(every)

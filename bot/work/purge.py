@@ -1,0 +1,118 @@
+"""Purging the desk's own records of people: a closed case's personal content goes once
+`DSR_CASE_RETENTION` has passed since its close (hourly, `dsr cases purge`), or at once when the
+person's own erasure request is carried out.
+
+A purge keeps the case row's reference, intents, dates and outcome and the pseudonymous audit
+events, and removes the mails, addresses, change values, outbox payloads, leftover access
+package files and the Slack card's text (the card is edited to the reference and outcome). Each
+case is purged in one transaction with its `case_purged` audit event (no personal data), files
+first: a crash midway leaves the case unpurged, and the next run does it whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.case import store
+from bot.case.data import case_data
+from bot.case.messages import slack_item
+from bot.work.desk import Desk
+from storage import audit
+from storage.customer.access import remove_package
+from storage.datamap import period_cutoff
+from storage.models import Case, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class PurgeRun:
+    """The cases a run purged (or, dry, would purge), by reference."""
+
+    references: tuple[str, ...]
+    dry_run: bool = False
+
+
+def retention_cutoff(period: str, now: datetime) -> datetime:
+    """Cases closed before this have been kept for `period` (pure)."""
+    return period_cutoff(period, now)
+
+
+async def purge_case(
+    desk: Desk, case_id: int, *, reason: str, actor: str = "system", now: datetime | None = None
+) -> bool:
+    """Purge one closed case's personal content (idempotent).
+
+    Args:
+        reason: why, for the audit log: `retention` or `subject_erasure`.
+
+    Returns:
+        False when the case was purged already.
+    """
+    now = now or utcnow()
+    ref = f"DSR-{case_id}"
+    # Files first: a crash after this and before the commit leaves the case for the next run.
+    files = await asyncio.to_thread(remove_package, desk.packages_dir / ref)
+    async with desk.sessions() as session, session.begin():
+        case = await store.get_case(session, case_id, for_update=True)
+        if case.purged_at is not None:
+            return False
+        removed = await store.purge_case_content(
+            session, case, case_data(case).purged().to_json(), now
+        )
+        closed = case.closed_at.date().isoformat() if case.closed_at else None
+        await audit.append(
+            session,
+            action="case_purged",
+            actor=actor,
+            case_ref=ref,
+            details={
+                "reason": reason,
+                "closed": closed,
+                "state": str(case.state),
+                "package_files": len(files),
+                **removed.as_details(),
+            },
+        )
+        if desk.slack_enabled and case.slack_ts:
+            await store.add_outbox(
+                session,
+                None,
+                [slack_item("case_purged", case=ref)],
+                domain=desk.settings.own_domain,
+            )
+    log.info("%s purged (%s)", ref, reason)
+    return True
+
+
+async def purge_expired(
+    desk: Desk, *, now: datetime | None = None, dry_run: bool = False, actor: str = "system"
+) -> PurgeRun:
+    """Purge every closed case kept longer than `DSR_CASE_RETENTION`, a batch at a time.
+
+    Returns:
+        The references purged, or with `dry_run` those that would be (nothing changes).
+    """
+    now = now or utcnow()
+    cutoff = retention_cutoff(desk.settings.case_retention, now)
+    done: list[str] = []
+    seen: set[int] = set()
+    while True:
+        async with desk.sessions() as session:
+            batch: list[Case] = await store.purgeable_cases(
+                session, closed_before=cutoff, limit=BATCH + len(seen) if dry_run else BATCH
+            )
+        fresh = [c for c in batch if c.id is not None and c.id not in seen]
+        if not fresh:
+            break
+        for case in fresh:
+            assert case.id is not None
+            seen.add(case.id)
+            if dry_run or await purge_case(desk, case.id, reason="retention", actor=actor, now=now):
+                done.append(case.reference)
+    return PurgeRun(tuple(done), dry_run)

@@ -1,0 +1,197 @@
+"""Retention of case records (`bot.work.purge`): a closed case's personal content goes once
+`DSR_CASE_RETENTION` has passed since its close — scheduled, audited, resumable, by hand with
+`dsr cases purge`, counted by `dsr report` — on SQLite and PostgreSQL, end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from bot.case.data import CaseData, case_data
+from bot.case.lifecycle import CaseState
+from bot.cli.main import app
+from bot.slack.cards import purged_card
+from bot.work import actions, purge
+from intents.classify import IntentModel
+from storage import audit
+from storage.models import utcnow
+from tests.agent_harness import CUSTOMERS, SECRET, Harness, harness, letter
+from tests.leaks import find_leaks, needles
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtp import SmtpServer
+
+ALICE = "alice@example.org"
+LETTER = "Under the GDPR I want a copy of all personal data you hold about me. Alice Liddell"
+runner = CliRunner()
+
+
+@pytest.fixture
+async def h(
+    case_store_url: str,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServer,
+    intent_model: IntentModel,
+) -> AsyncIterator[Harness]:
+    tmp = Path(tempfile.mkdtemp(prefix="dsr-purge-"))
+    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
+        yield hh
+
+
+def _code(h: Harness) -> tuple[str, str, str]:
+    (challenge,) = h.sent_to(ALICE, "challenge")
+    body = challenge.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", str(body.get_content()))
+    assert found
+    return found.group(0), str(challenge["Subject"]), str(challenge["Message-ID"])
+
+
+async def _done_see_case(h: Harness) -> str:
+    """Alice asks for her data, types her code, staff approve, the package is delivered."""
+    await h.receive(letter(ALICE, "My data", LETTER))
+    code, subject, mid = _code(h)
+    await h.receive(letter(ALICE, f"Re: {subject}", f"It was me: {code}", in_reply_to=mid))
+    (case,) = await h.cases()
+    await actions.approve(h.desk, case.reference, "cli:dpo")
+    await h.settle()
+    (case,) = await h.cases()
+    assert case.state == CaseState.DONE
+    return case.reference
+
+
+async def _case_store_text(h: Harness) -> bytes:
+    """Every row of the case store's tables but the audit log, as text (what a purge cleans)."""
+    out: list[str] = []
+    async with h.desk.engine.connect() as conn:
+        for table in ("dsr_case", "inbound_message", "outbox", "approval", "training_label"):
+            rows = await conn.execute(text(f"SELECT * FROM {table}"))
+            out += [repr(tuple(r)) for r in rows]
+    return "\n".join(out).encode()
+
+
+def _alice_needles() -> list[bytes]:
+    alice = CUSTOMERS[0]
+    return needles([alice["email"], alice["name"], alice["phone"], alice["street"], LETTER])
+
+
+async def _events(h: Harness, action: str) -> list[dict[str, Any]]:
+    return [json.loads(e.details) async for e in audit.events(h.desk.engine) if e.action == action]
+
+
+async def test_retention_purges_a_closed_case_and_keeps_its_outcome(h: Harness) -> None:
+    ref = await _done_see_case(h)
+    # before: the case store holds Alice's mails and address (needed while the case lives)
+    assert find_leaks(await _case_store_text(h), _alice_needles())
+    # within the retention period nothing happens
+    assert (await purge.purge_expired(h.desk)).references == ()
+    later = utcnow() + timedelta(days=3 * 366)
+    dry = await purge.purge_expired(h.desk, now=later, dry_run=True)
+    assert dry.references == (ref,) and dry.dry_run
+    assert find_leaks(await _case_store_text(h), _alice_needles())  # a dry run changes nothing
+
+    assert (await purge.purge_expired(h.desk, now=later)).references == (ref,)
+    assert find_leaks(await _case_store_text(h), _alice_needles()) == []
+    (case,) = await h.cases()
+    assert case.purged_at is not None and case.state == CaseState.DONE
+    assert case.intents == ["see"] and case.closed_at is not None and case.received_at
+    assert case.requester_address is None and case_data(case).identifiers == ()
+    assert case_data(case).confirmations == ("consent",)  # how it was handled stays
+    (event,) = await _events(h, "case_purged")
+    assert event["reason"] == "retention" and event["state"] == "done" and event["records"] == 2
+    assert "alice" not in json.dumps(event).lower()
+    # idempotent: a second run finds nothing, and the chain stays intact
+    assert (await purge.purge_expired(h.desk, now=later)).references == ()
+    assert await purge.purge_case(h.desk, case.id or 0, reason="retention") is False
+    assert len(await _events(h, "case_purged")) == 1
+    assert (await audit.verify(h.desk.engine)).ok
+
+
+async def test_a_crash_midway_is_repaired_by_the_next_run(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _done_see_case(h)
+    later = utcnow() + timedelta(days=3 * 366)
+    real_append = audit.append
+
+    async def crash(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("action") == "case_purged":
+            raise ConnectionError("the database went away")
+        return await real_append(*args, **kwargs)
+
+    monkeypatch.setattr(purge.audit, "append", crash)
+    with pytest.raises(ConnectionError):
+        await purge.purge_expired(h.desk, now=later)
+    (case,) = await h.cases()
+    assert case.purged_at is None  # rolled back whole: nothing half-purged
+    assert find_leaks(await _case_store_text(h), _alice_needles())
+    monkeypatch.setattr(purge.audit, "append", real_append)
+    assert len((await purge.purge_expired(h.desk, now=later)).references) == 1
+    assert find_leaks(await _case_store_text(h), _alice_needles()) == []
+    assert (await audit.verify(h.desk.engine)).ok
+
+
+async def test_dsr_cases_purge_and_the_report_count(h: Harness) -> None:
+    ref = await _done_see_case(h)
+    env = {
+        "DSR_DATABASE_URL": h.desk.settings.database_url,
+        "DSR_CUSTOMER_DATABASE_URL": h.desk.settings.customer_database_url,
+        "DSR_SECRET_KEY": SECRET,
+    }
+    # the shortest retention the setting allows, with the case closed 40 days ago
+    async with h.desk.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE dsr_case SET closed_at = :t"), {"t": utcnow() - timedelta(days=40)}
+        )
+    kept = await asyncio.to_thread(runner.invoke, app, ["cases", "purge"], env=env)
+    assert kept.exit_code == 2 and "purged 0 case(s) closed more than 3y ago" in kept.output
+    env["DSR_CASE_RETENTION"] = "30d"
+    dry = await asyncio.to_thread(runner.invoke, app, ["cases", "purge", "--dry-run"], env=env)
+    assert dry.exit_code == 0 and f"would purge 1 case(s) closed more than 30d ago: {ref}" in (
+        dry.output
+    )
+    done = await asyncio.to_thread(runner.invoke, app, ["cases", "purge"], env=env)
+    assert done.exit_code == 0, done.output
+    assert f"purged 1 case(s) closed more than 30d ago: {ref}" in done.output
+    report = await asyncio.to_thread(runner.invoke, app, ["report", "--json"], env=env)
+    assert json.loads(report.output)["purged_this_month"] == 1
+    plain = await asyncio.to_thread(runner.invoke, app, ["report"], env=env)
+    assert "cases purged this month (retention, or the subject's erasure): 1" in plain.output
+    verify = await asyncio.to_thread(runner.invoke, app, ["audit", "verify"], env=env)
+    assert verify.exit_code == 0, verify.output
+    (event,) = await _events(h, "case_purged")
+    assert event["reason"] == "retention"
+
+
+def test_purged_data_keeps_how_it_was_handled_not_who() -> None:
+    data = CaseData(
+        identifiers=("alice@example.org",),
+        changes=(("phone", "+49 30 7654321"),),
+        subject_line="Alice Liddell's data",
+        verified_address="alice@example.org",
+        new_address="new@example.org",
+        confirmations=("consent",),
+        manual_verification_reason="phoned Alice Liddell",
+        review_reason="low_score",
+    )
+    left = json.dumps(data.purged().to_json())
+    assert "alice" not in left.lower() and "7654321" not in left and "new@" not in left
+    assert data.purged().changes == (("phone", ""),)
+    assert data.purged().confirmations == ("consent",) and data.purged().review_reason
+
+
+def test_a_purged_card_shows_reference_and_outcome_only() -> None:
+    blocks, fallback = purged_card("DSR-9", CaseState.DONE, utcnow())
+    shown = json.dumps(blocks) + fallback
+    assert "DSR-9" in shown and "purged" in shown.lower()
+    assert len(blocks) == 1  # no requester, message or buttons left
