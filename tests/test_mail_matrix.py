@@ -70,6 +70,12 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
         "invoices kept": {"retained": [INVOICE]},
         "several tables": {"retained": [INVOICE, LOG, FOREIGN]},
         "long values": {"retained": [{**FOREIGN, "what": LONG, "why": LONG}]},
+        "desk records erased": {
+            "retained": [INVOICE],
+            "desk_purged": 2,
+            "desk_purge_on": "2029-12-04",
+        },
+        "no earlier requests": {"retained": [], "desk_purged": 0, "desk_purge_on": "2029-12-04"},
     },
     "concern_ack": {
         "plain": {"authority_name": "the EDPB", "authority_url": "https://edpb.europa.eu/"}

@@ -25,6 +25,7 @@ from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
 from bot.case.store import add_outbox, get_case
 from bot.work.desk import Desk
+from bot.work.purge import erase_desk_records, purge_date
 from intents.labels import Intent
 from storage import audit
 from storage.customer import (
@@ -549,7 +550,17 @@ async def _do(
             if t.action == "retain" and t.rows
         ]
         details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
-        return [to_subject("delete_done", retained=retained)]
+        # The desk's own records of the person go too (a pseudonymous record stays), and the
+        # mail says when this request's own messages and addresses follow.
+        on_file = case_data(case).subject
+        erased = await erase_desk_records(
+            desk, case, [address, *(on_file.addresses if on_file else ())]
+        )
+        details["desk_records_erased"] = erased
+        purge_on = purge_date(desk.settings.case_retention, utcnow()).date().isoformat()
+        return [
+            to_subject("delete_done", retained=retained, desk_purged=erased, desk_purge_on=purge_on)
+        ]
     if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
         return [to_subject("unsubscribe_done")]

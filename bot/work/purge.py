@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.case import store
 from bot.case.data import case_data
+from bot.case.lifecycle import CLOSED_STATES
 from bot.case.messages import slack_item
 from bot.work.desk import Desk
 from storage import audit
 from storage.customer.access import remove_package
-from storage.datamap import period_cutoff
+from storage.datamap import period_cutoff, period_end
 from storage.models import Case, utcnow
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,39 @@ async def purge_case(
             )
     log.info("%s purged (%s)", ref, reason)
     return True
+
+
+def purge_date(period: str, closed: datetime) -> datetime:
+    """When a case closed at `closed` loses its personal content (pure)."""
+    return period_end(period, closed)
+
+
+async def earlier_cases(desk: Desk, case: Case, addresses: Sequence[str]) -> list[Case]:
+    """The person's other cases the desk holds: about an address on file (by its keyed
+    pseudonym) or asked from one of their addresses; oldest first, `case` itself left out."""
+    pseudonyms = {desk.pseudonym(a) for a in addresses}
+    async with desk.sessions() as session:
+        found = await store.cases_of_subject(
+            session, pseudonyms=pseudonyms, addresses=list(addresses)
+        )
+    return [c for c in found if c.id != case.id]
+
+
+async def erase_desk_records(desk: Desk, case: Case, addresses: Sequence[str]) -> int:
+    """The subject's own erasure reaches the desk: purge the personal content of their earlier
+    closed cases now (open ones keep theirs until they close). Idempotent.
+
+    Returns:
+        How many earlier closed cases of the person hold no personal content any more.
+    """
+    erased = 0
+    for other in await earlier_cases(desk, case, addresses):
+        if other.state not in CLOSED_STATES or other.id is None:
+            continue
+        if other.purged_at is None:
+            await purge_case(desk, other.id, reason="subject_erasure")
+        erased += 1
+    return erased
 
 
 async def purge_expired(
