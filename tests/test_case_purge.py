@@ -195,3 +195,48 @@ def test_a_purged_card_shows_reference_and_outcome_only() -> None:
     shown = json.dumps(blocks) + fallback
     assert "DSR-9" in shown and "purged" in shown.lower()
     assert len(blocks) == 1  # no requester, message or buttons left
+
+
+async def test_an_erasure_request_erases_the_desks_earlier_records_and_says_so(h: Harness) -> None:
+    """delete_done's promise — "Our privacy desk has also erased what it kept about your earlier
+    requests to us (1) … The messages and addresses of this request are kept until <date> …" —
+    is the code: the earlier case is purged now, this one after DSR_CASE_RETENTION."""
+    first = await _done_see_case(h)
+    await h.receive(letter(ALICE, "Erase me", "Please delete my account and all my personal data."))
+    code, subject, mid = _code_of_last(h)
+    await h.receive(letter(ALICE, f"Re: {subject}", f"Confirmed {code}", in_reply_to=mid))
+    second = next(c for c in await h.cases() if c.reference != first)
+    await actions.approve(h.desk, second.reference, "cli:dpo")
+    await h.settle()
+    earlier, current = await h.cases()
+    assert current.state == CaseState.DONE and current.purged_at is None
+    assert earlier.purged_at is not None and earlier.requester_address is None
+    (event,) = await _events(h, "case_purged")
+    assert event["reason"] == "subject_erasure" and event["records"] == 2
+    (done,) = h.sent_to(ALICE, "delete_done")
+    body = done.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = " ".join(str(body.get_content()).split())
+    assert (
+        "Our privacy desk has also erased what it kept about your earlier requests to us (1)"
+        in (text)
+    )
+    assert "under a pseudonym instead of your name or address" in text
+    kept_until = purge.purge_date("3y", utcnow()).strftime("%B %-d, %Y")  # babel's English
+    assert f"kept until {kept_until} for the same reason" in text
+    html = done.get_body(preferencelist=("html",))
+    assert html is not None and "earlier requests to us (1)" in str(html.get_content())
+    # what the mail promises for this request: purged by the sweep after that date, not before
+    assert (await purge.purge_expired(h.desk)).references == ()
+    after = purge.purge_date("3y", current.closed_at or utcnow()) + timedelta(hours=1)
+    assert (await purge.purge_expired(h.desk, now=after)).references == (current.reference,)
+    assert (await audit.verify(h.desk.engine)).ok
+
+
+def _code_of_last(h: Harness) -> tuple[str, str, str]:
+    challenge = h.sent_to(ALICE, "challenge")[-1]
+    body = challenge.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", str(body.get_content()))
+    assert found
+    return found.group(0), str(challenge["Subject"]), str(challenge["Message-ID"])
