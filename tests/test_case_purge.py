@@ -240,3 +240,27 @@ def _code_of_last(h: Harness) -> tuple[str, str, str]:
     found = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", str(body.get_content()))
     assert found
     return found.group(0), str(challenge["Subject"]), str(challenge["Message-ID"])
+
+
+async def test_a_see_request_shows_what_the_desk_holds_about_the_person(h: Harness) -> None:
+    await h.receive(letter("bob@example.net", "news", "Please stop sending me your newsletter."))
+    await h.receive(letter(ALICE, "newsletter", "Please stop sending me your newsletter."))
+    bobs, first = await h.cases()
+    assert first.state == CaseState.DONE and first.intents == ["unsubscribe"]
+    await h.receive(letter(ALICE, "My data", LETTER))
+    code, subject, mid = _code_of_last(h)
+    await h.receive(letter(ALICE, f"Re: {subject}", f"It was me: {code}", in_reply_to=mid))
+    second = (await h.cases())[-1]
+    await actions.approve(h.desk, second.reference, "cli:dpo")
+    await h.settle()
+    (package,) = h.sent_to(ALICE, "access_package")
+    files = {p.get_filename(): p.get_content() for p in package.iter_attachments()}
+    desk = json.loads(files["personal-data.json"])["privacy_desk"]
+    assert [(r["reference"], r["intents"], r["outcome"]) for r in desk["requests"]] == [
+        (first.reference, ["unsubscribe"], "done"),
+        (second.reference, ["see"], "open"),
+    ]
+    assert desk["requests"][0]["closed"] and "pseudonym" in desk["about"]
+    assert "Your requests to our privacy desk" in str(files["personal-data.html"])
+    # someone else's requests never appear in it
+    assert bobs.reference not in files["personal-data.json"].decode()

@@ -25,7 +25,7 @@ from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import Route, ordered, route
 from bot.case.store import add_outbox, get_case
 from bot.work.desk import Desk
-from bot.work.purge import erase_desk_records, purge_date
+from bot.work.purge import desk_requests, erase_desk_records, purge_date
 from intents.labels import Intent
 from storage import audit
 from storage.customer import (
@@ -512,7 +512,12 @@ async def _do(
     if intent == Intent.SEE:
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
         if subject is not None:
-            package = await executor.export(subject, out_dir, case.language)
+            # What the desk itself holds about the person is part of what they may see.
+            on_file = case_data(case).subject
+            mine = await desk_requests(
+                desk, case, [address, *(on_file.addresses if on_file else ())]
+            )
+            package = await executor.export(subject, out_dir, case.language, desk=mine)
             details["see_tables"] = sum(1 for t in package.tables if t.rows)
         elif not all(f.exists() for f in files):
             raise SubjectNotFound("the subject was erased before its access package was made")

@@ -23,7 +23,7 @@ from bot.case.lifecycle import CLOSED_STATES
 from bot.case.messages import slack_item
 from bot.work.desk import Desk
 from storage import audit
-from storage.customer.access import remove_package
+from storage.customer.access import DeskRequest, remove_package
 from storage.datamap import period_cutoff, period_end
 from storage.models import Case, utcnow
 
@@ -106,6 +106,26 @@ async def earlier_cases(desk: Desk, case: Case, addresses: Sequence[str]) -> lis
             session, pseudonyms=pseudonyms, addresses=list(addresses)
         )
     return [c for c in found if c.id != case.id]
+
+
+def as_desk_request(case: Case) -> DeskRequest:
+    """How the person's access package shows one of their cases (pure): no content, only the
+    reference, dates, what was asked and how it ended."""
+    outcome = str(case.state) if case.state in CLOSED_STATES else "open"
+    return DeskRequest(
+        reference=case.reference,
+        received=case.received_at.date(),
+        closed=case.closed_at.date() if case.closed_at and outcome != "open" else None,
+        intents=tuple(case.intents),
+        outcome=outcome,
+    )
+
+
+async def desk_requests(desk: Desk, case: Case, addresses: Sequence[str]) -> list[DeskRequest]:
+    """What the desk holds about the person, for their access package: every request of theirs
+    it knows, this one included, oldest first."""
+    others = await earlier_cases(desk, case, addresses)
+    return [as_desk_request(c) for c in sorted([*others, case], key=lambda c: c.id or 0)]
 
 
 async def erase_desk_records(desk: Desk, case: Case, addresses: Sequence[str]) -> int:

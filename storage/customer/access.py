@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from html import escape
@@ -21,6 +22,7 @@ from typing import IO, Any, cast
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from storage.customer.desk_text import desk_text
 from storage.customer.plans import AccessPackage, TableCount
 from storage.customer.report_text import column_label, report_text
 from storage.datamap import DataMap, Table
@@ -33,6 +35,19 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+@dataclass(frozen=True)
+class DeskRequest:
+    """One of the person's requests as the privacy desk keeps it (no content: the reference,
+    dates, what was asked by intent label, and the outcome: done, rejected, expired, failed or
+    open)."""
+
+    reference: str
+    received: date
+    closed: date | None
+    intents: tuple[str, ...]
+    outcome: str
 
 
 def private_dir(path: Path) -> Path:
@@ -140,11 +155,21 @@ class PackageWriter:
 
     `lang` is the customer's language: the report's own words and the reference store's column
     names are written in it (English when we have none); the data map's texts stay as written.
+    `desk`, when given, is what the privacy desk itself holds about the person (their requests):
+    a section of its own in both files (an empty list says there were none).
     """
 
-    def __init__(self, out_dir: Path, datamap: DataMap, lang: str | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        datamap: DataMap,
+        lang: str | None = None,
+        desk: Sequence[DeskRequest] | None = None,
+    ) -> None:
         self.out_dir, self.datamap = out_dir, datamap
         self._t = report_text(lang)
+        self._desk = None if desk is None else list(desk)
+        self._d = desk_text(lang)
         self._macros: Any = cast(Any, _ENV.get_template("personal-data.html.j2").module)
         self._json: IO[str] = _private_file(out_dir / (JSON_NAME + ".part"))
         self._html: IO[str] = _private_file(out_dir / (HTML_NAME + ".part"))
@@ -157,6 +182,8 @@ class PackageWriter:
             f'{json.dumps(now.isoformat())},"controller":{json.dumps(controller)},"tables":{{'
         )
         toc = [(n, t.title) for n, t in datamap.tables.items()]
+        if self._desk is not None:
+            toc.append(("privacy-desk", self._d["title"]))
         generated = now.strftime("%Y-%m-%d")
         self._html.write(str(self._macros.header(controller, generated, toc, self._t)))
         self._name = ""
@@ -216,9 +243,40 @@ class PackageWriter:
             TableCount(self._name, self._spec.title, self._rows, self._spec.processor_for)
         )
 
+    def _write_desk(self, requests: Sequence[DeskRequest]) -> None:
+        d = self._d
+        rows = [
+            {
+                "reference": r.reference,
+                "received": r.received.isoformat(),
+                "closed": r.closed.isoformat() if r.closed else None,
+                "intents": list(r.intents),
+                "outcome": r.outcome,
+            }
+            for r in requests
+        ]
+        section = {"about": d["intro"], "requests": rows}
+        self._json.write(',"privacy_desk":' + _ENCODER.encode(section))
+        cells = [
+            _row_html(
+                [
+                    r.reference,
+                    r.received.isoformat(),
+                    r.closed.isoformat() if r.closed else "—",
+                    ", ".join(d.get(i, i) for i in r.intents),
+                    d.get(r.outcome, r.outcome),
+                ]
+            )
+            for r in requests
+        ]
+        self._html.write(str(self._macros.desk(cells, d)))
+
     def finish(self) -> AccessPackage:
         """Write the closing parts, flush and move both files into place."""
-        self._json.write("}}")
+        self._json.write("}")
+        if self._desk is not None:
+            self._write_desk(self._desk)
+        self._json.write("}")
         self._html.write(str(self._macros.footer(self.datamap.controller.model_dump(), self._t)))
         for handle in (self._json, self._html):
             handle.close()
