@@ -25,6 +25,7 @@ from bot.slack.cards import purged_card
 from bot.work import actions, purge
 from intents.classify import IntentModel
 from storage import audit
+from storage.customer.access import private_dir
 from storage.models import utcnow
 from tests.agent_harness import CUSTOMERS, SECRET, Harness, harness, letter
 from tests.leaks import find_leaks, needles
@@ -264,3 +265,29 @@ async def test_a_see_request_shows_what_the_desk_holds_about_the_person(h: Harne
     assert "Your requests to our privacy desk" in str(files["personal-data.html"])
     # someone else's requests never appear in it
     assert bobs.reference not in files["personal-data.json"].decode()
+
+
+async def test_leftovers_are_swept_packages_and_mail_of_no_case(h: Harness) -> None:
+    ref = await _done_see_case(h)
+    # a crash between the `sent` commit and the removal leaves the package behind
+    left = private_dir(h.desk.packages_dir / ref)
+    (left / "personal-data.json").write_text('{"name": "Alice Liddell"}')
+    assert await purge.sweep_packages(h.desk) == [ref]
+    assert not left.exists() and await purge.sweep_packages(h.desk) == []
+    swept = [e for e in await _events(h, "package_removed") if e["reason"] == "sweep"]
+    assert swept == [{"reason": "sweep", "files": 1}]
+    # an auto-reply belongs to no case; its text goes after the retention period too
+    robot = letter(
+        "holiday@example.org",
+        "Out of office",
+        "I am away until Monday, Alice Liddell",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    await h.receive(robot)
+    assert await purge.purge_loose_records(h.desk) == 0
+    later = utcnow() + timedelta(days=3 * 366)
+    assert await purge.purge_loose_records(h.desk, now=later) == 1
+    assert await purge.purge_loose_records(h.desk, now=later) == 0
+    (event,) = await _events(h, "records_purged")
+    assert event == {"reason": "retention", "records": 1}
+    assert (await audit.verify(h.desk.engine)).ok

@@ -860,3 +860,25 @@ async def purged_between(session: AsyncSession, start: datetime, end: datetime) 
     """How many cases were purged in [start, end) (the report)."""
     stmt = select(func.count()).where(col(Case.purged_at) >= start, col(Case.purged_at) < end)
     return int((await session.exec(stmt)).one())
+
+
+async def purge_loose_records(session: AsyncSession, *, received_before: datetime) -> int:
+    """Drop the raw text of processed mail records that belong to no case (robots, stray
+    replies) and were received before the cutoff; returns how many (idempotent)."""
+    result = await session.exec(
+        update(InboundMessage)
+        .where(
+            col(InboundMessage.case_id).is_(None),
+            col(InboundMessage.received_at) < received_before,
+            col(InboundMessage.kind) != RecordKind.PENDING,
+            or_(col(InboundMessage.raw).is_not(None), col(InboundMessage.error).is_not(None)),
+        )
+        .values(raw=None, error=None, source=None)
+    )
+    return int(result.rowcount or 0)
+
+
+async def package_mails(session: AsyncSession, case_id: int) -> list[Outbox]:
+    """The case's mail rows that carry attachments (access packages)."""
+    rows = await outbox_of_case(session, case_id)
+    return [r for r in rows if r.kind == "mail" and r.payload.get("attachments")]

@@ -21,11 +21,12 @@ from bot.case import store
 from bot.case.data import case_data
 from bot.case.lifecycle import CLOSED_STATES
 from bot.case.messages import slack_item
+from bot.errors import CaseNotFound
 from bot.work.desk import Desk
 from storage import audit
 from storage.customer.access import DeskRequest, remove_package
 from storage.datamap import period_cutoff, period_end
-from storage.models import Case, utcnow
+from storage.models import Case, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,62 @@ async def erase_desk_records(desk: Desk, case: Case, addresses: Sequence[str]) -
             await purge_case(desk, other.id, reason="subject_erasure")
         erased += 1
     return erased
+
+
+async def sweep_packages(desk: Desk) -> list[str]:
+    """Remove access packages left behind: their mail was accepted (a crash came between the
+    `sent` commit and the removal), or their case closed without sending them. Audited.
+
+    Returns:
+        The references whose package was removed.
+    """
+    root = desk.packages_dir
+    names = await asyncio.to_thread(lambda: sorted(p.name for p in root.glob("DSR-*")))
+    removed: list[str] = []
+    for name in names:
+        number = name.removeprefix("DSR-")
+        if not number.isdigit():
+            continue
+        async with desk.sessions() as session:
+            try:
+                case = await store.get_case(session, int(number))
+            except CaseNotFound:
+                continue
+            rows = await store.package_mails(session, int(number))
+        if any(r.status != OutboxStatus.SENT for r in rows):
+            continue  # still on its way to the customer
+        if not rows and case.state not in CLOSED_STATES:
+            continue  # being written for a case at work (its mail row comes with the move)
+        files = await asyncio.to_thread(remove_package, root / name)
+        if not files:
+            continue
+        async with desk.sessions() as session, session.begin():
+            await audit.append(
+                session,
+                action="package_removed",
+                actor="system",
+                case_ref=name,
+                details={"reason": "sweep", "files": len(files)},
+            )
+        removed.append(name)
+    return removed
+
+
+async def purge_loose_records(desk: Desk, *, now: datetime | None = None) -> int:
+    """Drop the raw text of mail records of no case (robots, stray replies) received longer
+    than `DSR_CASE_RETENTION` ago; one `records_purged` event when there were any."""
+    cutoff = retention_cutoff(desk.settings.case_retention, now or utcnow())
+    async with desk.sessions() as session, session.begin():
+        count = await store.purge_loose_records(session, received_before=cutoff)
+        if count:
+            await audit.append(
+                session,
+                action="records_purged",
+                actor="system",
+                case_ref=None,
+                details={"reason": "retention", "records": count},
+            )
+    return count
 
 
 async def purge_expired(

@@ -16,7 +16,7 @@ from bot.work.delivery import alert_stuck
 from bot.work.desk import Desk
 from bot.work.intake import process_recorded
 from bot.work.pipeline import advance_due
-from bot.work.purge import purge_expired
+from bot.work.purge import purge_expired, purge_loose_records, sweep_packages
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case
 
@@ -95,5 +95,12 @@ async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
             last_sweep = loop.time()
             log.info("retention sweep: %s tables touched", len(result.counts))
             purged = await purge_expired(desk)
-            log.info("case retention: %s case(s) purged", len(purged.references))
+            loose = await purge_loose_records(desk)
+            packages = await sweep_packages(desk)
+            log.info(
+                "case retention: %s case(s) and %s loose record(s) purged, %s package(s) removed",
+                len(purged.references),
+                loose,
+                len(packages),
+            )
         await asyncio.sleep(every)
