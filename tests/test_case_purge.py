@@ -291,3 +291,28 @@ async def test_leftovers_are_swept_packages_and_mail_of_no_case(h: Harness) -> N
     (event,) = await _events(h, "records_purged")
     assert event == {"reason": "retention", "records": 1}
     assert (await audit.verify(h.desk.engine)).ok
+
+
+async def test_the_hourly_sweep_purges_by_the_configured_retention(
+    case_store_url: str,
+    dovecot: DovecotServer,
+    smtp_server: SmtpServer,
+    intent_model: IntentModel,
+) -> None:
+    from bot.work.scheduler import retention_sweep
+
+    tmp = Path(tempfile.mkdtemp(prefix="dsr-sweep-"))
+    async with harness(
+        case_store_url, dovecot, smtp_server, intent_model, tmp, case_retention="30d"
+    ) as hh:
+        ref = await _done_see_case(hh)
+        counts = await retention_sweep(hh.desk)
+        assert (counts["cases"], counts["packages"]) == (0, 0)
+        async with hh.desk.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE dsr_case SET closed_at = :t"), {"t": utcnow() - timedelta(days=31)}
+            )
+        assert (await retention_sweep(hh.desk))["cases"] == 1
+        (case,) = await hh.cases()
+        assert case.reference == ref and case.purged_at is not None
+        assert (await retention_sweep(hh.desk))["cases"] == 0

@@ -82,25 +82,38 @@ async def run_pipeline(desk: Desk, idle: float = 0.5) -> None:
             await asyncio.sleep(idle)
 
 
+async def retention_sweep(desk: Desk) -> dict[str, int]:
+    """The hourly retention work: the customer store's sweep, then the case store's own (cases
+    closed longer than `DSR_CASE_RETENTION` ago, mail records of no case, leftover packages).
+
+    Returns:
+        Counts for the log: tables, cases, records, packages.
+    """
+    result = await desk.executor.sweep()
+    purged = await purge_expired(desk)
+    loose = await purge_loose_records(desk)
+    packages = await sweep_packages(desk)
+    return {
+        "tables": len(result.counts),
+        "cases": len(purged.references),
+        "records": loose,
+        "packages": len(packages),
+    }
+
+
 async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
-    """Reminders and delayed-mail alerts every `every` seconds; the retention sweeps hourly (the
-    customer store's, and the case records' own: `DSR_CASE_RETENTION` after the close)."""
+    """Reminders and delayed-mail alerts every `every` seconds; the retention sweeps hourly."""
     last_sweep = 0.0
     loop = asyncio.get_running_loop()
     while True:
         await send_reminders(desk)
         await alert_stuck(desk)
         if loop.time() - last_sweep >= 3600:
-            result = await desk.executor.sweep()
+            counts = await retention_sweep(desk)
             last_sweep = loop.time()
-            log.info("retention sweep: %s tables touched", len(result.counts))
-            purged = await purge_expired(desk)
-            loose = await purge_loose_records(desk)
-            packages = await sweep_packages(desk)
             log.info(
-                "case retention: %s case(s) and %s loose record(s) purged, %s package(s) removed",
-                len(purged.references),
-                loose,
-                len(packages),
+                "retention sweep: %(tables)s customer table(s) touched; %(cases)s case(s) and "
+                "%(records)s loose record(s) purged, %(packages)s package(s) removed",
+                counts,
             )
         await asyncio.sleep(every)
