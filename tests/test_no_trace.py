@@ -10,6 +10,7 @@ customer store (`customers.db`) is the company's data, not the desk's, and is sk
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import stat
@@ -35,6 +36,7 @@ from storage import audit
 from tests.agent_harness import CUSTOMERS, Harness, harness, letter
 from tests.leaks import find_leaks, needles
 from tests.servers.dovecot import DovecotServer
+from tests.servers.slack import SlackRig
 from tests.servers.smtp import SmtpServer
 
 ALICE, BOB, CAROL = "alice@example.org", "bob@example.net", "carol@nowhere.example"
@@ -191,3 +193,24 @@ async def test_no_customer_value_in_logs_or_files(
     assert not (var / "packages").exists() or not any((var / "packages").iterdir())
     for folder in [var / "maildir", *(var / "maildir").iterdir()]:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+async def test_no_customer_value_in_logs_of_the_slack_side(
+    every_logger_at_debug: io.StringIO, slack_rig: SlackRig
+) -> None:
+    """Cards, buttons, a modal with staff's free text, signed requests through bolt and the Web
+    API fake: slack_sdk and slack_bolt log bodies at DEBUG, which must never reach the log."""
+    ref = await slack_rig.staff_case(["delete"], address=ALICE)
+    assert await slack_rig.send_outbox() == 1
+    reason = {"value": {"type": "plain_text_input", "value": "Called Alice Liddell back"}}
+    await slack_rig.click("UAPP1", "verify_manually", ref)
+    await slack_rig.submit("UAPP1", "verify_submit", ref, {"reason": reason})
+    await slack_rig.fake.wait_for("chat.postEphemeral")
+    await slack_rig.send_outbox()
+    card = json.dumps(slack_rig.fake.named("chat.postMessage")[0].params["blocks"])
+    assert ALICE in card  # staff see the requester on the card; the log never does
+    log_text = every_logger_at_debug.getvalue()
+    assert ref in log_text
+    alice = CUSTOMERS[0]
+    wanted = needles([ALICE, str(alice["name"]), str(alice["phone"]), "Called Alice Liddell back"])
+    assert find_leaks(log_text.encode(), wanted) == []
