@@ -13,7 +13,9 @@ import asyncio
 import logging
 import mailbox
 import os
+from collections.abc import Collection
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,31 @@ class PrivateMaildir(mailbox.Maildir):
         handle = super()._create_tmp()  # type: ignore[misc]  # private in typeshed
         os.fchmod(handle.fileno(), FILE_MODE)
         return handle
+
+
+def remove_messages(path: str | Path, message_ids: Collection[str]) -> int:
+    """Delete the messages in a Maildir's new/ and cur/ whose Message-ID is one of
+    `message_ids` (blocking; run it in a thread). Returns how many were deleted.
+
+    The outbox Maildir stands in for the mail server when none is configured; a purged case's
+    mails go from there too.
+    """
+    wanted = {m.strip() for m in message_ids}
+    removed = 0
+    for sub in ("new", "cur"):
+        folder = Path(path) / sub
+        if not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            try:
+                with file.open("rb") as handle:
+                    head = BytesHeaderParser().parse(handle, headersonly=True)
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+            if str(head.get("Message-ID", "")).strip() in wanted:
+                file.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 class MaildirSender:

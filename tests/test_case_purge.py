@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from bot.cli.main import app
 from bot.slack.cards import purged_card
 from bot.work import actions, purge
 from intents.classify import IntentModel
+from mail.maildir import MaildirSender
 from storage import audit
 from storage.customer.access import private_dir
 from storage.models import utcnow
@@ -316,3 +319,23 @@ async def test_the_hourly_sweep_purges_by_the_configured_retention(
         (case,) = await hh.cases()
         assert case.reference == ref and case.purged_at is not None
         assert (await retention_sweep(hh.desk))["cases"] == 0
+
+
+async def test_without_a_relay_the_outbox_maildir_copies_go_with_the_case(h: Harness) -> None:
+    """With no SMTP relay, `DSR_OUTBOX_MAILDIR` is where mail was "sent": a purge takes the
+    case's mails from there too, and leaves everyone else's."""
+    ref = await _done_see_case(h)
+    outbox = Path(tempfile.mkdtemp(prefix="dsr-outbox-")) / "outbox"
+    sender = MaildirSender(outbox)
+    for msg in h.sent:
+        await sender.send(msg)
+    other = letter("bob@example.net", "Someone else's", "kept")
+    await sender.send(message_from_bytes(other, policy=policy.default))
+    settings = h.desk.settings.model_copy(update={"smtp_host": None, "outbox_maildir": outbox})
+    desk = dataclasses.replace(h.desk, settings=settings)
+    (case,) = await h.cases()
+    assert await purge.purge_case(desk, case.id or 0, reason="retention")
+    left = list((outbox / "new").iterdir())
+    assert len(left) == 1 and b"Someone else's" in left[0].read_bytes()
+    (event,) = await _events(h, "case_purged")
+    assert event["sent_copies"] == len(h.sent) == 3 and ref == case.reference

@@ -14,7 +14,7 @@ import aiosmtplib
 import pytest
 
 from mail.intake import Fetched, Outcome
-from mail.maildir import MaildirIntake, MaildirSender
+from mail.maildir import MaildirIntake, MaildirSender, remove_messages
 from mail.receiver import SmtpReceiver
 
 
@@ -143,3 +143,13 @@ async def test_receiver_refuses_oversize_and_non_loopback(tmpdir_path: Path) -> 
     finally:
         await receiver.close()
     assert list((tmpdir_path / "small" / "new").iterdir()) == []
+
+
+async def test_remove_messages_by_message_id(tmpdir_path: Path) -> None:
+    sender = MaildirSender(tmpdir_path / "outbox")
+    for n in range(3):
+        await sender.send(message(n))
+    assert remove_messages(tmpdir_path / "outbox", ["<m1@customer.example>", "<x@y.example>"]) == 1
+    left = sorted(p.read_bytes() for p in (tmpdir_path / "outbox" / "new").iterdir())
+    assert len(left) == 2 and not any(b"<m1@customer.example>" in raw for raw in left)
+    assert remove_messages(tmpdir_path / "nowhere", ["<m0@customer.example>"]) == 0

@@ -23,6 +23,7 @@ from bot.case.lifecycle import CLOSED_STATES
 from bot.case.messages import slack_item
 from bot.errors import CaseNotFound
 from bot.work.desk import Desk
+from mail.maildir import remove_messages
 from storage import audit
 from storage.customer.access import DeskRequest, remove_package
 from storage.datamap import period_cutoff, period_end
@@ -39,6 +40,19 @@ class PurgeRun:
 
     references: tuple[str, ...]
     dry_run: bool = False
+
+
+async def _remove_sent_copies(desk: Desk, case_id: int) -> int:
+    """Without an SMTP relay the outbox Maildir is where mail was "sent": the case's copies there
+    go with the case's content."""
+    if desk.settings.smtp_host:
+        return 0
+    async with desk.sessions() as session:
+        rows = await store.outbox_of_case(session, case_id)
+    ids = [r.message_id for r in rows if r.kind == "mail" and r.message_id]
+    if not ids:
+        return 0
+    return await asyncio.to_thread(remove_messages, desk.settings.outbox_maildir, ids)
 
 
 def retention_cutoff(period: str, now: datetime) -> datetime:
@@ -61,6 +75,7 @@ async def purge_case(
     ref = f"DSR-{case_id}"
     # Files first: a crash after this and before the commit leaves the case for the next run.
     files = await asyncio.to_thread(remove_package, desk.packages_dir / ref)
+    copies = await _remove_sent_copies(desk, case_id)
     async with desk.sessions() as session, session.begin():
         case = await store.get_case(session, case_id, for_update=True)
         if case.purged_at is not None:
@@ -79,6 +94,7 @@ async def purge_case(
                 "closed": closed,
                 "state": str(case.state),
                 "package_files": len(files),
+                "sent_copies": copies,
                 **removed.as_details(),
             },
         )
