@@ -339,3 +339,26 @@ async def test_without_a_relay_the_outbox_maildir_copies_go_with_the_case(h: Har
     assert len(left) == 1 and b"Someone else's" in left[0].read_bytes()
     (event,) = await _events(h, "case_purged")
     assert event["sent_copies"] == len(h.sent) == 3 and ref == case.reference
+
+
+async def test_staff_see_a_purged_case_as_purged(h: Harness) -> None:
+    from bot.work.delivery import resend
+
+    ref = await _done_see_case(h)
+    later = utcnow() + timedelta(days=3 * 366)
+    await purge.purge_expired(h.desk, now=later)
+    env = {
+        "DSR_DATABASE_URL": h.desk.settings.database_url,
+        "DSR_CUSTOMER_DATABASE_URL": h.desk.settings.customer_database_url,
+        "DSR_SECRET_KEY": SECRET,
+    }
+    shown = await asyncio.to_thread(runner.invoke, app, ["cases", "show", ref], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "PURGED" in shown.output and ALICE not in shown.output
+    assert "Alice" not in shown.output
+    async with h.desk.sessions() as session:
+        from bot.case import store
+
+        (row, *_) = await store.outbox_of_case(session, int(ref.removeprefix("DSR-")))
+    result = await resend(h.desk, row.id or 0, "cli:dpo")
+    assert not result.done and "purged" in result.message

@@ -109,6 +109,9 @@ def show_cmd(
             seen = await review.review(desk, case)
             subject = case_data(case).subject or SubjectFacts()
             typer.echo(f"{case.reference}  {case.state}")
+            if case.purged_at is not None:
+                when = case.purged_at.date().isoformat()
+                typer.echo(f"  PURGED      {when}: personal content removed (see the audit log)")
             if seen.problem:
                 typer.echo(f"  PROBLEM     {review.printable(seen.problem, 1000)}")
             typer.echo(f"  requester   {review.printable(seen.requester or 'unknown', 320)}")
