@@ -362,3 +362,14 @@ async def test_staff_see_a_purged_case_as_purged(h: Harness) -> None:
         (row, *_) = await store.outbox_of_case(session, int(ref.removeprefix("DSR-")))
     result = await resend(h.desk, row.id or 0, "cli:dpo")
     assert not result.done and "purged" in result.message
+
+
+async def test_an_open_case_is_never_purged(h: Harness) -> None:
+    from bot.errors import CaseStillOpen
+
+    await h.receive(letter(ALICE, "My data", LETTER))
+    (case,) = await h.cases()
+    assert case.state == CaseState.AWAITING_VERIFICATION
+    with pytest.raises(CaseStillOpen, match=case.reference):
+        await purge.purge_case(h.desk, case.id or 0, reason="retention")
+    assert find_leaks(await _case_store_text(h), _alice_needles())  # untouched

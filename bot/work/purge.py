@@ -21,7 +21,7 @@ from bot.case import store
 from bot.case.data import case_data
 from bot.case.lifecycle import CLOSED_STATES
 from bot.case.messages import slack_item
-from bot.errors import CaseNotFound
+from bot.errors import CaseNotFound, CaseStillOpen
 from bot.work.desk import Desk
 from mail.maildir import remove_messages
 from storage import audit
@@ -70,9 +70,18 @@ async def purge_case(
 
     Returns:
         False when the case was purged already.
+
+    Raises:
+        CaseStillOpen: the case is open (its content is still needed).
     """
     now = now or utcnow()
     ref = f"DSR-{case_id}"
+    async with desk.sessions() as session:
+        current = await store.get_case(session, case_id)
+    if current.state not in CLOSED_STATES:
+        raise CaseStillOpen(f"{ref} is {current.state}; only a closed case can be purged")
+    if current.purged_at is not None:
+        return False
     # Files first: a crash after this and before the commit leaves the case for the next run.
     files = await asyncio.to_thread(remove_package, desk.packages_dir / ref)
     copies = await _remove_sent_copies(desk, case_id)
