@@ -11,20 +11,23 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.case.policy import Policy
 from bot.errors import DatabaseUnavailable
 from bot.settings import Settings
-from bot.work.desk import Desk
 from storage.customer import Executor
+from storage.customer.schema_cache import SchemaCache
 from storage.datamap import load_datamap
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current
 from storage.retention import RetentionLedger
+
+# The desk (and all it imports) only for `open_desk`: `dsr store` starts without it.
+if TYPE_CHECKING:
+    from bot.work.desk import Desk
 
 T = TypeVar("T")
 
@@ -59,7 +62,12 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
         executor = await reach(
             "DSR_CUSTOMER_DATABASE_URL",
             settings.customer_database_url,
-            Executor.open(customers, datamap, RetentionLedger(engine)),
+            Executor.open(
+                customers,
+                datamap,
+                RetentionLedger(engine),
+                cache=SchemaCache.keyed(settings.cache_dir, settings.secret_key_bytes()),
+            ),
         )
         yield executor, engine
     finally:
@@ -77,6 +85,9 @@ async def open_desk(
         SchemaError, DataMapError: as `open_executor`.
         SettingsError: DSR_SECRET_KEY is missing.
     """
+    from bot.case.policy import Policy
+    from bot.work.desk import Desk
+
     key = settings.secret_key_bytes()
     async with open_executor(settings) as (executor, engine):
         model = None

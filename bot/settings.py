@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     auditor_address: str | None = None
     audit_anchor_channel: str | None = None
     audit_head_file: Path = Path("var/audit-heads.jsonl")
+    # What processes keep for the next one (the reflected customer schema, compiled templates)
+    cache_dir: Path = Path("var/cache")
     audit_anchor_hour: int = Field(default=2, ge=0, le=23)
 
     @field_validator("privacy_address", "auditor_address")

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from html import escape
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from storage.customer.desk_text import desk_text
@@ -27,14 +27,40 @@ from storage.customer.plans import AccessPackage, TableCount
 from storage.customer.report_text import column_label, report_text
 from storage.datamap import DataMap, Table
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 JSON_NAME, HTML_NAME = "personal-data.json", "personal-data.html"
 DIR_MODE, FILE_MODE = 0o700, 0o600
-_ENV = Environment(
-    loader=PackageLoader("storage", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+#: Where compiled templates are kept between processes (None: compiled by each process).
+_compiled_dir: list[Path] = []
+
+
+@cache
+def _env() -> Environment:
+    """The report's template environment, built when the first package is written (jinja2 is
+    not imported by processes that only erase or change)."""
+    from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
+
+    cache = None
+    if _compiled_dir:
+        _compiled_dir[0].mkdir(mode=0o700, parents=True, exist_ok=True)
+        cache = FileSystemBytecodeCache(str(_compiled_dir[0]), "dsr-report-%s.cache")
+    return Environment(
+        loader=PackageLoader("storage", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        bytecode_cache=cache,
+    )
+
+
+def keep_compiled_templates(directory: Path) -> None:
+    """Keep the compiled report template in `directory` for the next process (jinja2's
+    bytecode cache); a `dsr store export` then starts without compiling it. Only the first
+    call of a process counts."""
+    if not _compiled_dir:
+        _compiled_dir.append(directory)
 
 
 @dataclass(frozen=True)
@@ -170,7 +196,7 @@ class PackageWriter:
         self._t = report_text(lang)
         self._desk = None if desk is None else list(desk)
         self._d = desk_text(lang)
-        self._macros: Any = cast(Any, _ENV.get_template("personal-data.html.j2").module)
+        self._macros: Any = cast(Any, _env().get_template("personal-data.html.j2").module)
         self._json: IO[str] = _private_file(out_dir / (JSON_NAME + ".part"))
         self._html: IO[str] = _private_file(out_dir / (HTML_NAME + ".part"))
         self._counts: list[TableCount] = []

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.customer import access, erasure, plans, selection
+from storage.customer import access, erasure, plans, schema_cache, selection
 from storage.customer.errors import AmbiguousSubject, InvalidChange, SubjectNotFound
 from storage.customer.plans import (
     AccessPackage,
@@ -33,6 +33,7 @@ from storage.customer.plans import (
     SubjectMatch,
     TableCount,
 )
+from storage.customer.schema_cache import SchemaCache
 from storage.customer.validate import normalise
 from storage.datamap import DataMap, period_cutoff
 from storage.errors import ConcurrentUpdateError
@@ -83,6 +84,22 @@ def _reflect(conn: Connection, metadata: MetaData, names: list[str]) -> None:
         metadata.reflect(conn, only=names)
 
 
+def _tables(conn: Connection, names: list[str], cache: SchemaCache | None) -> MetaData:
+    """The mapped tables that exist, from the cache when their fingerprint is unchanged."""
+    mark = schema_cache.fingerprint(conn, names) if cache else None
+    url = conn.engine.url.render_as_string(hide_password=True)
+    if cache and mark:
+        kept = cache.load(url, names, mark)
+        if kept is not None:
+            return kept
+    metadata = MetaData()
+    existing = set(conn.dialect.get_table_names(conn))
+    _reflect(conn, metadata, [n for n in names if n in existing])
+    if cache and mark:
+        cache.save(url, names, mark, metadata)
+    return metadata
+
+
 class Executor:
     """Carries out data-subject requests on one customer store. Build with `await open(...)`."""
 
@@ -99,20 +116,24 @@ class Executor:
 
     @classmethod
     async def open(
-        cls, engine: AsyncEngine, datamap: DataMap, ledger: Ledger | None = None
+        cls,
+        engine: AsyncEngine,
+        datamap: DataMap,
+        ledger: Ledger | None = None,
+        *,
+        cache: SchemaCache | None = None,
     ) -> Executor:
-        """Reflect the mapped tables and check the data map against them.
+        """Reflect the mapped tables (or reuse the reflection `cache` kept while they have not
+        changed) and check the data map against them.
 
         Raises:
             DataMapError: a mapped table or column does not exist or does not fit.
         """
-        metadata = MetaData()
         names = list(datamap.tables)
+        if cache:
+            access.keep_compiled_templates(cache.directory / "templates")
         async with engine.connect() as conn:
-            existing = set(await conn.run_sync(lambda c: c.dialect.get_table_names(c)))
-            await conn.run_sync(
-                lambda c: _reflect(c, metadata, [n for n in names if n in existing])
-            )
+            metadata = await conn.run_sync(lambda c: _tables(c, names, cache))
         datamap.check_against(metadata)
         return cls(engine, datamap, {n: metadata.tables[n] for n in names}, ledger)
 
