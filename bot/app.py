@@ -72,14 +72,19 @@ def resilient(loop_fn: Loop, name: str, *, first_wait: float = 0.5) -> Loop:
 
 
 def make_folders(settings: Settings, packages_dir: Path) -> None:
-    """Create the folders `dsr run` writes to (embedded intake and outbox, access packages)."""
+    """Create the folders `dsr run` writes to (embedded intake and outbox, access packages),
+    0700 each: they hold customers' mail and data (an existing one is made 0700 too)."""
+    from mail.maildir import private_dir
+
     folders = [packages_dir]
     maildirs = [settings.maildir] if not settings.imap_host else []
     if not settings.smtp_host:
         maildirs.append(settings.outbox_maildir)
     folders += [box / sub for box in maildirs for sub in ("new", "cur", "tmp")]
     for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
+        if folder.name in ("new", "cur", "tmp"):
+            private_dir(folder.parent)
 
 
 async def _wait_for_signal(stop: asyncio.Event) -> None:

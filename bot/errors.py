@@ -6,6 +6,7 @@ DsrError (Exception)                     bot/ errors
  ├── DatabaseUnavailable (ConnectionError) a configured database cannot be reached or opened
  ├── IllegalTransition (ValueError)      lifecycle: event not allowed in the case's state
  ├── CaseNotFound (LookupError)          no case with that reference
+ ├── CaseStillOpen (ValueError)          bot.work.purge: an open case's content cannot be purged
  ├── RecordNotFound (LookupError)        bot.case.inbox: no inbound record with that number
  ├── NotAuthorized (PermissionError)     actor may not do that (e.g. not an approver)
  ├── NotAvailable (RuntimeError)         a command whose part is not built yet
@@ -63,6 +64,10 @@ class IllegalTransition(DsrError, ValueError):
 
 class CaseNotFound(DsrError, LookupError):
     """No case with that reference exists."""
+
+
+class CaseStillOpen(DsrError, ValueError):
+    """A purge was asked for a case that is still open (its content is still needed)."""
 
 
 class RecordNotFound(DsrError, LookupError):

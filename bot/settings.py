@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # Webhook signing keys, JSON {"usersnap": "…"} (the data map's `secret:` names the key);
     # a name not set here signs with a key derived from DSR_SECRET_KEY (`dsr keys webhook`).
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # How long a closed case keeps its personal content (for accountability), then it is purged:
+    # a period such as 3y, 36m or 1095d, counted from the close.
+    case_retention: str = "3y"
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -143,6 +146,24 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return check_database_url(value)
+
+    @field_validator("case_retention")
+    @classmethod
+    def _retention_period(cls, value: str) -> str:
+        period = value.strip().lower()
+        match = re.fullmatch(r"([1-9][0-9]{0,4})([dmy])", period)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a period; write a number and d, m or y after the close, "
+                "e.g. 3y, 36m or 1095d"
+            )
+        days = int(match.group(1)) * {"d": 1, "m": 31, "y": 366}[match.group(2)]
+        if days < 30 or days > 366 * 30:
+            raise ValueError(
+                f"{value!r} is outside 30 days to 30 years; a case must stay answerable for a "
+                "while after its close (e.g. 3y)"
+            )
+        return period
 
     @field_validator("secret_key")
     @classmethod
@@ -355,7 +376,7 @@ def prepare_store_dirs(settings: Settings, *, create: bool = False) -> None:
         if directory is None or directory.is_dir():
             continue
         if create or _under_default(directory):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             continue
         raise SettingsError(
             f"{variable}: the directory {directory} does not exist, so the SQLite database "

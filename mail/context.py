@@ -62,6 +62,12 @@ def _texts(value: Any) -> list[str]:
     return [_text(v) for v in value]
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError("a count (a whole number, 0 or more)")
+    return value
+
+
 def _retained(value: Any) -> list[Retained]:
     if not isinstance(value, list | tuple):
         raise TypeError("a list of {table, what, why, until}")
@@ -90,6 +96,7 @@ _KINDS: dict[str, Callable[[Any], Any]] = {
     "datetime": _datetime,
     "texts": _texts,
     "retained": _retained,
+    "count": _count,
 }
 
 #: Every template's context keys and their kinds (`case_ref` is added by `compose`).
@@ -102,10 +109,14 @@ CONTEXT_KEYS: dict[str, dict[str, str]] = {
     # `portable` and `asked_recipients` (booleans) pass as given.
     "access_package": {"shared_with": "texts"},
     "change_done": {"fields": "texts", "recipients_told": "texts", "recipients_by_hand": "texts"},
+    # `desk_purged`: earlier requests whose records the desk erased with this one; `desk_purge_on`:
+    # when this request's own messages and addresses go (its close plus DSR_CASE_RETENTION).
     "delete_done": {
         "retained": "retained",
         "recipients_told": "texts",
         "recipients_by_hand": "texts",
+        "desk_purged": "count",
+        "desk_purge_on": "date",
     },
     "concern_ack": {"authority_name": "text", "authority_url": "text"},
     "unsubscribe_done": {},

@@ -1,8 +1,10 @@
 """The embedded default: outgoing mail into a local outbox Maildir, incoming mail from a Maildir.
 
-Uses the stdlib `mailbox.Maildir` (atomic tmp/ → new/ delivery). Blocking file I/O runs in a
-worker thread. Processed messages move from new/ to cur/ with the S flag; unusable ones move
-to the `.Quarantine` folder with the F flag. Nothing is ever deleted.
+Uses the stdlib `mailbox.Maildir` (atomic tmp/ → new/ delivery), private to the desk: every
+folder 0700, every message 0600, whatever the umask. Blocking file I/O runs in a worker thread.
+A processed message is removed once the handler returned (its record is committed in the case
+store, which keeps it from then on); an unusable one moves to the `.Quarantine` folder with the
+F flag and stays for a person.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import mailbox
+import os
+from collections.abc import Collection
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
+from typing import Any
 
 from mail.errors import MailSendError
 from mail.intake import Fetched, Handler, Outcome
@@ -19,6 +25,65 @@ from mail.intake import Fetched, Handler, Outcome
 log = logging.getLogger(__name__)
 
 QUARANTINE_FOLDER = "Quarantine"
+#: Modes of the desk's own folders and files: nobody else on the host reads the mail.
+DIR_MODE, FILE_MODE = 0o700, 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents as 0700 (`mkdir(parents=True)` would give the
+    parents the umask's mode), and make `path` 0700 if it already existed."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+class PrivateMaildir(mailbox.Maildir):
+    """A `mailbox.Maildir` whose folders are 0700 and whose messages are written 0600.
+
+    The stdlib creates message files 0666 minus the umask; a desk started with a loose umask
+    (or a library that resets it) would leave customers' mail readable by any local user.
+    """
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
+        root = Path(path)
+        if create:
+            for sub in ("tmp", "new", "cur"):
+                private_dir(root / sub)
+            os.chmod(root, DIR_MODE)
+        super().__init__(root, factory=None, create=create)
+
+    def _create_tmp(self) -> Any:
+        handle = super()._create_tmp()  # type: ignore[misc]  # private in typeshed
+        os.fchmod(handle.fileno(), FILE_MODE)
+        return handle
+
+
+def remove_messages(path: str | Path, message_ids: Collection[str]) -> int:
+    """Delete the messages in a Maildir's new/ and cur/ whose Message-ID is one of
+    `message_ids` (blocking; run it in a thread). Returns how many were deleted.
+
+    The outbox Maildir stands in for the mail server when none is configured; a purged case's
+    mails go from there too.
+    """
+    wanted = {m.strip() for m in message_ids}
+    removed = 0
+    for sub in ("new", "cur"):
+        folder = Path(path) / sub
+        if not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            try:
+                with file.open("rb") as handle:
+                    head = BytesHeaderParser().parse(handle, headersonly=True)
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+            if str(head.get("Message-ID", "")).strip() in wanted:
+                file.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 class MaildirSender:
@@ -29,7 +94,7 @@ class MaildirSender:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._box = mailbox.Maildir(self.path, create=True)
+        self._box = PrivateMaildir(self.path)
         log.warning("no SMTP relay configured: outgoing mail is written to Maildir %s", self.path)
 
     async def send(self, msg: EmailMessage) -> None:
@@ -61,12 +126,13 @@ class MaildirIntake:
     def __init__(self, path: str | Path, *, poll_interval: float = 1.0) -> None:
         self.path = Path(path)
         self.poll_interval = poll_interval
-        self._box = mailbox.Maildir(self.path, create=True)
+        self._box = PrivateMaildir(self.path)
 
     async def run(self, handler: Handler) -> None:
         """Hand every message in new/ to `handler`, then file it by the outcome; runs forever.
 
-        A handler exception propagates and leaves the message in new/ for the next run.
+        A handler exception propagates and leaves the message in new/ for the next run. A
+        processed message is deleted (the handler returned only after its record committed).
         """
         while True:
             await self.process_pending(handler)
@@ -110,10 +176,11 @@ class MaildirIntake:
             folder = self._quarantine_path()
             src.rename(folder / "cur" / f"{key}:2,F")
         else:
-            src.rename(self.path / "cur" / f"{key}:2,S")
+            # The case store holds the record now: no second copy of the customer's mail on disk.
+            src.unlink(missing_ok=True)
 
     def _quarantine_path(self) -> Path:
         folder = self.path / f".{QUARANTINE_FOLDER}"
         for sub in ("tmp", "new", "cur"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(folder / sub)
         return folder

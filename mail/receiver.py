@@ -14,6 +14,8 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mail.maildir import PrivateMaildir
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
@@ -84,7 +86,7 @@ class SmtpReceiver:
 
     async def start(self) -> None:
         """Open the listening socket; `.port` then holds the real port."""
-        box = mailbox.Maildir(self.path, create=True)
+        box = PrivateMaildir(self.path)
         handler = _MaildirHandler(box)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(

@@ -108,6 +108,12 @@ class Case(SQLModel, table=True):
     requester_address: str | None = Field(
         default=None, sa_column=Column(SealedText("dsr_case.requester_address"))
     )
+    # The requester's address as a keyed hash only (`storage.sealing.lookup_hash`): how the
+    # desk finds a person's own earlier requests (their access package, their erasure) without
+    # opening every sealed address; cleared with the address when the case is purged.
+    requester_hash: str | None = Field(
+        default=None, sa_column=Column(LookupHash(80), nullable=True, index=True)
+    )
     subject_pseudonym: str | None = Field(default=None, max_length=64, index=True)
     verified_by: str | None = Field(default=None, max_length=64)
     received_at: datetime = Field(default_factory=utcnow)
@@ -136,6 +142,9 @@ class Case(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # When the case's personal content was purged (retention, or the subject's erasure): the row
+    # keeps its reference, intents, dates and outcome; the audit log keeps its pseudonymous events.
+    purged_at: datetime | None = Field(default=None, index=True)
 
     @property
     def reference(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import quopri
 import subprocess
@@ -22,9 +23,20 @@ MIN_FORM = 6
 
 
 def forms(value: str) -> set[bytes]:
-    """Every byte string `value` could be stored or sent as."""
+    """Every byte string `value` could be stored or sent as (a telephone number also as its
+    digits, with and without the plus)."""
+    found: set[bytes] = set()
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if value.lstrip().startswith("+") and len(digits) >= 8:
+        found |= _forms("+" + digits) | _forms(digits)
+    return found | _forms(value)
+
+
+def _forms(value: str) -> set[bytes]:
     raw = value.encode()
     found = {raw, value.lower().encode(), quopri.encodestring(raw).rstrip(b"\n")}
+    found.add(quopri.encodestring(raw, header=True).rstrip(b"=\n"))  # in a header
+    found.add(html.escape(value).encode())
     found.add(json.dumps(value)[1:-1].encode())  # \u00e4 for non-ASCII
     found.add(binascii.hexlify(raw))  # bytea in a pg_dump
     for shift in range(3):
@@ -45,6 +57,17 @@ def needles(values: Iterable[str]) -> dict[bytes, str]:
 def leaks(blob: bytes, found: Mapping[bytes, str]) -> list[str]:
     """The values of which some form occurs in `blob` (sorted, each once)."""
     return sorted({value for form, value in found.items() if form in blob})
+
+
+def find_leaks(blob: bytes, needles: Iterable[bytes]) -> list[bytes]:
+    """The forms (`needles(...)`, or any byte strings) that occur in `blob`; case-insensitively
+    for all but base64 and hex, whose case carries meaning."""
+    lower = blob.lower()
+    return [n for n in needles if n in blob or (not _is_encoded(n) and n.lower() in lower)]
+
+
+def _is_encoded(form: bytes) -> bool:
+    return form.isalnum() and not form.isalpha() and not form.isdigit()
 
 
 def sqlite_files(url: str) -> bytes:

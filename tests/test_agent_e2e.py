@@ -114,6 +114,11 @@ async def test_see_request_sends_the_access_package_to_the_address_on_file(h: Ha
     request_id = case_data(case).message_id
     assert request_id and package["In-Reply-To"] == request_id
     assert request_id in str(package["References"]).split()
+    # The customer has the package now: the desk keeps no copy of it, and says so in the log.
+    assert not (h.desk.packages_dir / ref).exists()
+    removed = [e async for e in audit.events(h.desk.engine, case_ref=ref)]
+    removed = [e for e in removed if e.action == "package_removed"]
+    assert len(removed) == 1 and json.loads(str(removed[0].details))["reason"] == "delivered"
     assert (await audit.verify(h.desk.engine)).ok
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,17 @@ def test_training_epochs_drive_the_bar_without_log_lines() -> None:
         trainer.info("thresholds tuned")
         trainer.info("epoch %s loss %.4f", 1, 0.5)
     assert seen == [1, 2] and trainer.propagate
+
+
+def test_what_dsr_creates_is_for_its_own_user_only(tmp_path: Path) -> None:
+    """Every dsr process starts with umask 077: the embedded default's var/ and its databases
+    are the desk's alone, even when the shell's umask is loose."""
+    old = os.umask(0o022)
+    try:
+        done = _dsr({"DSR_SECRET_KEY": SECRET}, tmp_path, "db", "upgrade")
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    var = tmp_path / "var"
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    assert stat.S_IMODE((var / "dsr.db").stat().st_mode) == 0o600

@@ -46,3 +46,27 @@ def test_smtp_receiver_chatter_stays_below_warning(restore_root: None) -> None:
     text = out.getvalue()
     assert "someone@example.org" not in text
     assert "kept" in text
+
+
+def test_addresses_and_phones_are_masked_even_in_tracebacks(restore_root: None) -> None:
+    out = io.StringIO()
+    logs.configure(logging.DEBUG, json=True, stream=out)
+    log = logging.getLogger("bot.work.outbox")
+    ours = "<DSR-3.7.0123456789abcdef@example.com>"
+    log.info("sent %s to %s (%s)", ours, "alice@example.org", "+49 30 1234567")
+    try:
+        raise RuntimeError("550 5.1.1 <bob@example.net>: Recipient address rejected")
+    except RuntimeError:
+        log.exception("outbox %s failed", 7)
+    text = out.getvalue()
+    assert "alice@example.org" not in text and "bob@example.net" not in text
+    assert "+49 30" not in text and "<phone>" in text
+    assert ours in text  # our own Message-IDs name no one and help the operator
+    assert "Recipient address rejected" in text and "RuntimeError" in text  # traceback kept
+
+
+def test_libraries_that_echo_data_are_capped_at_warning(restore_root: None) -> None:
+    logs.configure(logging.DEBUG, stream=io.StringIO())
+    for name in ("aioimaplib.aioimaplib", "sqlalchemy.engine.Engine", "slack_sdk.web", "httpx"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING, name
+    assert logging.getLogger("bot.work.pipeline").getEffectiveLevel() == logging.DEBUG

@@ -88,13 +88,18 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
             "retained": [INVOICE],
             "recipients_told": ["Google Analytics (Google Ireland Ltd / Google LLC)", "Usersnap"],
             "recipients_by_hand": ["Yandex Metrica (Yandex LLC)"],
+            "desk_purged": 2,
+            "desk_purge_on": "2029-12-04",
         },
         "only by hand": {
             "retained": [],
             "recipients_told": [],
             "recipients_by_hand": ["Yandex Metrica (Yandex LLC)"],
+            "desk_purged": 0,
+            "desk_purge_on": "2029-12-04",
         },
         "nobody to tell": {"retained": [], "recipients_told": [], "recipients_by_hand": []},
+        "no earlier requests": {"retained": [], "desk_purged": 0, "desk_purge_on": "2029-12-04"},
     },
     "concern_ack": {
         "plain": {"authority_name": "the EDPB", "authority_url": "https://edpb.europa.eu/"}

@@ -265,6 +265,7 @@ async def test_db_upgrade_seals_the_rows_of_a_store_from_before_sealing(
     )
     assert done.returncode == 0, done.stderr
     assert "sealed 5 values written before sealing existed" in done.stdout
+    assert "hashed the requester's address of 1 earlier case(s)" in done.stdout
     engine = create_engine(empty_db_url)
     try:
         assert "alice" not in await _stored(engine, "dsr_case", "data")
@@ -281,6 +282,12 @@ async def test_db_upgrade_seals_the_rows_of_a_store_from_before_sealing(
             assert found is not None and found.raw == b"From: alice@example.org\r\n\r\nhi"
             (row,) = await store.outbox_of_case(s, 1)
             assert row.payload == {"to": "alice@example.org"}
+            # Alice's earlier request is found by her address (its keyed hash), not by opening
+            # every sealed one; another address finds nothing.
+            assert case.requester_hash == KEYS.lookup_hash("alice@example.org")
+            mine = await store.cases_of_subject(s, pseudonyms=(), addresses=["alice@example.org"])
+            assert [c.reference for c in mine] == ["DSR-1"]
+            assert not await store.cases_of_subject(s, pseudonyms=(), addresses=["bob@example.org"])
     finally:
         await engine.dispose()
 

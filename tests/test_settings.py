@@ -37,6 +37,9 @@ from bot.settings import load_settings
             "DSR_SMTP_TLS",
         ),
         ({"DSR_SLACK_API_URL": "http://127.0.0.1:1/api"}, "DSR_SLACK_API_URL"),
+        ({"DSR_CASE_RETENTION": "three years"}, "DSR_CASE_RETENTION"),
+        ({"DSR_CASE_RETENTION": "2d"}, "DSR_CASE_RETENTION"),
+        ({"DSR_CASE_RETENTION": "0y"}, "DSR_CASE_RETENTION"),
     ],
     ids=lambda v: v if isinstance(v, str) else ",".join(v),
 )

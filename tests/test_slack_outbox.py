@@ -213,3 +213,23 @@ async def test_a_message_that_broke_processing_is_announced_without_its_text(
     assert "broke the desk's processing" in post.params["text"]
     assert "dsr inbox show" in post.params["text"]
     assert "mallory" not in post.params["text"] and "<!channel>" not in post.params["text"]
+
+
+async def test_a_purged_case_card_keeps_reference_and_outcome_only(slack_rig: SlackRig) -> None:
+    from bot.work import actions, purge
+
+    ref = await slack_rig.staff_case(["delete"])
+    await slack_rig.send_outbox()
+    case = await slack_rig.case(ref)
+    result = await actions.reject(slack_rig.desk, ref, "cli:dpo", "no such order")
+    assert result.done, result.message
+    await slack_rig.send_outbox()
+    assert await purge.purge_case(slack_rig.desk, case.id or 0, reason="retention")
+    rows = [r for r in await slack_rows(slack_rig) if r.template == "case_purged"]
+    assert len(rows) == 1  # written with the purge, sent by the outbox like every Slack call
+    await slack_rig.send_outbox()
+    edit = slack_rig.fake.named("chat.update")[-1]
+    assert (edit.params["channel"], edit.params["ts"]) == (CHANNEL, case.slack_ts)
+    shown = texts(edit.params["blocks"]) + str(edit.params["text"])
+    assert ref in shown and "Rejected" in shown and "purged" in shown
+    assert "jane@example.com" not in shown and "action_id" not in shown

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import stat
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.customer.access import PackageWriter
+from storage.customer.access import DeskRequest, PackageWriter, private_dir, remove_package
 from storage.datamap import load_datamap
 
 DATAMAP = load_datamap("storage/datamap.yaml")
@@ -65,3 +67,55 @@ def test_failed_export_leaves_no_half_written_files(tmp_path: Path) -> None:
     except RuntimeError:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_desks_own_records_are_a_section_of_the_package(tmp_path: Path) -> None:
+    earlier = DeskRequest("DSR-3", date(2026, 1, 5), date(2026, 1, 9), ("unsubscribe",), "done")
+    now = DeskRequest("DSR-8", date(2026, 3, 1), None, ("see", "delete"), "open")
+    with PackageWriter(private_dir(tmp_path / "de"), DATAMAP, "de", desk=[earlier, now]) as writer:
+        package = writer.finish()
+    data = json.loads(package.json_path.read_text())
+    assert data["privacy_desk"]["requests"] == [
+        {
+            "reference": "DSR-3",
+            "received": "2026-01-05",
+            "closed": "2026-01-09",
+            "intents": ["unsubscribe"],
+            "outcome": "done",
+        },
+        {
+            "reference": "DSR-8",
+            "received": "2026-03-01",
+            "closed": None,
+            "intents": ["see", "delete"],
+            "outcome": "open",
+        },
+    ]
+    page = package.html_path.read_text()
+    assert "Ihre Anfragen an unser Datenschutz-Team" in page  # in the contents and as a heading
+    assert page.count('href="#privacy-desk"') == 1 and 'id="privacy-desk"' in page
+    assert "<td>keine Werbung mehr</td><td>erledigt</td>" in page
+    assert "<td>eine Kopie Ihrer Daten, Löschung</td><td>in Bearbeitung</td>" in page
+    # a staff export (no desk records given) has no such section; an empty list says "none"
+    with PackageWriter(private_dir(tmp_path / "staff"), DATAMAP) as writer:
+        staff = writer.finish()
+    assert "privacy_desk" not in json.loads(staff.json_path.read_text())
+    with PackageWriter(private_dir(tmp_path / "none"), DATAMAP, desk=[]) as writer:
+        empty = writer.finish()
+    assert "No earlier requests." in empty.html_path.read_text()
+
+
+def test_package_files_are_private_and_removed_whole(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        out = private_dir(tmp_path / "packages" / "DSR-1")
+        with PackageWriter(out, DATAMAP) as writer:
+            package = writer.finish()
+    finally:
+        os.umask(old)
+    for path in (package.json_path, package.html_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for folder in (out, out.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert sorted(remove_package(out)) == ["personal-data.html", "personal-data.json"]
+    assert not out.exists() and remove_package(out) == []  # idempotent

@@ -75,6 +75,27 @@ class CaseData(BaseModel):
     #: The request asks whom the data was shared with (Art. 15(1)(c), 19 second sentence).
     asks_recipients: bool = False
 
+    def purged(self) -> CaseData:
+        """What is left once the case's personal content is purged (pure): how it was handled —
+        flags, confirmations' names, counts, the review reason — never who asked, about whom,
+        what they wrote or what they wanted changed (field names stay, values go)."""
+        return CaseData(
+            changes=tuple((f, "") for f, _ in self.changes),
+            dmarc=self.dmarc,
+            processor=self.processor,
+            staff_intake=self.staff_intake,
+            subject=SubjectFacts(found=self.subject.found) if self.subject else None,
+            confirmations=self.confirmations,
+            refused_by_subject=self.refused_by_subject,
+            withheld=tuple("withheld" for _ in self.withheld),
+            ignored_replies=self.ignored_replies,
+            manual_verification_reason="(purged)" if self.manual_verification_reason else None,
+            failure="(purged)" if self.failure else None,
+            acknowledged=self.acknowledged,
+            reminded_for=self.reminded_for,
+            review_reason=self.review_reason,
+        )
+
     def with_(self, **changes: Any) -> CaseData:
         """A copy with some fields replaced (validated)."""
         return CaseData.model_validate({**self.model_dump(), **changes})

@@ -180,6 +180,7 @@ async def open_case(
             due_on=due_date(received.date()),
             language=language,
             requester_address=requester_address,
+            requester_hash=requester_address,  # stored as its keyed hash (LookupHash)
             subject_pseudonym=subject_pseudonym,
         ),
     )

@@ -36,6 +36,9 @@ class Report:
     # customer mails not accepted by the mail server for more than a day, as "DSR-n:template"
     # (`dsr outbox list` shows why)
     mail_delayed: list[str] = field(default_factory=list)
+    # cases whose personal content was purged this calendar month (retention after the close, or
+    # the subject's own erasure); their rows and audit events stay
+    purged_this_month: int = 0
 
 
 def summarise(
@@ -43,6 +46,7 @@ def summarise(
     today: date,
     inbound: Mapping[str, int] | None = None,
     mail_delayed: Iterable[str] = (),
+    purged_this_month: int = 0,
 ) -> Report:
     """Summarise cases as of `today`, with the counts of inbound records worth a look and the
     customer mails delayed for more than a day."""
@@ -68,6 +72,7 @@ def summarise(
         median_days_to_close=round(statistics.median(durations), 2) if durations else None,
         inbound={k: v for k, v in (inbound or {}).items() if v},
         mail_delayed=list(mail_delayed),
+        purged_this_month=purged_this_month,
     )
 
 

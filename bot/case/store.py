@@ -865,3 +865,153 @@ def _as_date(value: date | str | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])  # SQLite's MIN over a date column is text
+
+
+# -- purging personal content (retention, or the subject's own erasure) ---------------------
+
+
+async def purgeable_cases(
+    session: AsyncSession, *, closed_before: datetime, limit: int = 100
+) -> list[Case]:
+    """Closed cases whose close is older than `closed_before` and not purged yet, oldest first."""
+    from bot.case.lifecycle import CLOSED_STATES  # lifecycle imports this module
+
+    stmt = (
+        select(Case)
+        .where(
+            col(Case.state).in_(list(CLOSED_STATES)),
+            col(Case.closed_at) < closed_before,
+            col(Case.purged_at).is_(None),
+        )
+        .order_by(col(Case.closed_at), col(Case.id))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def hash_requesters(session: AsyncSession, batch: int = 500) -> int:
+    """Give cases written before `requester_hash` existed the keyed hash of their requester's
+    address (`dsr db upgrade` runs it once); returns how many it filled."""
+    filled = 0
+    while True:
+        stmt = (
+            select(Case)
+            .where(col(Case.requester_hash).is_(None), col(Case.requester_address).is_not(None))
+            .where(col(Case.purged_at).is_(None))
+            .order_by(col(Case.id))
+            .limit(batch)
+        )
+        cases = list((await session.exec(stmt)).all())
+        if not cases:
+            return filled
+        for case in cases:
+            await session.exec(
+                update(Case)
+                .where(col(Case.id) == case.id)
+                .values(requester_hash=case.requester_address)
+            )
+        filled += len(cases)
+
+
+async def cases_of_subject(
+    session: AsyncSession, *, pseudonyms: Collection[str], addresses: Collection[str]
+) -> list[Case]:
+    """Every case about a person: found by the keyed pseudonym of an address on file, or asked
+    from one of their addresses (an unverified request, an opt-out); oldest first."""
+    clauses = []
+    if pseudonyms:
+        clauses.append(col(Case.subject_pseudonym).in_(list(pseudonyms)))
+    if addresses:  # the column keeps keyed hashes: each address is hashed as it is bound
+        clauses.append(col(Case.requester_hash).in_(list(addresses)))
+    if not clauses:
+        return []
+    stmt = select(Case).where(or_(*clauses)).order_by(col(Case.id))
+    return list((await session.exec(stmt)).all())
+
+
+@dataclass(frozen=True)
+class PurgedContent:
+    """What one purge removed, in counts (for the audit event: no content)."""
+
+    records: int
+    mails: int
+    labels: int
+
+    def as_details(self) -> dict[str, int]:
+        """The counts as audit details."""
+        return {"records": self.records, "mails": self.mails, "labels": self.labels}
+
+
+async def purge_case_content(
+    session: AsyncSession, case: Case, data: Mapping[str, Any], now: datetime
+) -> PurgedContent:
+    """Remove a case's personal content and stamp it purged, in the caller's transaction.
+
+    Kept: the row's reference, state, intents, scores, language, channel, dates, outcome and
+    `data` as given (already purged by the caller); the challenges' hashes and the keyed
+    pseudonyms. Removed: inbound mail (raw and errors), the requester's address, the thread's
+    Message-IDs, the extension reason, outbox payloads and answers, staff's free-text reasons
+    and the training text taken from the case. Idempotent.
+    """
+    assert case.id is not None
+    records = await session.exec(
+        update(InboundMessage)
+        .where(col(InboundMessage.case_id) == case.id)
+        .values(raw=None, error=None, source=None)
+    )
+    unsent = [OutboxStatus.PENDING, OutboxStatus.SENDING]
+    await session.exec(
+        update(Outbox)
+        .where(col(Outbox.case_id) == case.id, col(Outbox.status).in_(unsent))
+        .values(status=OutboxStatus.FAILED)
+    )
+    mails = await session.exec(
+        update(Outbox)
+        .where(col(Outbox.case_id) == case.id)
+        .values(payload={"purged": True}, last_error=None)
+    )
+    await session.exec(update(Approval).where(col(Approval.case_id) == case.id).values(reason=None))
+    labels = await session.exec(delete(TrainingLabel).where(col(TrainingLabel.case_id) == case.id))
+    await session.exec(
+        update(Case)
+        .where(col(Case.id) == case.id)
+        .values(
+            requester_address=None,
+            requester_hash=None,
+            thread_root=None,
+            extension_reason=None,
+            data=dict(data),
+            purged_at=now,
+            updated_at=now,
+            version=Case.version + 1,
+        )
+    )
+    return PurgedContent(records.rowcount or 0, mails.rowcount or 0, labels.rowcount or 0)
+
+
+async def purged_between(session: AsyncSession, start: datetime, end: datetime) -> int:
+    """How many cases were purged in [start, end) (the report)."""
+    stmt = select(func.count()).where(col(Case.purged_at) >= start, col(Case.purged_at) < end)
+    return int((await session.exec(stmt)).one())
+
+
+async def purge_loose_records(session: AsyncSession, *, received_before: datetime) -> int:
+    """Drop the raw text of processed mail records that belong to no case (robots, stray
+    replies) and were received before the cutoff; returns how many (idempotent)."""
+    result = await session.exec(
+        update(InboundMessage)
+        .where(
+            col(InboundMessage.case_id).is_(None),
+            col(InboundMessage.received_at) < received_before,
+            col(InboundMessage.kind) != RecordKind.PENDING,
+            or_(col(InboundMessage.raw).is_not(None), col(InboundMessage.error).is_not(None)),
+        )
+        .values(raw=None, error=None, source=None)
+    )
+    return int(result.rowcount or 0)
+
+
+async def package_mails(session: AsyncSession, case_id: int) -> list[Outbox]:
+    """The case's mail rows that carry attachments (access packages)."""
+    rows = await outbox_of_case(session, case_id)
+    return [r for r in rows if r.kind == "mail" and r.payload.get("attachments")]

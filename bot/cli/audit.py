@@ -18,7 +18,7 @@ from bot.errors import DatabaseUnavailable, SettingsError
 from bot.settings import Settings, prepare_store_dirs
 from storage import audit
 from storage.anchors import read_heads
-from storage.db import create_engine
+from storage.db import create_engine, session_factory
 from storage.migrate import check_current, upgrade
 
 if TYPE_CHECKING:
@@ -267,6 +267,24 @@ def upgrade_cmd(
         # Rows written before migration 0008 are sealed now, not at the first rotation.
         report = asyncio.run(_seal_existing(settings))
         typer.echo(f"sealed {report.total} values written before sealing existed")
+    filled = asyncio.run(_hash_requesters(settings))
+    if filled:
+        typer.echo(f"hashed the requester's address of {filled} earlier case(s)")
+
+
+async def _hash_requesters(settings: Settings) -> int:
+    """Cases from before migration 0009 get the keyed hash of their requester (how a person's
+    own requests are found); nothing to do on a new store, or without a key."""
+    from bot.case import store
+
+    if settings.keyring() is None:
+        return 0
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await store.hash_requesters(session)
+    finally:
+        await engine.dispose()
 
 
 async def _written_before_sealing(url: str) -> bool:

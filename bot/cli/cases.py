@@ -1,5 +1,5 @@
-"""`dsr cases list|show|approve|reject|reclassify|verify|extend|dismiss|change|retry`: case work
-without Slack, on the same core functions (`bot.work.actions`) that the Slack buttons call.
+"""`dsr cases list|show|approve|reject|reclassify|verify|extend|dismiss|change|retry|purge`: case
+work without Slack, on the same core functions (`bot.work.actions`) that the Slack buttons call.
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ def show_cmd(
             seen = await review.review(desk, case)
             subject = case_data(case).subject or SubjectFacts()
             typer.echo(f"{case.reference}  {case.state}")
+            if case.purged_at is not None:
+                when = case.purged_at.date().isoformat()
+                typer.echo(f"  PURGED      {when}: personal content removed (see the audit log)")
             if seen.problem:
                 typer.echo(f"  PROBLEM     {review.printable(seen.problem, 1000)}")
             typer.echo(f"  requester   {review.printable(seen.requester or 'unknown', 320)}")
@@ -245,6 +248,34 @@ def extend_cmd(
 def dismiss_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
     """Close a triage case that is not a data-subject request."""
     _with_desk(ctx, lambda d: actions.dismiss(d, ref, _actor(actor)))
+
+
+@cases_app.command("purge")
+def purge_cmd(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the cases that would be purged; change nothing.")
+    ] = False,
+    actor: ActorOpt = None,
+) -> None:
+    """Purge the personal content of cases closed longer than DSR_CASE_RETENTION ago (as the
+    hourly sweep does): the reference, intents, dates, outcome and audit events stay. Exit 2
+    when there is nothing to purge."""
+    from bot.work.purge import purge_expired
+
+    settings = _settings(ctx)
+
+    async def go() -> tuple[str, ...]:
+        async with open_desk(settings, with_model=False) as desk:
+            run = await purge_expired(desk, dry_run=dry_run, actor=_actor(actor))
+            return run.references
+
+    refs = asyncio.run(go())
+    verb = "would purge" if dry_run else "purged"
+    kept = f"closed more than {settings.case_retention} ago"
+    typer.echo(f"{verb} {len(refs)} case(s) {kept}" + (": " + " ".join(refs) if refs else ""))
+    if not refs:
+        raise typer.Exit(EXIT_USAGE)
 
 
 def register(app: typer.Typer) -> None:

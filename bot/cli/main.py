@@ -182,6 +182,9 @@ def _load_settings(
 
 def main() -> None:
     """Console entry point."""
+    # Whatever the desk creates (databases, mail, packages, head files) is for its own user only;
+    # folders and files that hold customers' data also get explicit modes where they are made.
+    os.umask(0o077)
     gc.disable()  # back on in `_load_settings` for every command but the brief ones
     logs.configure(logging.WARNING)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,9 +23,13 @@ from storage.migrate import check_current
 from storage.models import Case, RecordKind, reference_of, utcnow
 
 
+def _month_start(day: date) -> datetime:
+    return datetime(day.year, day.month, 1, tzinfo=UTC)
+
+
 async def _load(
     url: str, since: date | None
-) -> tuple[list[Case], dict[str, int], list[str], tuple[int, str] | None]:
+) -> tuple[list[Case], dict[str, int], list[str], int, tuple[int, str] | None]:
     await check_current(url)
     engine = create_engine(url)
     try:
@@ -36,7 +40,9 @@ async def _load(
             delayed = [
                 f"{reference_of(r.case_id) if r.case_id else '-'}:{r.template}" for r in stuck
             ]
-        return cases, inbound, delayed, await audit.chain_head(engine)
+            now = utcnow()
+            purged = await store.purged_between(session, _month_start(now.date()), now)
+        return cases, inbound, delayed, purged, await audit.chain_head(engine)
     finally:
         await engine.dispose()
 
@@ -65,6 +71,9 @@ def _print(report: Report) -> None:
         f"customer mail undelivered for more than a day: {len(report.mail_delayed)} "
         f"{' '.join(report.mail_delayed)}".rstrip()
         + (" (dsr outbox list)" if report.mail_delayed else "")
+    )
+    typer.echo(
+        f"cases purged this month (retention, or the subject's erasure): {report.purged_this_month}"
     )
 
 
@@ -105,10 +114,10 @@ def report(
         out.write_text(render_month(month_report, chain), encoding="utf-8")
         typer.echo(f"{out}: {month_report.total} requests received in {month}")
         return
-    cases, inbound, delayed, head = asyncio.run(
+    cases, inbound, delayed, purged, head = asyncio.run(
         _load(settings.database_url, since.date() if since else None)
     )
-    result = summarise(cases, date.today(), inbound, delayed)
+    result = summarise(cases, date.today(), inbound, delayed, purged)
     if as_json:
         row = dataclasses.asdict(result)
         row["audit_head"] = {"seq": head[0], "hash": head[1]} if head else None

@@ -27,7 +27,7 @@ from bot.work.mailbox import handler
 from bot.work.mailer import build_sender, mail_dispatch
 from bot.work.outbox import OutboxWorker
 from bot.work.pipeline import advance_due
-from mail.maildir import MaildirIntake
+from mail.maildir import MaildirIntake, PrivateMaildir
 from storage import audit
 from storage.customer.importer import import_customers
 from storage.customer.seed import seed as seed_store
@@ -161,7 +161,7 @@ class Demo:
         if in_reply_to:
             msg["In-Reply-To"] = msg["References"] = in_reply_to
         msg.set_content(body)
-        mailbox.Maildir(self.root / "maildir", create=True).add(msg.as_bytes())
+        PrivateMaildir(self.root / "maildir").add(msg.as_bytes())
 
     def sent(self) -> list[EmailMessage]:
         box = mailbox.Maildir(self.root / "outbox", create=True)
@@ -242,7 +242,7 @@ def _customers_write(demo: Demo, root: Path, say: Callable[[str], None]) -> None
     )
     robot["Auto-Submitted"], robot["Message-ID"] = "auto-replied", make_msgid()
     robot.set_content("I am out of the office until Monday.")
-    mailbox.Maildir(root / "maildir", create=True).add(robot.as_bytes())
+    PrivateMaildir(root / "maildir").add(robot.as_bytes())
 
 
 async def _show_sorted(desk: Desk, say: Callable[[str], None]) -> None:
@@ -306,7 +306,8 @@ async def _show_outcome(demo: Demo, desk: Desk, root: Path, say: Callable[[str],
     )
     say(
         f"\nEverything is in {root}: the case store (dsr.db), the customer store, the "
-        f"mail that was sent (outbox/), the access package (packages/). Try:\n"
+        f"mail that was sent (outbox/, where the access package went as attachments; the desk "
+        f"deleted its own copy once the mail was accepted). Try:\n"
         f"   DSR_DATABASE_URL=sqlite:///{root / 'dsr.db'} {DSR} audit show DSR-1"
     )
     return result.ok

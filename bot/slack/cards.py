@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from bot.case.lifecycle import CLOSED_STATES, CaseState
@@ -250,6 +250,17 @@ def case_card(facts: CardFacts) -> list[Block]:
     if elements:
         blocks.append({"type": "actions", "block_id": f"case:{facts.ref}", "elements": elements})
     return blocks
+
+
+def purged_card(
+    ref: str, state: CaseState | str, closed_at: datetime | None
+) -> tuple[list[Block], str]:
+    """A purged case's card: the reference and the outcome only (blocks and notification text);
+    the request, the requester and the conversation are gone from the desk."""
+    outcome = STATE_LABELS.get(state, str(state))
+    closed = f", closed {closed_at.date().isoformat()}" if closed_at else ""
+    text = f"{ref}: {outcome}{closed}. Personal content purged."
+    return [{"type": "section", "text": pt(text, 300)}], text
 
 
 def fallback_text(facts: CardFacts) -> str:

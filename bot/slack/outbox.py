@@ -23,7 +23,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.case import store
 from bot.case.store import get_case
-from bot.slack.cards import case_card, fallback_text
+from bot.slack.cards import case_card, fallback_text, purged_card
 from bot.slack.client import SlackSendError, api_error_code, send_error
 from bot.slack.facts import card_facts, open_case_lines
 from bot.slack.views import (
@@ -90,6 +90,8 @@ class SlackDispatcher:
     async def _send(self, row: Outbox, payload: dict[str, Any]) -> None:
         if row.template == "case_card":
             await self.post_card(str(payload["case"]))
+        elif row.template == "case_purged":
+            await self.purge_card(str(payload["case"]))
         elif row.template == "thread_note":
             await self.thread(str(payload["case"]), note_text(str(payload.get("note", ""))))
         elif row.template == "reminder":
@@ -157,6 +159,24 @@ class SlackDispatcher:
         await self._set(case, marker, channel, ts)
         log.info("card of %s posted (%s)", ref, ts)
         return channel, ts
+
+    async def purge_card(self, ref: str) -> None:
+        """Edit a purged case's card down to its reference and outcome (no card, or a card
+        deleted in Slack, leaves nothing to edit)."""
+        async with self.desk.sessions() as session:
+            case = await get_case(session, ref)
+        if not _posted(case):
+            return
+        assert case.slack_channel and case.slack_ts
+        blocks, text = purged_card(ref, case.state, case.closed_at)
+        try:
+            await self.client.chat_update(
+                channel=case.slack_channel, ts=case.slack_ts, blocks=blocks, text=text
+            )
+        except Exception as exc:  # translated below; a deleted card needs no edit
+            if isinstance(exc, SlackApiError) and api_error_code(exc) in _GONE:
+                return
+            raise send_error("chat.update", exc) from None
 
     async def _claim(self, case: Case) -> str:
         """Mark the card as being posted by this worker (a guarded UPDATE, so two processes

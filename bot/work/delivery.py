@@ -86,6 +86,10 @@ async def resend(desk: Desk, row_id: int, actor: str) -> ActionResult:
         if row is None or row.kind != "mail":
             return ActionResult("-", "-", f"no outgoing mail {row_id}", done=False)
         ref = reference_of(row.case_id) if row.case_id else "-"
+        if row.payload.get("purged"):
+            return ActionResult(
+                ref, str(row.status), f"mail {row_id} was purged with its case", done=False
+            )
         if row.status in (OutboxStatus.SENT, OutboxStatus.SENDING):
             what = "was accepted already" if row.status == OutboxStatus.SENT else "is being sent"
             return ActionResult(ref, str(row.status), f"mail {row_id} {what}", done=False)

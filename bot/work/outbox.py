@@ -9,6 +9,8 @@ back-off capped at an hour for as long as it takes (`max_attempts` only bounds r
 cases and rows without a case). A permanent refusal marks the row `failed`, audited, on the case
 card and in `dsr outbox list`; `dsr outbox retry` sends it again. When the server accepts a
 case's last result mail (`completes`), the case becomes `done` in the same transaction.
+Once the server accepted a mail carrying an access package, the package's files are deleted
+from the desk (audited `package_removed` with the sent row; the files go after that commit).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +34,7 @@ from bot.case.recipients import TEMPLATES
 from bot.work.recipients import on_delivered
 from mail.retry import retry_delay, should_retry
 from storage import audit
+from storage.customer.access import remove_package
 from storage.db import session_factory
 from storage.models import Outbox, OutboxStatus, reference_of, utcnow
 
@@ -92,10 +96,17 @@ class OutboxWorker:
         return rows
 
     async def _finish(self, row: Outbox, error: BaseException | None) -> None:
+        delivered = await self._record(row, error)
+        for folder in delivered:
+            # The customer has the package now; the desk keeps no copy of it.
+            await asyncio.to_thread(remove_package, folder)
+
+    async def _record(self, row: Outbox, error: BaseException | None) -> list[Path]:
+        """Record the send's result; returns the package folders the accepted mail carried."""
         async with session_factory(self.engine)() as session, session.begin():
             current = await store.held_outbox_row(session, row.id, self.worker_id)
             if current is None:
-                return  # someone re-claimed it after our lease ran out
+                return []  # someone re-claimed it after our lease ran out
             ref = reference_of(current.case_id) if current.case_id else None
             if error is None:
                 current.status, current.sent_at, current.last_error = (
@@ -116,12 +127,23 @@ class OutboxWorker:
                     case_ref=ref,
                     details={"outbox_id": current.id, "template": current.template},
                 )
+                packages = sorted(
+                    {str(Path(p).parent) for p in current.payload.get("attachments") or []}
+                )
+                if packages:
+                    await audit.append(
+                        session,
+                        action="package_removed",
+                        actor="system",
+                        case_ref=ref,
+                        details={"outbox_id": current.id, "reason": "delivered"},
+                    )
                 await store.save_outbox_row(session, current)
                 if current.template in TASK_TEMPLATES and current.case_id is not None:
                     await on_delivered(session, current, announce=self.announce, domain=self.domain)
                 if current.payload.get("completes") and current.case_id is not None:
                     await self._complete(session, current)
-                return
+                return [Path(p) for p in packages]
             elif isinstance(error, TransientSendError) and (
                 should_retry(current.attempts, transient=True, max_attempts=self.max_attempts)
                 or await self._case_open(session, current)
@@ -157,6 +179,7 @@ class OutboxWorker:
                     type(error).__name__,
                 )
             await store.save_outbox_row(session, current)
+            return []
 
     async def _case_open(self, session: AsyncSession, row: Outbox) -> bool:
         """Whether the row must keep trying: its case is open, or it carries a recipient task

@@ -27,6 +27,7 @@ from bot.case.recipients import Action
 from bot.case.store import add_outbox, get_case
 from bot.work import recipients
 from bot.work.desk import Desk
+from bot.work.purge import desk_requests, erase_desk_records, purge_date
 from bot.work.telling import (
     Telling,
     forward_to_controllers,
@@ -534,7 +535,12 @@ async def _do(
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
         held: list[str] = []
         if subject is not None:
-            package = await executor.export(subject, out_dir, case.language)
+            # What the desk itself holds about the person is part of what they may see.
+            on_file = case_data(case).subject
+            mine = await desk_requests(
+                desk, case, [address, *(on_file.addresses if on_file else ())]
+            )
+            package = await executor.export(subject, out_dir, case.language, desk=mine)
             details["see_tables"] = sum(1 for t in package.tables if t.rows)
             held = [t.table for t in package.tables if t.rows]
             portable = await executor.export_portable(subject, out_dir)
@@ -599,7 +605,23 @@ async def _do(
             if t.action == "retain" and t.rows
         ]
         details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
-        return [to_subject("delete_done", retained=retained, **shared_with_words(holdings))]
+        # The desk's own records of the person go too (a pseudonymous record stays), and the
+        # mail says when this request's own messages and addresses follow.
+        on_file = case_data(case).subject
+        erased = await erase_desk_records(
+            desk, case, [address, *(on_file.addresses if on_file else ())]
+        )
+        details["desk_records_erased"] = erased
+        purge_on = purge_date(desk.settings.case_retention, utcnow()).date().isoformat()
+        return [
+            to_subject(
+                "delete_done",
+                retained=retained,
+                desk_purged=erased,
+                desk_purge_on=purge_on,
+                **shared_with_words(holdings),
+            )
+        ]
     if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
         return [to_subject("unsubscribe_done")]

@@ -16,6 +16,7 @@ from bot.work.delivery import alert_stuck
 from bot.work.desk import Desk
 from bot.work.intake import process_recorded
 from bot.work.pipeline import advance_due
+from bot.work.purge import purge_expired, purge_loose_records, sweep_packages
 from bot.work.recipients import flag_overdue
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case
@@ -82,8 +83,27 @@ async def run_pipeline(desk: Desk, idle: float = 0.5) -> None:
             await asyncio.sleep(idle)
 
 
+async def retention_sweep(desk: Desk) -> dict[str, int]:
+    """The hourly retention work: the customer store's sweep, then the case store's own (cases
+    closed longer than `DSR_CASE_RETENTION` ago, mail records of no case, leftover packages).
+
+    Returns:
+        Counts for the log: tables, cases, records, packages.
+    """
+    result = await desk.executor.sweep()
+    purged = await purge_expired(desk)
+    loose = await purge_loose_records(desk)
+    packages = await sweep_packages(desk)
+    return {
+        "tables": len(result.counts),
+        "cases": len(purged.references),
+        "records": loose,
+        "packages": len(packages),
+    }
+
+
 async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
-    """Reminders and delayed-mail alerts every `every` seconds; the retention sweep hourly."""
+    """Reminders and delayed-mail alerts every `every` seconds; the retention sweeps hourly."""
     last_sweep = 0.0
     loop = asyncio.get_running_loop()
     while True:
@@ -91,7 +111,11 @@ async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
         await alert_stuck(desk)
         await flag_overdue(desk)  # recipients that did not answer in time (Art. 19)
         if loop.time() - last_sweep >= 3600:
-            result = await desk.executor.sweep()
+            counts = await retention_sweep(desk)
             last_sweep = loop.time()
-            log.info("retention sweep: %s tables touched", len(result.counts))
+            log.info(
+                "retention sweep: %(tables)s customer table(s) touched; %(cases)s case(s) and "
+                "%(records)s loose record(s) purged, %(packages)s package(s) removed",
+                counts,
+            )
         await asyncio.sleep(every)

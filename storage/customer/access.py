@@ -1,7 +1,9 @@
 """The access package writer: `personal-data.json` and `personal-data.html`, written as rows come.
 
 Rows are never held whole: each batch goes to both files at once. The HTML is rendered from
-Jinja2 macros with autoescape on, so stored values can never inject markup.
+Jinja2 macros with autoescape on, so stored values can never inject markup. The files are the
+customer's data: written 0600 in 0700 folders, whatever the umask, and removed by the desk once
+the mail carrying them was accepted (`remove_package`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
@@ -19,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from markupsafe import Markup
 
+from storage.customer.desk_text import desk_text
 from storage.customer.plans import AccessPackage, TableCount
 from storage.customer.report_text import column_label, report_text
 from storage.datamap import DataMap, Table
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 JSON_NAME, HTML_NAME = "personal-data.json", "personal-data.html"
+DIR_MODE, FILE_MODE = 0o700, 0o600
 #: Where compiled templates are kept between processes (None: compiled by each process).
 _compiled_dir: list[Path] = []
 
@@ -56,6 +61,63 @@ def keep_compiled_templates(directory: Path) -> None:
     call of a process counts."""
     if not _compiled_dir:
         _compiled_dir.append(directory)
+
+
+@dataclass(frozen=True)
+class DeskRequest:
+    """One of the person's requests as the privacy desk keeps it (no content: the reference,
+    dates, what was asked by intent label, and the outcome: done, rejected, expired, failed or
+    open)."""
+
+    reference: str
+    received: date
+    closed: date | None
+    intents: tuple[str, ...]
+    outcome: str
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents 0700 (`mkdir(parents=True)` would give the parents
+    the umask's mode), and make `path` 0700 if it existed."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+    os.chmod(path, DIR_MODE)
+    return path
+
+
+def private_file(path: Path, newline: str | None = None) -> IO[str]:
+    """Open `path` for writing, created (or truncated) 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # an existing file keeps its mode through O_CREAT
+    return open(fd, "w", encoding="utf-8", newline=newline)
+
+
+#: Every file a package folder may hold: the access package, the Art. 20 files
+#: (`storage.customer.portable`), and what a crash left half-written.
+PACKAGE_FILES = ("personal-data.*", "provided-data.json*", "provided-*.csv*")
+
+
+def remove_package(out_dir: Path) -> list[str]:
+    """Delete an access package's files (finished or partial) and its folder when empty.
+
+    Returns:
+        The names of the files removed (none when it was gone already: idempotent).
+    """
+    removed: list[str] = []
+    found = {p for pattern in PACKAGE_FILES for p in out_dir.glob(pattern)}
+    for path in sorted(found):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path.name)
+    try:
+        out_dir.rmdir()
+    except OSError:
+        pass  # missing, or holding something that is not ours
+    return removed
 
 
 def _json_default(value: Any) -> Any:
@@ -127,14 +189,24 @@ class PackageWriter:
 
     `lang` is the customer's language: the report's own words and the reference store's column
     names are written in it (English when we have none); the data map's texts stay as written.
+    `desk`, when given, is what the privacy desk itself holds about the person (their requests):
+    a section of its own in both files (an empty list says there were none).
     """
 
-    def __init__(self, out_dir: Path, datamap: DataMap, lang: str | None = None) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        datamap: DataMap,
+        lang: str | None = None,
+        desk: Sequence[DeskRequest] | None = None,
+    ) -> None:
         self.out_dir, self.datamap = out_dir, datamap
         self._t = report_text(lang)
+        self._desk = None if desk is None else list(desk)
+        self._d = desk_text(lang)
         self._macros: Any = cast(Any, _env().get_template("personal-data.html.j2").module)
-        self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")
-        self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")
+        self._json: IO[str] = private_file(out_dir / (JSON_NAME + ".part"))
+        self._html: IO[str] = private_file(out_dir / (HTML_NAME + ".part"))
         self._counts: list[TableCount] = []
         self._first_table = True
         now = datetime.now(UTC)
@@ -144,6 +216,8 @@ class PackageWriter:
             f'{json.dumps(now.isoformat())},"controller":{json.dumps(controller)},"tables":{{'
         )
         toc = [(n, t.title) for n, t in datamap.tables.items()]
+        if self._desk is not None:
+            toc.append(("privacy-desk", self._d["title"]))
         generated = now.strftime("%Y-%m-%d")
         self._html.write(str(self._macros.header(controller, generated, toc, self._t)))
         self._name = ""
@@ -203,9 +277,40 @@ class PackageWriter:
             TableCount(self._name, self._spec.title, self._rows, self._spec.processor_for)
         )
 
+    def _write_desk(self, requests: Sequence[DeskRequest]) -> None:
+        d = self._d
+        rows = [
+            {
+                "reference": r.reference,
+                "received": r.received.isoformat(),
+                "closed": r.closed.isoformat() if r.closed else None,
+                "intents": list(r.intents),
+                "outcome": r.outcome,
+            }
+            for r in requests
+        ]
+        section = {"about": d["intro"], "requests": rows}
+        self._json.write(',"privacy_desk":' + _ENCODER.encode(section))
+        cells = [
+            _row_html(
+                [
+                    r.reference,
+                    r.received.isoformat(),
+                    r.closed.isoformat() if r.closed else "—",
+                    ", ".join(d.get(i, i) for i in r.intents),
+                    d.get(r.outcome, r.outcome),
+                ]
+            )
+            for r in requests
+        ]
+        self._html.write(str(self._macros.desk(cells, d)))
+
     def finish(self) -> AccessPackage:
         """Write the closing parts, flush and move both files into place."""
-        self._json.write("}}")
+        self._json.write("}")
+        if self._desk is not None:
+            self._write_desk(self._desk)
+        self._json.write("}")
         self._html.write(str(self._macros.footer(self.datamap.controller.model_dump(), self._t)))
         for handle in (self._json, self._html):
             handle.close()

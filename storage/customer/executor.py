@@ -257,19 +257,25 @@ class Executor:
     # --- see -----------------------------------------------------------------------------
 
     async def export(
-        self, subject: Subject, out_dir: Path, lang: str | None = None
+        self,
+        subject: Subject,
+        out_dir: Path,
+        lang: str | None = None,
+        desk: Sequence[access.DeskRequest] | None = None,
     ) -> AccessPackage:
         """Write `personal-data.json` and `personal-data.html` for the subject, streamed.
 
         Args:
             subject: from `subject()`/`find()`.
-            out_dir: created if missing; existing package files are replaced.
+            out_dir: created if missing (0700, files 0600); existing package files are replaced.
             lang: the customer's language for the report's own words (English by default).
+            desk: the privacy desk's own records of the person (their requests), a section of
+                the package; None leaves it out (a staff export).
         """
-        out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (one metadata call)
+        access.private_dir(out_dir)  # a few metadata calls
         async with self.engine.connect() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
-            with access.PackageWriter(out_dir, self.datamap, lang) as writer:
+            with access.PackageWriter(out_dir, self.datamap, lang, desk) as writer:
                 for name, spec in self.datamap.tables.items():
                     sel, table = selectors[name], self.tables[name]
                     cols = spec.exported()

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from storage.customer.access import private_dir, private_file
 from storage.datamap import DataMap
 
 JSON_NAME = "provided-data.json"
@@ -55,7 +56,7 @@ def write_portable(
         rows: table -> rows whose values are in `Table.provided_columns()` order.
     """
     now = now or datetime.now(UTC)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)  # 0700, files 0600: like the access package beside them
     doc: dict[str, Any] = {
         "format": "dsr-bot portable data 1",
         "generated_at": now.isoformat(),
@@ -78,7 +79,7 @@ def write_portable(
         }
         path = out_dir / csv_name(name)
         part = path.with_suffix(".csv.part")
-        with open(part, "w", encoding="utf-8", newline="") as handle:
+        with private_file(part, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(cols)
             for r in table_rows:
@@ -87,7 +88,8 @@ def write_portable(
         files.append(path)
     path = out_dir / JSON_NAME
     part = path.with_suffix(".json.part")
-    part.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    with private_file(part) as handle:
+        handle.write(json.dumps(doc, ensure_ascii=False, indent=1))
     os.replace(part, path)
     return PortableExport(files=(path, *files), rows=counts)
 

@@ -13,7 +13,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0010_recipient_tasks"
-down_revision: str | None = "0008_sealed_values"
+down_revision: str | None = "0009_case_purge"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
