@@ -272,7 +272,8 @@ def main(argv: Iterable[str] | None = None) -> None:
     fig = evaluate(load_corpus())
     print(f"examples {fig.examples}, situations {fig.situations} (each held out in turn)")
     print(
-        f"sub-intent accuracy {fig.rights_accuracy:.3f}, on-behalf accuracy {fig.behalf_accuracy:.3f}"
+        f"sub-intent accuracy {fig.rights_accuracy:.3f}, "
+        f"on-behalf accuracy {fig.behalf_accuracy:.3f}"
     )
     for label, value in fig.recall.items():
         print(f"  recall {label}: {value:.3f}")

@@ -109,6 +109,11 @@ CONTEXT_KEYS: dict[str, dict[str, str]] = {
     "extension": {"new_due_date": "date", "reason": "text"},
     "not_found": {},
     "verification_failed": {},
+    "objection_done": {},
+    "restriction_done": {"purposes": "texts"},
+    "restriction_lifting": {},
+    "representative_needed": {},
+    "request_joined": {"received_on": "date", "due_date": "date"},
 }
 
 

@@ -282,6 +282,24 @@ async def open_challenge_intents(
     return [list(i) for i in (await session.exec(stmt)).all()]
 
 
+async def requester_cases(
+    session: AsyncSession, address: str, *, since: datetime, for_update: bool = False
+) -> list[Case]:
+    """Cases asked by `address` (any spelling of its case) received since `since` or still open,
+    oldest first (repeats and Art. 12(5) streams)."""
+    stmt = (
+        select(Case)
+        .where(
+            func.lower(col(Case.requester_address)) == address.lower(),
+            or_(col(Case.received_at) >= since, col(Case.state).in_(_open_states())),
+        )
+        .order_by(col(Case.id))
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list((await session.exec(stmt)).all())
+
+
 async def record_approval(
     session: AsyncSession, case: Case, actor: str, decision: str, reason: str | None = None
 ) -> None:

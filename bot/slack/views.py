@@ -27,6 +27,10 @@ NOTES = {
     "processor_data": "The request mentions domain-registration data, which we hold as a "
     "processor for resellers: the customer was pointed to their reseller.",
     "customer_replied": "The customer replied by e-mail (see the mailbox).",
+    "repetitive": ":warning: *Repetitive requests* (Art. 12(5)): the same request again within "
+    "the window; the card lists the earlier cases. Nothing was refused: staff decide.",
+    "request_joined": ":repeat: The same request arrived again and joined this case; the "
+    "customer was told.",
     "challenge_withheld": ":warning: *Challenge burst*: a challenge was not sent because an "
     "address on file reached its limit (challenges per day, or one open challenge per intent). "
     "Someone may be trying to flood the subject; see the audit log (`challenge_withheld`).",

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.customer import access, erasure, plans, selection
+from storage.customer import access, erasure, plans, rights, selection
 from storage.customer.errors import AmbiguousSubject, InvalidChange, SubjectNotFound
 from storage.customer.plans import (
     AccessPackage,
@@ -73,6 +73,16 @@ class Ledger(Protocol):
     async def close(self, hold_id: int) -> None: ...
 
 
+def _restricted(marks: Sequence[rights.RestrictionMark], table: str) -> list[dict[str, Any]]:
+    """One table's restriction marks for the access report: purpose, since, rows (pure)."""
+    rows: dict[tuple[str, str], int] = {}
+    for m in marks:
+        if m.table == table:
+            key = (m.purpose, m.since.date().isoformat())
+            rows[key] = rows.get(key, 0) + 1
+    return [{"purpose": p, "since": s, "rows": n} for (p, s), n in sorted(rows.items())]
+
+
 def _reflect(conn: Connection, metadata: MetaData, names: list[str]) -> None:
     """Reflect tables; an expression index such as `lower(email)` (which `email_match:
     casefold` wants) is not needed here, so SQLite's warning that it skips one is dropped."""
@@ -114,6 +124,7 @@ class Executor:
                 lambda c: _reflect(c, metadata, [n for n in names if n in existing])
             )
         datamap.check_against(metadata)
+        await rights.ensure_tables(engine)  # the suppression list and restriction marks
         return cls(engine, datamap, {n: metadata.tables[n] for n in names}, ledger)
 
     @asynccontextmanager
@@ -240,11 +251,12 @@ class Executor:
         out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (one metadata call)
         async with self.engine.connect() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            marks = await rights.restrictions_of(conn, selectors)
             with access.PackageWriter(out_dir, self.datamap, lang) as writer:
                 for name, spec in self.datamap.tables.items():
                     sel, table = selectors[name], self.tables[name]
                     cols = spec.exported()
-                    writer.begin_table(name, spec)
+                    writer.begin_table(name, spec, _restricted(marks, name))
                     if sel.values:
                         stmt = (
                             select(*[table.c[c] for c in cols])

@@ -136,6 +136,31 @@ class DomainRegistration(CustomerBase, table=True):
     registered_at: datetime = _ts()
 
 
+class Suppression(CustomerBase, table=True):
+    """An address that objected to direct marketing (Art. 21(2)): only a keyed hash of it, so
+    the list reveals no address and a re-import cannot subscribe it again."""
+
+    __tablename__ = "suppression"
+
+    address_hash: str = Field(primary_key=True, max_length=64)
+    case_ref: str | None = Field(default=None, max_length=32)
+    since: datetime = _ts()
+
+
+class Restriction(CustomerBase, table=True):
+    """A row whose processing is restricted for a purpose (Art. 18) until `lifted_at`."""
+
+    __tablename__ = "restriction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    table_name: str = Field(max_length=100, index=True)
+    row_key: str = Field(max_length=100, index=True)
+    purpose: str = Field(max_length=200)
+    case_ref: str = Field(max_length=32, index=True)
+    since: datetime = _ts()
+    lifted_at: datetime | None = _ts(nullable=True)
+
+
 async def create_schema(engine: AsyncEngine) -> None:
     """Create the reference tables that are missing (`dsr store init/seed/import`)."""
     async with engine.begin() as conn:
@@ -150,6 +175,8 @@ __all__ = [
     "DomainRegistration",
     "Invoice",
     "NewsletterSubscription",
+    "Restriction",
+    "Suppression",
     "TrackingIdentifier",
     "create_schema",
     "customer_metadata",
