@@ -37,6 +37,9 @@ CORPUS_DIR = Path(__file__).parent / "corpus" / "rights"
 #: Least posterior for a sub-intent or for "on behalf"; below it the message keeps its main intents.
 MIN_POSTERIOR = 0.97
 
+#: Review reasons of the main classifier that a found sub-intent settles.
+SETTLES_REVIEW: Final = frozenset({"low_score", "close_intents"})
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -211,12 +214,25 @@ def load_rights_model(folder: Path = CORPUS_DIR) -> RightsModel:
 def refine(result: Classification, text: str, model: RightsModel | None = None) -> Classification:
     """`result` with the sub-intents and the "on behalf" flag of `text` filled in.
 
-    A message the main classifier sends to review keeps no sub-intent (a person decides), but
-    "on behalf" is still marked so staff see it.
+    The six-way classifier has no label for these rights, so a restriction or an objection
+    often scores low there: a sub-intent found here settles a review for a low score or two
+    close intents (what follows still goes through verification and staff, or only opts the
+    sender's own address out). Any other review reason (unknown language, no text, out of
+    distribution, …) keeps the message for a person, without sub-intents; "on behalf" is
+    marked either way so staff see it.
     """
     found = refine_text(model or load_rights_model(), text)
-    rights = () if result.needs_review else found.rights
-    return replace(result, rights=rights, on_behalf=found.on_behalf)
+    if not result.needs_review:
+        return replace(result, rights=found.rights, on_behalf=found.on_behalf)
+    if found.rights and result.review_reason in SETTLES_REVIEW:
+        return replace(
+            result,
+            rights=found.rights,
+            on_behalf=found.on_behalf,
+            needs_review=False,
+            review_reason="",
+        )
+    return replace(result, rights=(), on_behalf=found.on_behalf)
 
 
 # --- measurement ---------------------------------------------------------------------------

@@ -51,6 +51,11 @@ TEMPLATES = (
     "extension",
     "not_found",
     "verification_failed",
+    "objection_done",
+    "restriction_done",
+    "restriction_lifting",
+    "representative_needed",
+    "request_joined",
 )
 _CASE_REF = re.compile(r"^DSR-\d{1,18}$")
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
