@@ -307,9 +307,7 @@ async def _request(
         settings = desk.settings
         since = utcnow() - timedelta(days=settings.repeat_window_days)
         earlier = await store.requester_cases(session, msg.from_addr, since=since)
-        repeat = repeats.decide(
-            earlier, intents, result.rights, threshold=settings.repeat_threshold
-        )
+        repeat = repeats.decide(earlier, data, intents, threshold=settings.repeat_threshold)
         if repeat.join is not None:
             return await _join(desk, session, row, msg, repeat)
         if repeat.repetitive:
