@@ -282,3 +282,19 @@ async def test_the_same_request_three_times_joins_one_case_and_is_flagged(h: Har
     await actions.approve(h.desk, case.reference, "cli:dpo")
     await h.settle()
     assert len(h.sent_to(ALICE, "access_package")) == 1
+
+
+async def test_a_letter_that_names_nobody_else_is_the_writers_own(h: Harness) -> None:
+    # "my daughter" reads as someone else writing, but no other person is named: the writer's
+    # own address on file is challenged, as for any request.
+    await h.receive(
+        letter(
+            ALICE,
+            "Account",
+            f"Please send me a copy of my personal data. My daughter set up the account for "
+            f"me. My address is {ALICE}.",
+        )
+    )
+    (case,) = await h.cases()
+    assert case_data(case).on_behalf and ALICE in case_data(case).identifiers
+    assert len(h.sent_to(ALICE, "challenge")) == 1

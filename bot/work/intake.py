@@ -284,8 +284,15 @@ async def _request(
     found = await asyncio.to_thread(extract, msg.text, result.language)
     # A representative is not the subject: only the identifiers in the letter are looked up, so
     # no challenge (and no data) ever goes to the writer's own account for someone else's case.
+    # A letter that names nobody else is read as the writer's own (a "my daughter set it up").
+    if result.on_behalf and msg.from_addr:  # the writer's own address (a signature) is not theirs
+        own = msg.from_addr.lower()
+        found = dataclasses.replace(
+            found, emails=tuple(e for e in found.emails if e.lower() != own)
+        )
+    other = result.on_behalf and bool(found.emails or found.handles)
     data = request_data(
-        None if result.on_behalf else msg.from_addr,
+        None if other else msg.from_addr,
         found,
         text=msg.text,
         subject_line=msg.subject,
