@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.http import Probe, add_probe, build_app, mark_ready, serve
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, OutboxWorker
-from storage import audit
+from storage import audit, sealing
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -154,10 +154,12 @@ async def main(
     from bot.work.mailbox import intake_loops
     from bot.work.mailer import build_sender, mail_dispatch
     from bot.work.scheduler import run_housekeeping, run_inbound, run_pipeline
+    from bot.work.webhook import webhook_dispatch
 
     await reach("DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url))
     settings.secret_key_bytes()  # fail now, naming DSR_SECRET_KEY, not at the first case
     audit.use_key(settings.audit_key_bytes())  # this task and every loop it starts
+    sealing.use_keyring(settings.keyring())  # likewise the keys that seal personal data
     packages = Path("var/packages")
     make_folders(settings, packages)
     stop = stop or asyncio.Event()
@@ -176,6 +178,7 @@ async def main(
         routes = {
             "mail": mail_dispatch(settings, sender),
             MAIL_KIND: audit_mail_dispatch(sender, settings.privacy_address, settings.own_domain),
+            "webhook": webhook_dispatch(settings),  # recipients told of an erasure (Art. 19)
             **(dispatch or {}),
         }
         # Slack gets its own worker, so a hanging Slack API can never hold up mail rows.

@@ -11,20 +11,24 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.case.policy import Policy
 from bot.errors import DatabaseUnavailable
 from bot.settings import Settings
-from bot.work.desk import Desk
+from storage import sealing
 from storage.customer import Executor
+from storage.customer.schema_cache import SchemaCache
 from storage.datamap import load_datamap
 from storage.db import create_engine, session_factory
 from storage.migrate import check_current
 from storage.retention import RetentionLedger
+
+# The desk (and all it imports) only for `open_desk`: `dsr store` starts without it.
+if TYPE_CHECKING:
+    from bot.work.desk import Desk
 
 T = TypeVar("T")
 
@@ -52,6 +56,8 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
     datamap = load_datamap(settings.datamap)
     engine = create_engine(settings.database_url)
     customers = create_engine(settings.customer_database_url)
+    # The stores are opened with these settings' keys (the demo brings its own DSR_SECRET_KEY).
+    sealed = sealing.use_keyring(settings.keyring())
     try:
         await reach(
             "DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url, engine)
@@ -59,12 +65,18 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
         executor = await reach(
             "DSR_CUSTOMER_DATABASE_URL",
             settings.customer_database_url,
-            Executor.open(customers, datamap, RetentionLedger(engine)),
+            Executor.open(
+                customers,
+                datamap,
+                RetentionLedger(engine),
+                cache=SchemaCache.keyed(settings.cache_dir, settings.secret_key_bytes()),
+            ),
         )
         yield executor, engine
     finally:
         await customers.dispose()
         await engine.dispose()
+        sealing.reset_keyring(sealed)
 
 
 @asynccontextmanager
@@ -77,6 +89,9 @@ async def open_desk(
         SchemaError, DataMapError: as `open_executor`.
         SettingsError: DSR_SECRET_KEY is missing.
     """
+    from bot.case.policy import Policy
+    from bot.work.desk import Desk
+
     key = settings.secret_key_bytes()
     async with open_executor(settings) as (executor, engine):
         model = None

@@ -13,7 +13,7 @@ DsrError (Exception)                     bot/ errors
  ├── SlackSendError (RuntimeError)       bot.slack.client: Slack refused a post for good
  └── StaffIntakeError (ValueError)       bot.slack.intake: a staff-opened case lacks what it needs
 storage.errors.StorageError (RuntimeError)
- ├── AuditChainError, AuditWriteError, SchemaError, ConcurrentUpdateError
+ ├── AuditChainError, AuditWriteError, SchemaError, ConcurrentUpdateError, SealError
 mail.errors.MailError (Exception)
  ├── MailParseError (ValueError), MailSendError (OSError, .transient),
  └── MailConnectionError (ConnectionError), TemplateError (LookupError)

@@ -15,13 +15,16 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import SettingsError
+
+if TYPE_CHECKING:
+    from storage.sealing import Keyring
 
 TlsMode = Literal["none", "starttls", "tls"]
 PACKAGED_DATAMAP = Path(__file__).resolve().parent.parent / "storage" / "datamap.yaml"
@@ -57,6 +60,8 @@ class Settings(BaseSettings):
     customer_database_url: str = "sqlite+aiosqlite:///./var/customers.db"
     datamap: Path = PACKAGED_DATAMAP
     secret_key: SecretStr | None = None
+    # Seals what the desk keeps about people: `new[,old…]` (default: derived from DSR_SECRET_KEY)
+    data_key: SecretStr | None = None
     # Mail identity and intake
     privacy_address: str = "privacy@example.com"
     imap_host: str | None = None
@@ -108,6 +113,11 @@ class Settings(BaseSettings):
     repeat_threshold: int = Field(default=3, ge=2, le=100)
     repeat_window_days: int = Field(default=30, ge=1, le=365)
     reminder_days: int = Field(default=7, ge=1, le=28)
+    # Recipients told of an erasure or correction (Art. 19): days to answer before staff hear.
+    recipient_answer_days: int = Field(default=14, ge=1, le=90)
+    # Webhook signing keys, JSON {"usersnap": "…"} (the data map's `secret:` names the key);
+    # a name not set here signs with a key derived from DSR_SECRET_KEY (`dsr keys webhook`).
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     authority_name: str = "your national data protection authority"
     authority_url: str = "https://edpb.europa.eu/about-edpb/about-edpb/members_en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -117,6 +127,8 @@ class Settings(BaseSettings):
     auditor_address: str | None = None
     audit_anchor_channel: str | None = None
     audit_head_file: Path = Path("var/audit-heads.jsonl")
+    # What processes keep for the next one (the reflected customer schema, compiled templates)
+    cache_dir: Path = Path("var/cache")
     audit_anchor_hour: int = Field(default=2, ge=0, le=23)
 
     @field_validator("privacy_address", "auditor_address")
@@ -143,6 +155,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be at least 32 characters; generate one with `dsr keys generate`"
             )
+        return value
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = [k.strip() for k in value.get_secret_value().split(",")]
+        if any(len(k) < 32 for k in keys):
+            raise ValueError(
+                "every key (comma-separated, newest first) must be at least 32 characters; "
+                "generate one with `dsr keys generate`"
+            )
+        if len(set(keys)) != len(keys):
+            raise ValueError("names the same key twice; list each key once, newest first")
         return value
 
     @field_validator("audit_key", "audit_token")
@@ -236,6 +263,24 @@ class Settings(BaseSettings):
                 "losing it makes pseudonyms unlinkable)"
             )
         return self.secret_key.get_secret_value().encode()
+
+    def data_keys(self) -> list[str]:
+        """The `DSR_DATA_KEY` secrets, newest first (empty when unset)."""
+        if self.data_key is None:
+            return []
+        return [k.strip() for k in self.data_key.get_secret_value().split(",")]
+
+    def keyring(self) -> Keyring | None:
+        """The keys that seal the case store's personal data (`storage.sealing`): DSR_DATA_KEY's
+        (the first seals, every one opens), or — unset — one derived from DSR_SECRET_KEY with
+        HKDF, so the embedded default needs no second key; lookups are keyed from
+        DSR_SECRET_KEY. None when neither is set."""
+        from storage.sealing import Keyring
+
+        secret = self.secret_key.get_secret_value().encode() if self.secret_key else None
+        if not self.data_keys() and secret is None:
+            return None
+        return Keyring.from_secrets(self.data_keys(), secret)
 
     def audit_key_bytes(self) -> bytes | None:
         """The key of the audit chain (HMAC-SHA-256), never stored in the database.

@@ -56,6 +56,10 @@ TEMPLATES = (
     "restriction_lifting",
     "representative_needed",
     "request_joined",
+    "recipient_erasure",
+    "recipient_rectification",
+    "recipient_restriction",
+    "processor_request",
 )
 _CASE_REF = re.compile(r"^DSR-\d{1,18}$")
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")

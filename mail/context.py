@@ -99,21 +99,35 @@ CONTEXT_KEYS: dict[str, dict[str, str]] = {
     "challenge": {"code": "text", "expires_at": "datetime", "asked_on": "date"},
     "challenge_new_address": {"code": "text", "expires_at": "datetime", "asked_on": "date"},
     "rejected": {"reason": "text"},
-    "access_package": {},
-    "change_done": {"fields": "texts"},
-    "delete_done": {"retained": "retained"},
+    # `portable` and `asked_recipients` (booleans) pass as given.
+    "access_package": {"shared_with": "texts"},
+    "change_done": {"fields": "texts", "recipients_told": "texts", "recipients_by_hand": "texts"},
+    "delete_done": {
+        "retained": "retained",
+        "recipients_told": "texts",
+        "recipients_by_hand": "texts",
+    },
     "concern_ack": {"authority_name": "text", "authority_url": "text"},
     "unsubscribe_done": {},
     "expired": {},
-    "processor_redirect": {"reseller": "text"},
+    "processor_redirect": {"reseller": "text", "forwarded": "text"},
     "extension": {"new_due_date": "date", "reason": "text"},
     "not_found": {},
     "verification_failed": {},
     "objection_done": {},
-    "restriction_done": {"purposes": "texts"},
+    "restriction_done": {
+        "purposes": "texts",
+        "recipients_told": "texts",
+        "recipients_by_hand": "texts",
+    },
     "restriction_lifting": {},
     "representative_needed": {},
     "request_joined": {"received_on": "date", "due_date": "date"},
+    # To recipients and controllers (Art. 19, processor data): only the identifiers they hold.
+    "recipient_erasure": {"recipient": "text", "identifiers": "texts"},
+    "recipient_rectification": {"recipient": "text", "identifiers": "texts", "fields": "texts"},
+    "recipient_restriction": {"recipient": "text", "identifiers": "texts"},
+    "processor_request": {"recipient": "text", "identifiers": "texts", "intents": "texts"},
 }
 
 

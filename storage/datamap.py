@@ -25,12 +25,68 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+_LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
+
+
 class Recipient(_Strict):
-    """Who receives the data, and whether outside the EEA (with the safeguard)."""
+    """Who receives the data, whether outside the EEA (with the safeguard), and how they are
+    told of an erasure or correction (Art. 17(2), 19).
+
+    `contact` is an e-mail address or an https webhook URL (`channel` follows from it; no
+    contact means `manual`: staff tell them by hand). `identifiers` are the columns of this
+    table that the recipient holds (a cookie id, not the whole profile) and are all its mail
+    carries; `where` limits the rows to those naming this recipient (e.g. `recipient: Usersnap`).
+    `secret` names the key in `DSR_WEBHOOK_SECRETS` that signs its webhook.
+    """
 
     name: str
     outside_eea: bool = False
     safeguard: str | None = None
+    key: str | None = None
+    contact: str | None = None
+    channel: Literal["email", "webhook", "manual"] | None = None
+    language: str = "en"
+    identifiers: list[str] = Field(default_factory=list)
+    where: dict[str, str] = Field(default_factory=dict)
+    secret: str | None = None
+
+    @property
+    def ident(self) -> str:
+        """A stable key naming this recipient in tasks, the audit log and commands."""
+        return self.key or slug(self.name)
+
+    @property
+    def via(self) -> Literal["email", "webhook", "manual"]:
+        """How it is told: the channel given, or the one its contact implies (none: manual)."""
+        if self.channel is not None:
+            return self.channel
+        if self.contact is None:
+            return "manual"
+        return "webhook" if "://" in self.contact else "email"
+
+
+def slug(text: str) -> str:
+    """A lower-case ASCII key from a name (`Google Analytics (Google…)` -> `google-analytics`)."""
+    head = text.split("(")[0]
+    return re.sub(r"[^a-z0-9]+", "-", head.lower()).strip("-")[:40] or "recipient"
+
+
+class ProcessorContact(_Strict):
+    """The controller we process a row for (a reseller): its address and language."""
+
+    contact: str
+    language: str = "en"
+
+
+class ProcessorContacts(_Strict):
+    """Which column names the controller of a row, and how each one is reached; `identifiers`
+    are the columns a forwarded request carries (e.g. the domain)."""
+
+    column: str
+    identifiers: list[str] = Field(default_factory=list)
+    contacts: dict[str, ProcessorContact] = Field(default_factory=dict)
 
 
 class Retention(_Strict):
@@ -100,6 +156,7 @@ class Column(_Strict):
     rectify: Literal["email", "phone", "name", "postal_code", "country", "text"] | None = None
     label: str | None = None
     export: bool = True  # False: described in the report, value not copied (e.g. password hash)
+    provided: bool | None = None  # given by the customer (Art. 20); None: the table's `provided`
 
 
 class Find(_Strict):
@@ -140,11 +197,23 @@ class Table(_Strict):
     retention: Retention
     erasure: Erasure
     processor_for: str | None = None
+    processor_contacts: ProcessorContacts | None = None
+    #: The customer gave this table's data (Art. 20 portability), unless a column says otherwise.
+    provided: bool = False
 
     def column(self, name: str) -> Column:
         """The column spec, expanding the short form `name: category`."""
         spec = self.columns[name]
         return Column(category=spec) if isinstance(spec, str) else spec
+
+    def provided_columns(self) -> list[str]:
+        """Exported columns holding data the customer provided (for the portable export)."""
+        out = []
+        for name in self.exported():
+            flag = self.column(name).provided
+            if flag or (flag is None and self.provided):
+                out.append(name)
+        return out
 
     def exported(self) -> list[str]:
         """Columns whose values go into the access package."""
@@ -216,6 +285,10 @@ class DataMap(_Strict):
             wanted |= set((table.find.identity or {}).values())
             wanted |= {c for c in (table.find.column, table.retention.starts) if c}
             wanted |= set(self.unsubscribe.set.get(name, {}))
+            for recipient in table.recipients:
+                wanted |= set(recipient.identifiers) | set(recipient.where)
+            if table.processor_contacts is not None:
+                wanted |= {table.processor_contacts.column, *table.processor_contacts.identifiers}
             for col in sorted(wanted):
                 if col not in db.c:
                     raise DataMapError(
@@ -313,6 +386,10 @@ def _semantic(dm: DataMap) -> None:
             raise DataMapError(f"{where}: retention.period and retention.from go together")
         if not (retention.period or retention.description):
             raise DataMapError(f"{where}: retention needs a period or a description")
+        for recipient in table.recipients:
+            _check_recipient(where, table, recipient)
+        _check_processor(where, table)
+    _check_recipient_keys(dm)
     for name in [*dm.unsubscribe.delete, *dm.unsubscribe.set]:
         if name not in names:
             raise DataMapError(f"data map unsubscribe names {name!r}, not a mapped table")
@@ -322,6 +399,76 @@ def _semantic(dm: DataMap) -> None:
                 "give it find.identity with an email column"
             )
     _check_graph(dm)
+
+
+def _check_recipient(where: str, table: Table, r: Recipient) -> None:
+    here = f"{where} recipient {r.name!r}"
+    via, contact = r.via, r.contact
+    if via != "manual" and contact is None:
+        raise DataMapError(f"{here}: channel {via} needs a contact (an address or an https URL)")
+    if via == "email" and (contact is None or not _ADDRESS.match(contact)):
+        raise DataMapError(f"{here}: contact {contact!r} is not an e-mail address")
+    if via == "webhook":
+        if contact is None or not (contact.startswith("https://") or _LOOPBACK_URL.match(contact)):
+            raise DataMapError(
+                f"{here}: webhook contact {contact!r} must be an https:// URL "
+                "(plain http only on loopback)"
+            )
+        if not r.secret:
+            raise DataMapError(
+                f"{here}: a webhook is signed; name its signing key with secret: "
+                "(see DSR_WEBHOOK_SECRETS)"
+            )
+    if not _LANGUAGE.match(r.language):
+        raise DataMapError(f"{here}: language {r.language!r} must be a two-letter code (en, de…)")
+    for col in [*r.identifiers, *r.where]:
+        if col not in table.columns:
+            raise DataMapError(
+                f"{here}: {col!r} is not a mapped column of the table "
+                f"(columns: {', '.join(table.columns)})"
+            )
+    if via != "manual" and not r.identifiers:
+        raise DataMapError(
+            f"{here}: list the identifiers (columns) this recipient holds, so its message "
+            "can name the data concerned"
+        )
+
+
+def _check_processor(where: str, table: Table) -> None:
+    pc = table.processor_contacts
+    if pc is None:
+        return
+    if not table.processor_for:
+        raise DataMapError(f"{where}: processor_contacts needs processor_for")
+    for col in [pc.column, *pc.identifiers]:
+        if col not in table.columns:
+            raise DataMapError(
+                f"{where} processor_contacts: {col!r} is not a mapped column of the table"
+            )
+    for name, c in pc.contacts.items():
+        if not _ADDRESS.match(c.contact):
+            raise DataMapError(
+                f"{where} processor_contacts {name!r}: contact {c.contact!r} is not an "
+                "e-mail address"
+            )
+        if not _LANGUAGE.match(c.language):
+            raise DataMapError(
+                f"{where} processor_contacts {name!r}: language {c.language!r} must be a "
+                "two-letter code"
+            )
+
+
+def _check_recipient_keys(dm: DataMap) -> None:
+    """One key, one recipient: the same key in two tables must name the same contact."""
+    seen: dict[str, tuple[str, str | None]] = {}
+    for name, table in dm.tables.items():
+        for r in table.recipients:
+            first = seen.setdefault(r.ident, (name, r.contact))
+            if first[1] != r.contact:
+                raise DataMapError(
+                    f"data map table {name!r} recipient {r.name!r}: key {r.ident!r} is also "
+                    f"used in table {first[0]!r} with another contact; give each its own key:"
+                )
 
 
 def _check_graph(dm: DataMap) -> None:
@@ -390,9 +537,12 @@ def load_datamap(path: Path | str) -> DataMap:
 __all__ = [
     "RECTIFY_KINDS",
     "DataMap",
+    "ProcessorContacts",
+    "Recipient",
     "Table",
     "load_datamap",
     "parse_datamap",
     "period_cutoff",
     "period_end",
+    "slug",
 ]

@@ -5,6 +5,7 @@ StorageError (RuntimeError)
  ├── AuditWriteError        an audit event could not be appended
  ├── SchemaError            the database is not at the expected migration
  ├── ConcurrentUpdateError  a row changed under us (optimistic check failed)
+ ├── SealError              a sealed value does not open (changed, or its key is missing)
  └── CustomerStoreError     the customer store; its other errors are in storage.customer.errors
       └── DataMapError (ValueError)  the data map is malformed or does not fit the database
 
@@ -39,6 +40,20 @@ class SchemaError(StorageError):
 
 class ConcurrentUpdateError(StorageError):
     """A row changed between read and write; the caller should reload and retry."""
+
+
+class SealError(StorageError):
+    """A sealed value in `where` (`table.column`) does not open; `case_ref` names the case when
+    the caller knows it (never the customer)."""
+
+    def __init__(self, where: str, reason: str, case_ref: str | None = None) -> None:
+        self.where, self.reason, self.case_ref = where, reason, case_ref
+        prefix = f"{case_ref}: " if case_ref else ""
+        super().__init__(f"{prefix}the sealed value in {where} {reason}")
+
+    def of_case(self, case_ref: str) -> SealError:
+        """The same error, naming the case it belongs to."""
+        return SealError(self.where, self.reason, case_ref)
 
 
 class CustomerStoreError(StorageError):

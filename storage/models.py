@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime
 from enum import StrEnum, auto
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
+
+from storage.sealing import LookupHash, SealedBytes, SealedJSON, SealedText
 
 
 class CaseState(StrEnum):
@@ -52,6 +54,19 @@ class RecordKind(StrEnum):
     STAFF = auto()
 
 
+class TaskStatus(StrEnum):
+    """Where a recipient task is (Art. 17(2), 19): `by_hand` waits for staff (no contact);
+    `queued` is in the outbox; `sent` was accepted; `acknowledged` was answered (a reply, the
+    webhook's 2xx, a callback); `overdue` had no answer in time; `done_by_hand` staff did it."""
+
+    BY_HAND = auto()
+    QUEUED = auto()
+    SENT = auto()
+    ACKNOWLEDGED = auto()
+    OVERDUE = auto()
+    DONE_BY_HAND = auto()
+
+
 def _enum_column(enum: type[StrEnum], length: int, **kwargs: Any) -> Column[Any]:
     """A string column holding an enum's values (no native enum type, so no migration)."""
     kind = SAEnum(
@@ -88,18 +103,27 @@ class Case(SQLModel, table=True):
     needs_review: bool = False
     channel: str = Field(default="email", max_length=16)
     language: str | None = Field(default=None, max_length=8)
-    # Where replies go. Operational data of the case store, never copied into the audit log.
-    requester_address: str | None = Field(default=None, max_length=320)
+    # Where replies go. Operational data of the case store, never copied into the audit log;
+    # sealed at rest (`storage.sealing`), like every column below that holds what people wrote.
+    requester_address: str | None = Field(
+        default=None, sa_column=Column(SealedText("dsr_case.requester_address"))
+    )
     subject_pseudonym: str | None = Field(default=None, max_length=64, index=True)
     verified_by: str | None = Field(default=None, max_length=64)
     received_at: datetime = Field(default_factory=utcnow)
     due_on: date
     extended_to: date | None = None
-    extension_reason: str | None = Field(default=None, sa_column=Column(Text))
-    thread_root: str | None = Field(default=None, max_length=998)
+    extension_reason: str | None = Field(
+        default=None, sa_column=Column(SealedText("dsr_case.extension_reason"))
+    )
+    thread_root: str | None = Field(
+        default=None, sa_column=Column(SealedText("dsr_case.thread_root"))
+    )
     # Working data of the pipeline: identifiers to look up, proposed changes, what was found.
     # Operational (may hold the customer's own identifiers); never copied into the audit log.
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("dsr_case.data"), nullable=False)
+    )
     round: int = 0  # bumped by reclassification; approvals of earlier rounds stop counting
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
@@ -149,7 +173,8 @@ class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=998, unique=True)
+    # Only the keyed hash of the Message-ID is stored: lookups and uniqueness work on it.
+    message_id: str = Field(sa_column=Column(LookupHash(998), nullable=False, unique=True))
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     channel: str = Field(default="email", max_length=16)
     source: str | None = Field(default=None, max_length=200)  # mailbox + uid, maildir key, slack ts
@@ -162,9 +187,9 @@ class InboundMessage(SQLModel, table=True):
     sender_pseudonym: str | None = Field(default=None, max_length=64)
     size: int = 0
     sha256: str = Field(max_length=64)
-    raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    raw: bytes | None = Field(default=None, sa_column=Column(SealedBytes("inbound_message.raw")))
     truncated: bool = False
-    error: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(SealedText("inbound_message.error")))
     received_at: datetime = Field(default_factory=utcnow)
 
 
@@ -200,7 +225,7 @@ class Approval(SQLModel, table=True):
     actor: str = Field(max_length=128)
     decision: str = Field(max_length=16)  # approve | reject
     round: int = 0  # bumped by reclassification, so earlier approvals stop counting
-    reason: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(SealedText("approval.reason")))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -214,17 +239,53 @@ class Outbox(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
     kind: str = Field(max_length=16)  # mail | slack
     template: str = Field(max_length=64)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Addresses, names, a challenge's code until it is sent: sealed.
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SealedJSON("outbox.payload"), nullable=False)
+    )
     message_id: str | None = Field(default=None, max_length=998, unique=True)
     status: OutboxStatus = Field(
         default=OutboxStatus.PENDING, sa_column=_enum_column(OutboxStatus, 16, nullable=False)
     )
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # A mail server's refusal may quote the address: sealed.
+    last_error: str | None = Field(default=None, sa_column=Column(SealedText("outbox.last_error")))
     claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class RecipientTask(SQLModel, table=True):
+    """One recipient (or controller, for processor data) to tell about a case's action.
+
+    Holds no customer data: the identifiers the recipient holds are in its outbox row only.
+    """
+
+    __tablename__ = "recipient_task"
+    __table_args__ = (
+        UniqueConstraint("case_id", "recipient_key", "action", name="uq_recipient_task"),
+        Index("ix_recipient_task_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="dsr_case.id", index=True)
+    recipient_key: str = Field(max_length=64)
+    recipient_name: str = Field(max_length=255)
+    action: str = Field(max_length=16)  # erasure | rectification | restriction | processor
+    channel: str = Field(max_length=16)  # email | webhook | manual
+    contact: str | None = Field(default=None, sa_column=Column(Text))
+    status: TaskStatus = Field(
+        default=TaskStatus.QUEUED, sa_column=_enum_column(TaskStatus, 16, nullable=False)
+    )
+    outbox_id: int | None = Field(default=None, index=True)
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    due_at: datetime | None = None
+    sent_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = Field(default=None, max_length=16)  # reply|webhook|callback
+    actor: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class TrainingLabel(SQLModel, table=True):
@@ -234,7 +295,7 @@ class TrainingLabel(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="dsr_case.id", index=True)
-    text: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(SealedText("training_label.text"), nullable=False))
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     language: str | None = Field(default=None, max_length=8)
     predicted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -275,7 +336,9 @@ __all__ = [
     "MailboxState",
     "Outbox",
     "OutboxStatus",
+    "RecipientTask",
     "RecordKind",
+    "TaskStatus",
     "TrainingLabel",
     "VerificationChallenge",
     "parse_reference",

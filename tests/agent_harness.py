@@ -28,7 +28,7 @@ from bot.work.outbox import OutboxWorker
 from bot.work.pipeline import advance_due
 from intents.classify import IntentModel
 from mail.imap import ImapConfig, ImapIntake
-from storage import audit
+from storage import audit, sealing
 from storage.customer import Executor
 from storage.customer.importer import import_customers
 from storage.datamap import load_datamap
@@ -268,6 +268,7 @@ async def harness(
     # Like `dsr run` and every `dsr` command, the desk keys the audit chain (the key derived
     # from DSR_SECRET_KEY), so tests may mix the harness with `dsr` commands.
     key_token = audit.use_key(settings.audit_key_bytes())
+    seal_token = sealing.use_keyring(settings.keyring())
     desk = await open_test_desk(settings, model, tmp, customers)
     engine = desk.engine
     worker = OutboxWorker(
@@ -299,4 +300,5 @@ async def harness(
             await h.intake_task
         await desk.executor.engine.dispose()
         await engine.dispose()
+        sealing.reset_keyring(seal_token)
         audit.reset_key(key_token)

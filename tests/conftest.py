@@ -7,8 +7,12 @@ import os
 import pytest
 
 from intents.classify import IntentModel, load_model
+from storage import sealing
 
 os.environ.setdefault("DSR_SECRET_KEY", "test-secret-key-0123456789abcdef-0123456789")
+# Contexts that set no keyring (fixtures that write the case store directly, servers in threads)
+# seal with the keys every `dsr` command of the tests derives from that DSR_SECRET_KEY.
+sealing.set_default_keyring(sealing.Keyring.from_secrets([], os.environ["DSR_SECRET_KEY"].encode()))
 
 pytest_plugins = ["tests.servers.pg_fixtures", "tests.servers.fixtures", "tests.servers.slack"]
 

@@ -90,7 +90,15 @@ async def test_see_request_sends_the_access_package_to_the_address_on_file(h: Ha
     (package,) = h.sent_to(ALICE, "access_package")
     assert f"[{ref}]" in str(package["Subject"])
     names = sorted(p.get_filename() for p in package.iter_attachments())
-    assert names == ["personal-data.html", "personal-data.json"]
+    assert names == [
+        "personal-data.html",
+        "personal-data.json",
+        # Art. 20: what she provided, as JSON and one CSV per table (a header alone when empty)
+        "provided-contact_message.csv",
+        "provided-customer.csv",
+        "provided-data.json",
+        "provided-newsletter_subscription.csv",
+    ]
     data = json.loads(
         next(
             p for p in package.iter_attachments() if p.get_filename() == "personal-data.json"

@@ -134,3 +134,39 @@ def test_report_counts_overdue_and_late() -> None:
     assert report.open_overdue == ["DSR-1"] and report.closed_late == ["DSR-2"]
     assert report.by_intent == {"see": 2, "delete": 1}
     assert report.median_days_to_close == 21.0
+
+
+def test_recipient_tasks_are_shown_and_marked_done_by_hand(
+    env: dict[str, str], case_store_url: str
+) -> None:
+    from bot.case import store
+    from storage.models import RecipientTask, TaskStatus
+
+    async def add_task() -> None:
+        engine = create_engine(case_store_url)
+        from storage.db import session_factory
+
+        async with session_factory(engine)() as session, session.begin():
+            await store.add_recipient_task(
+                session,
+                RecipientTask(
+                    case_id=1,
+                    recipient_key="yandex-metrica",
+                    recipient_name="Yandex Metrica (Yandex LLC)",
+                    action="erasure",
+                    channel="manual",
+                    status=TaskStatus.BY_HAND,
+                ),
+            )
+        await engine.dispose()
+
+    asyncio.run(add_task())
+    shown = _run(env, "cases", "show", "DSR-1")
+    assert "recipients (Art. 19)" in shown
+    assert "Yandex Metrica (Yandex LLC) — erasure, no contact: to do by hand" in shown
+    done = _run(env, "cases", "recipient-done", "DSR-1", "yandex-metrica", "--actor", "dpo")
+    assert "marked done by hand" in done
+    shown = _run(env, "cases", "show", "DSR-1")
+    assert "done by hand (cli:dpo)" in shown and "recipient_task_done_by_hand" in shown
+    missing = runner.invoke(app, ["cases", "recipient-done", "DSR-1", "nobody"], env=env)
+    assert missing.exit_code == 2 and "no recipient task 'nobody'" in missing.output

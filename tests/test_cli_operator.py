@@ -22,6 +22,17 @@ from tests.test_cli_cases import env  # noqa: F401
 ROOT = Path(__file__).resolve().parent.parent
 DSR = str(Path(sys.executable).with_name("dsr"))
 HEAVY = ("spacy", "slack_bolt", "slack_sdk", "aiohttp", "alembic", "faker", "thinc")
+#: What a `dsr store` command starts without: the desk (its workers, case store, mail, the
+#: classifier) and the libraries of other commands; jinja2 only when a report is written.
+NOT_FOR_STORE = (
+    "bot.work",
+    "bot.case.store",
+    "intents",
+    "mail",
+    "structlog",
+    "phonenumbers",
+    "babel",
+)
 
 #: Runs `dsr ARGS` in this interpreter and prints the exit code and which heavy modules loaded.
 PROBE = """
@@ -110,6 +121,37 @@ def test_staff_commands_never_load_spacy_or_slack(
     probe = _probe(store, tmp_path, *args)
     assert probe["loaded"] == [], probe
     assert probe["code"] in (0, 2)  # export of nobody: a usage error, exit 2
+
+
+@pytest.mark.parametrize(
+    ("args", "writes_report"),
+    [
+        (("store", "find", "C00000001"), False),
+        (("store", "erase", "C00000002"), False),  # the preview: it can run twice
+        (("store", "export", "C00000003", "--out", "pkg"), True),
+    ],
+    ids=lambda a: " ".join(a[:2]) if isinstance(a, tuple) else None,
+)
+def test_store_commands_start_with_only_the_store(
+    store: dict[str, str], tmp_path: Path, args: tuple[str, ...], writes_report: bool
+) -> None:
+    """The start-up the benchmark times (README: Benchmarks) stays lean: none of the desk's
+    modules, and each process after the first reuses the reflected schema."""
+    heavy = NOT_FOR_STORE if writes_report else (*NOT_FOR_STORE, "jinja2")
+    probe = PROBE.replace(repr(HEAVY), repr(heavy))
+    for _ in range(2):  # the second process reads what the first one kept
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            env={**os.environ, **store},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["code"] == 0, proc.stderr
+        assert result["loaded"] == [], result
+    assert len(list((tmp_path / "var" / "cache").glob("customer-schema-*.pickle"))) == 1
 
 
 def test_exit_codes_for_nothing_to_do_and_usage(env: dict[str, str]) -> None:

@@ -86,7 +86,94 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
         lambda r: r["unsubscribe"].update(delete=["newsletter"]),
         ["'newsletter'"],
     ),
+    (
+        "recipient-bad-address",
+        lambda r: r["tables"]["invoice"]["recipients"][0].update(contact="tax advisers"),
+        ["'invoice'", "recipient 'Our tax advisers", "not an e-mail address"],
+    ),
+    (
+        "recipient-webhook-plain-http",
+        lambda r: _recipient(r, "usersnap").update(contact="http://hooks.example.com/x"),
+        ["'tracking_identifier'", "'Usersnap GmbH'", "https://"],
+    ),
+    (
+        "recipient-webhook-unsigned",
+        lambda r: _recipient(r, "usersnap").pop("secret"),
+        ["'tracking_identifier'", "'Usersnap GmbH'", "DSR_WEBHOOK_SECRETS"],
+    ),
+    (
+        "recipient-unknown-identifier",
+        lambda r: _recipient(r, "meta-pixel").update(identifiers=["cookie"]),
+        ["'tracking_identifier'", "'cookie'", "identifier"],
+    ),
+    (
+        "recipient-without-identifiers",
+        lambda r: _recipient(r, "meta-pixel").update(identifiers=[]),
+        ["'tracking_identifier'", "identifiers"],
+    ),
+    (
+        "recipient-email-channel-without-contact",
+        lambda r: _recipient(r, "yandex-metrica").update(channel="email"),
+        ["'Yandex Metrica", "needs a contact"],
+    ),
+    (
+        "recipient-language",
+        lambda r: _recipient(r, "meta-pixel").update(language="English"),
+        ["'tracking_identifier'", "'English'"],
+    ),
+    (
+        "recipient-key-twice",
+        lambda r: r["tables"]["invoice"]["recipients"][0].update(key="meta-pixel"),
+        ["'invoice'", "'meta-pixel'", "'tracking_identifier'"],
+    ),
+    (
+        "processor-contact-column",
+        lambda r: r["tables"]["domain_registration"]["processor_contacts"].update(column="seller"),
+        ["'domain_registration'", "'seller'"],
+    ),
+    (
+        "processor-contact-address",
+        lambda r: r["tables"]["domain_registration"]["processor_contacts"]["contacts"][
+            "NetShop SARL"
+        ].update(contact="netshop"),
+        ["'domain_registration'", "'NetShop SARL'", "e-mail address"],
+    ),
 ]
+
+
+def _recipient(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """The raw entry of recipient `key` (edited in place by a case)."""
+    for table in raw["tables"].values():
+        for r in table.get("recipients", []):
+            if r.get("key") == key:
+                return r  # the dict itself, edited in place
+    raise KeyError(key)
+
+
+def test_recipients_channels_and_portable_columns() -> None:
+    dm = load_datamap(DEFAULT)
+    vias = {r.ident: r.via for t in dm.tables.values() for r in t.recipients}
+    assert vias["google-analytics"] == "email"
+    assert vias["usersnap"] == "webhook"
+    assert vias["yandex-metrica"] == "manual"  # no contact: told by hand
+    assert vias["tax-advisers"] == "email"
+    assert "handle" not in dm.tables["customer"].provided_columns()  # assigned by us
+    assert "email" in dm.tables["customer"].provided_columns()
+    assert dm.tables["activity_log"].provided_columns() == []  # observed, not provided
+
+
+def test_an_old_map_without_contacts_stays_valid() -> None:
+    def strip(r: dict[str, Any]) -> None:
+        for table in r["tables"].values():
+            table["recipients"] = [
+                {k: v for k, v in x.items() if k in ("name", "outside_eea", "safeguard")}
+                for x in table.get("recipients", [])
+            ]
+            table.pop("processor_contacts", None)
+            table.pop("provided", None)
+
+    dm = parse_datamap(_edit(strip))
+    assert {r.via for t in dm.tables.values() for r in t.recipients} == {"manual"}
 
 
 @pytest.mark.parametrize(("edit", "needles"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -60,6 +60,18 @@ CONTEXT: dict[str, dict[str, object]] = {
     "restriction_lifting": {},
     "representative_needed": {},
     "request_joined": {"received_on": date(2026, 11, 24), "due_date": date(2026, 12, 24)},
+    "recipient_erasure": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]},
+    "recipient_rectification": {
+        "recipient": "Usersnap GmbH",
+        "identifiers": ["identifier: 77aa"],
+        "fields": ["city"],
+    },
+    "recipient_restriction": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]},
+    "processor_request": {
+        "recipient": "DomainPartner AG",
+        "identifiers": ["domain: alice.example"],
+        "intents": ["see"],
+    },
 }
 DOMAIN = "shop.example"
 

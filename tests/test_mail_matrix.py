@@ -59,9 +59,23 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
         }
     },
     "rejected": {"short": {"reason": "no order"}, "long": {"reason": LONG}},
-    "access_package": {"plain": {}},
+    "access_package": {
+        "plain": {},
+        "portable, asked whom we share with": {
+            "portable": True,
+            "asked_recipients": True,
+            "shared_with": ["Google Analytics: Cookie and analytics identifiers"],
+        },
+        "asked, shared with nobody": {"asked_recipients": True, "shared_with": []},
+    },
     "change_done": {
         "one": {"fields": ["phone"]},
+        "recipients told": {
+            "fields": ["phone"],
+            "recipients_told": ["Usersnap GmbH"],
+            "recipients_by_hand": ["Yandex Metrica (Yandex LLC)"],
+        },
+        "nobody to tell": {"fields": ["city"], "recipients_told": [], "recipients_by_hand": []},
         "several": {"fields": ["street", "postal_code", "city", "email", "name"]},
         "unknown field": {"fields": ["loyalty_tier"]},
     },
@@ -70,13 +84,32 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
         "invoices kept": {"retained": [INVOICE]},
         "several tables": {"retained": [INVOICE, LOG, FOREIGN]},
         "long values": {"retained": [{**FOREIGN, "what": LONG, "why": LONG}]},
+        "recipients told and by hand": {
+            "retained": [INVOICE],
+            "recipients_told": ["Google Analytics (Google Ireland Ltd / Google LLC)", "Usersnap"],
+            "recipients_by_hand": ["Yandex Metrica (Yandex LLC)"],
+        },
+        "only by hand": {
+            "retained": [],
+            "recipients_told": [],
+            "recipients_by_hand": ["Yandex Metrica (Yandex LLC)"],
+        },
+        "nobody to tell": {"retained": [], "recipients_told": [], "recipients_by_hand": []},
     },
     "concern_ack": {
         "plain": {"authority_name": "the EDPB", "authority_url": "https://edpb.europa.eu/"}
     },
     "unsubscribe_done": {"plain": {}},
     "expired": {"plain": {}},
-    "processor_redirect": {"plain": {"reseller": "the reseller you registered your domain with"}},
+    "processor_redirect": {
+        "plain": {"reseller": "the reseller you registered your domain with"},
+        "forwarded": {"reseller": "DomainPartner AG", "forwarded": "mail"},
+        "by hand": {"reseller": "NetShop SARL", "forwarded": "by_hand"},
+        "unknown reseller": {
+            "reseller": "the reseller you registered your domain with",
+            "forwarded": "none",
+        },
+    },
     "extension": {
         "short": {"new_due_date": "2027-03-04", "reason": "we received many requests"},
         "long": {"new_due_date": "2027-03-04", "reason": LONG},
@@ -92,6 +125,33 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
     "restriction_lifting": {"plain": {}},
     "representative_needed": {"plain": {}},
     "request_joined": {"plain": {"received_on": "2026-11-24", "due_date": "2026-12-24"}},
+    "recipient_erasure": {
+        "cookie": {
+            "recipient": "Google Analytics (Google Ireland Ltd / Google LLC)",
+            "identifiers": ["cookie_name: _ga", "identifier: 1a2b3c.1700000000"],
+        },
+        "invoice numbers": {
+            "recipient": "Our tax advisers",
+            "identifiers": ["number: INV-1-1", "number: INV-1-2"],
+        },
+    },
+    "recipient_rectification": {
+        "one": {
+            "recipient": "Usersnap GmbH",
+            "identifiers": ["identifier: 77aa"],
+            "fields": ["name", "city"],
+        }
+    },
+    "recipient_restriction": {
+        "one": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]}
+    },
+    "processor_request": {
+        "domain": {
+            "recipient": "DomainPartner AG",
+            "identifiers": ["domain: alice1.example"],
+            "intents": ["delete"],
+        }
+    },
 }
 CASES = [
     pytest.param(t, lang, shape, id=f"{t}-{lang}-{shape}")

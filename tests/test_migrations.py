@@ -16,4 +16,4 @@ def test_downgrade_to_base_and_up_again(case_store_url: str) -> None:
     command.downgrade(cfg, "base")
     upgrade(case_store_url)
     command.check(cfg)
-    assert head_revision() == "0007_audit_lockdown"
+    assert head_revision() == "0010_recipient_tasks"

@@ -48,7 +48,7 @@ def test_month_file_is_self_contained(case_store_url: str, tmp_path: Path) -> No
         "extended",
         "Rejections by reason",
         "Verification outcomes",
-        "Recipients told of a rectification or erasure (Art. 19): not tracked yet",
+        "Recipients told of a rectification or erasure (Art. 19): 0.",
         "Retention purges: not tracked yet",
         "Verified intact up to event",
     ):
@@ -72,5 +72,19 @@ def test_summary_counts_deadlines_and_untracked_figures() -> None:
         "2026-11", [], MonthEvents({"case_reject": 2}, {"duplicate": 2}), date(2026, 12, 4)
     )
     assert report.total == 0
-    assert report.recipients_told is None and report.retention_purges is None
+    assert report.recipients_told == 0 and report.retention_purges is None
     assert report.reject_reasons == {"duplicate": 2}
+    told = summarise_month(
+        "2026-11",
+        [],
+        MonthEvents(
+            {
+                "recipient_task_opened": 3,
+                "recipient_task_sent": 2,
+                "recipient_task_acknowledged": 2,
+                "recipient_task_done_by_hand": 1,
+            }
+        ),
+        date(2026, 12, 4),
+    )
+    assert told.recipients_told == 3  # sent, or told by hand; opening or an answer is no telling

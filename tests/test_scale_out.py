@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from storage.customer.importer import import_customers
 from storage.db import create_engine
 from storage.migrate import upgrade
+from storage.sealing import lookup_hash
 from tests.agent_harness import CUSTOMERS, REQUESTS, Recorder
 from tests.servers.dovecot import DovecotServer, logout
 from tests.servers.postgres import PostgresServer, free_port
@@ -113,7 +114,9 @@ def test_two_processes_share_the_work_and_handle_each_case_once(
         codes = [proc.wait(timeout=30) for proc in procs]
         smtp.stop()
     assert codes == [0, 0]
-    assert sorted(q("select message_id from inbound_message").split("\n")) == sorted(message_ids)
+    # the store keeps only the keyed hash of each Message-ID
+    stored = sorted(q("select message_id from inbound_message").split("\n"))
+    assert stored == sorted(lookup_hash(m) for m in message_ids)
     # every message became one case, or joined the open case of the same request (#16), and
     # each case counts its joined records exactly once
     assert q("select count(*) from inbound_message where case_id is not null") == str(N_MESSAGES)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.case.policy import is_about_processor_data
 from intents.extract import Extraction
+from intents.shared_with import asks_about_recipients
 from storage.models import Case
 
 #: Identifiers looked up per request, at most (the requester's own first).
@@ -84,6 +85,11 @@ class CaseData(BaseModel):
     #: Lifting of this case's restriction: `pending` (the customer's mail is on its way) or
     #: `lifted` (Art. 18(3): told first, then lifted).
     lifting: str | None = None
+    #: Who held the subject's rows before an erasure (`storage.customer.recipients.Holding`
+    #: JSON): read before the rows go, so a re-run after a crash still tells them (Art. 19).
+    recipient_holdings: tuple[dict[str, Any], ...] = ()
+    #: The request asks whom the data was shared with (Art. 15(1)(c), 19 second sentence).
+    asks_recipients: bool = False
 
     def with_(self, **changes: Any) -> CaseData:
         """A copy with some fields replaced (validated)."""
@@ -126,6 +132,7 @@ def request_data(
         references=tuple(references),
         subject_line=subject_line[:200],
         processor=is_about_processor_data(text),
+        asks_recipients=asks_about_recipients(text),
         staff_intake=staff_intake,
     )
 

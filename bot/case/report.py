@@ -110,7 +110,7 @@ class MonthReport:
     rejected: int
     reject_reasons: dict[str, int]
     verification: dict[str, int]
-    recipients_told: int | None  # None: not tracked yet
+    recipients_told: int  # recipient tasks sent or done by hand (Art. 19)
     retention_purges: int | None  # None: not tracked yet
 
 
@@ -148,7 +148,10 @@ def summarise_month(
         else:
             in_time += 1
     actions = events.actions
-    recipients = sum(n for a, n in actions.items() if "recipient" in a)
+    # Told: a mail or webhook delivered, or staff told one by hand (Art. 19).
+    recipients = actions.get("recipient_task_sent", 0) + actions.get(
+        "recipient_task_done_by_hand", 0
+    )
     purges = sum(n for a, n in actions.items() if "retention" in a or "purge" in a)
     return MonthReport(
         month=month,
@@ -166,6 +169,6 @@ def summarise_month(
         rejected=sum(1 for c in rows if c.state == CaseState.REJECTED),
         reject_reasons=dict(Counter(events.reject_reasons).most_common()),
         verification={label: actions.get(a, 0) for a, label in VERIFICATION_ACTIONS.items()},
-        recipients_told=recipients or None,
+        recipients_told=recipients,
         retention_purges=purges or None,
     )

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.case.messages import OutboxItem
 from bot.errors import CaseNotFound
 from mail.threading import make_message_id
-from storage.errors import ConcurrentUpdateError
+from storage.errors import ConcurrentUpdateError, SealError
 from storage.models import (
     Approval,
     Case,
@@ -33,12 +33,16 @@ from storage.models import (
     MailboxState,
     Outbox,
     OutboxStatus,
+    RecipientTask,
     RecordKind,
+    TaskStatus,
     TrainingLabel,
     VerificationChallenge,
     parse_reference,
+    reference_of,
     utcnow,
 )
+from storage.sealing import lookup_hash
 
 # -- cases ----------------------------------------------------------------------------------
 
@@ -65,7 +69,10 @@ async def get_case(
     stmt = select(Case).where(Case.id == case_id)
     if for_update:
         stmt = stmt.with_for_update()
-    case = (await session.exec(stmt)).first()
+    try:
+        case = (await session.exec(stmt)).first()
+    except SealError as exc:
+        raise exc.of_case(reference_of(case_id)) from None
     if case is None:
         raise CaseNotFound(f"no case DSR-{case_id}; `dsr cases list` shows the open ones")
     return case
@@ -283,20 +290,24 @@ async def open_challenge_intents(
 
 
 async def requester_cases(
-    session: AsyncSession, address: str, *, since: datetime, for_update: bool = False
+    session: AsyncSession, sender_pseudonym: str, *, since: datetime
 ) -> list[Case]:
-    """Cases asked by `address` (any spelling of its case) received since `since` or still open,
-    oldest first (repeats and Art. 12(5) streams)."""
+    """Cases whose requests came from the sender with this pseudonym (the requester's address
+    is sealed, so the request records' pseudonyms find them), received since `since` or still
+    open, oldest first (repeats and Art. 12(5) streams)."""
+    asked = select(InboundMessage.case_id).where(
+        InboundMessage.sender_pseudonym == sender_pseudonym,
+        InboundMessage.kind == RecordKind.REQUEST,
+        col(InboundMessage.case_id).is_not(None),
+    )
     stmt = (
         select(Case)
         .where(
-            func.lower(col(Case.requester_address)) == address.lower(),
+            col(Case.id).in_(asked),
             or_(col(Case.received_at) >= since, col(Case.state).in_(_open_states())),
         )
         .order_by(col(Case.id))
     )
-    if for_update:
-        stmt = stmt.with_for_update()
     return list((await session.exec(stmt)).all())
 
 
@@ -456,6 +467,105 @@ async def undelivered_outbox(
     return list((await session.exec(stmt.order_by(col(Outbox.id)))).all())
 
 
+# -- recipient tasks ------------------------------------------------------------------------
+
+
+async def add_recipient_task(session: AsyncSession, task: RecipientTask) -> bool:
+    """Store a task unless the case already has one for this recipient and action (a re-run
+    after a crash); returns whether it was added (no commit)."""
+    stmt = select(RecipientTask.id).where(
+        RecipientTask.case_id == task.case_id,
+        RecipientTask.recipient_key == task.recipient_key,
+        RecipientTask.action == task.action,
+    )
+    if (await session.exec(stmt)).first() is not None:
+        return False
+    session.add(task)
+    await session.flush()
+    return True
+
+
+async def save_recipient_task(session: AsyncSession, task: RecipientTask) -> None:
+    """Write a task's changed columns (no commit)."""
+    session.add(task)
+    await session.flush()
+
+
+async def recipient_tasks(session: AsyncSession, case_id: int) -> list[RecipientTask]:
+    """A case's recipient tasks, oldest first."""
+    stmt = (
+        select(RecipientTask)
+        .where(RecipientTask.case_id == case_id)
+        .order_by(col(RecipientTask.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def recipient_task_of_outbox(
+    session: AsyncSession, outbox_id: int | None
+) -> RecipientTask | None:
+    """The task an outbox row carries, locked, or None."""
+    if outbox_id is None:
+        return None
+    stmt = select(RecipientTask).where(RecipientTask.outbox_id == outbox_id).with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def recipient_task_by_message_ids(
+    session: AsyncSession, message_ids: Sequence[str]
+) -> RecipientTask | None:
+    """The task whose mail one of these Message-IDs is (a recipient's reply refers to it)."""
+    if not message_ids:
+        return None
+    stmt = (
+        select(RecipientTask)
+        .where(col(RecipientTask.message_id).in_(list(message_ids)))
+        .with_for_update()
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def get_recipient_task(
+    session: AsyncSession, case_id: int, recipient_key: str
+) -> RecipientTask | None:
+    """A case's task for one recipient (the newest, if several actions), locked."""
+    stmt = (
+        select(RecipientTask)
+        .where(RecipientTask.case_id == case_id, RecipientTask.recipient_key == recipient_key)
+        .order_by(col(RecipientTask.id).desc())
+        .with_for_update()
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def overdue_recipient_tasks(
+    session: AsyncSession, now: datetime, limit: int = 100
+) -> list[RecipientTask]:
+    """Tasks sent (or queued) whose answer is past due and not yet flagged, locked."""
+    stmt = (
+        select(RecipientTask)
+        .where(
+            col(RecipientTask.status).in_([TaskStatus.SENT, TaskStatus.QUEUED]),
+            col(RecipientTask.due_at) < now,
+        )
+        .order_by(col(RecipientTask.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def open_recipient_task_for_outbox(session: AsyncSession, outbox_id: int | None) -> bool:
+    """True when the row carries a task still waiting for its answer (its retries never end)."""
+    if outbox_id is None:
+        return False
+    stmt = select(RecipientTask.id).where(
+        RecipientTask.outbox_id == outbox_id,
+        col(RecipientTask.status).in_([TaskStatus.QUEUED, TaskStatus.SENT, TaskStatus.OVERDUE]),
+    )
+    return (await session.exec(stmt)).first() is not None
+
+
 # -- inbound records ------------------------------------------------------------------------
 
 
@@ -469,11 +579,13 @@ async def insert_records(
 
 
 async def stored_digests(session: AsyncSession, message_ids: Sequence[str]) -> dict[str, str]:
-    """Message-ID -> SHA-256 of the records stored under these Message-IDs."""
+    """Message-ID -> SHA-256 of the records stored under these Message-IDs (the column holds
+    only the keyed hash of each Message-ID, so the answer is mapped back to the ones asked)."""
     stmt = select(InboundMessage.message_id, InboundMessage.sha256).where(
         col(InboundMessage.message_id).in_(list(message_ids))
     )
-    return dict((await session.exec(stmt)).all())
+    found = dict((await session.exec(stmt)).all())
+    return {m: found[h] for m in message_ids if (h := lookup_hash(m)) in found}
 
 
 async def find_record(session: AsyncSession, message_id: str) -> InboundMessage | None:

@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from sqlalchemy.engine import make_url
@@ -20,6 +20,9 @@ from storage import audit
 from storage.anchors import read_heads
 from storage.db import create_engine
 from storage.migrate import check_current, upgrade
+
+if TYPE_CHECKING:
+    from storage.rotation import RotationReport
 
 audit_app = typer.Typer(
     help="Verify, export and read the tamper-evident audit log.", no_args_is_help=True
@@ -246,6 +249,7 @@ def upgrade_cmd(
     from sqlalchemy.exc import DBAPIError
 
     try:
+        unsealed = asyncio.run(_written_before_sealing(url))
         if admin_url:
             desk = make_url(url).username
             if not desk:
@@ -259,6 +263,43 @@ def upgrade_cmd(
         variable = "DSR_DATABASE_ADMIN_URL" if admin_url else "DSR_DATABASE_URL"
         raise DatabaseUnavailable.at(variable, admin_url or url, exc) from None
     typer.echo("case store is at the current migration")
+    if unsealed:
+        # Rows written before migration 0008 are sealed now, not at the first rotation.
+        report = asyncio.run(_seal_existing(settings))
+        typer.echo(f"sealed {report.total} values written before sealing existed")
+
+
+async def _written_before_sealing(url: str) -> bool:
+    """True when the store has a schema from before sealing (rows may be in clear)."""
+    from sqlalchemy import inspect
+
+    from storage.migrate import current_revision
+
+    if await current_revision(url) is None:
+        return False
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        return "seal_progress" not in tables
+    finally:
+        await engine.dispose()
+
+
+async def _seal_existing(settings: Settings) -> RotationReport:
+    from storage.rotation import rotate
+
+    keyring = settings.keyring()
+    if keyring is None:
+        raise SettingsError(
+            "the case store holds rows written before sealing and neither DSR_DATA_KEY nor "
+            "DSR_SECRET_KEY is set to seal them; set one and run `dsr keys rotate`"
+        )
+    engine = create_engine(settings.database_url)
+    try:
+        return await rotate(engine, keyring, actor="system")
+    finally:
+        await engine.dispose()
 
 
 def register(app: typer.Typer) -> None:

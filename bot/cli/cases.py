@@ -17,6 +17,7 @@ from bot.build import open_desk
 from bot.case import store
 from bot.case.data import SubjectFacts, case_data
 from bot.case.lifecycle import OPEN_STATES
+from bot.case.recipients import task_line
 from bot.case.store import get_case
 from bot.cli.exits import EXIT_USAGE
 from bot.settings import Settings
@@ -106,6 +107,7 @@ def show_cmd(
             async with desk.sessions() as session:
                 case = await get_case(session, ref)
                 mails = await store.outbox_of_case(session, case.id or 0)
+                tasks = await store.recipient_tasks(session, case.id or 0)
             seen = await review.review(desk, case)
             subject = case_data(case).subject or SubjectFacts()
             typer.echo(f"{case.reference}  {case.state}")
@@ -145,6 +147,10 @@ def show_cmd(
                     typer.echo(f"  {title}")
                     for line in lines:
                         typer.echo(f"    {review.printable(line, 500)}")
+            if tasks:
+                typer.echo("  recipients (Art. 19)")
+                for task in tasks:
+                    typer.echo(f"    {task_line(task)}")
             for row in mails:
                 typer.echo(f"  {row.kind:<5} {row.template:<20} {row.status}  #{row.id}")
             async for ev in audit.events(desk.engine, case_ref=case.reference):
@@ -171,6 +177,17 @@ def retry_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
     """Carry out a failed case again, or resend the undelivered result mail of one carried out;
     exit 2 when there is nothing to retry."""
     _with_desk(ctx, lambda d: actions.retry(d, ref, _actor(actor)))
+
+
+@cases_app.command("recipient-done")
+def recipient_done_cmd(
+    ctx: typer.Context,
+    ref: str,
+    key: Annotated[str, typer.Argument(help="the recipient's key, as `dsr cases show` lists it")],
+    actor: ActorOpt = None,
+) -> None:
+    """Mark a recipient told by hand (one with no contact in the data map); audited."""
+    _with_desk(ctx, lambda d: actions.recipient_done(d, ref, key, _actor(actor)))
 
 
 @cases_app.command("approve")

@@ -14,9 +14,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def exit_code_for(exc: BaseException) -> int:
     """`EXIT_FAILED` for work that was attempted and failed, else `EXIT_USAGE`."""
-    from storage.errors import AuditChainError, AuditWriteError, ConcurrentUpdateError
+    from storage.errors import AuditChainError, AuditWriteError, ConcurrentUpdateError, SealError
 
-    failed = (AuditChainError, AuditWriteError, ConcurrentUpdateError, ConnectionError)
+    # a sealed value that does not open is a damaged store (or a missing key), not a usage slip
+    failed = (AuditChainError, AuditWriteError, ConcurrentUpdateError, SealError, ConnectionError)
     return EXIT_FAILED if isinstance(exc, failed) else EXIT_USAGE
 
 

@@ -6,6 +6,7 @@ approvers only (`bot.slack.staff`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -122,6 +123,19 @@ def _register_buttons(app: AsyncApp, staff: Staff) -> None:
             ref,
             "lift_restriction",
             lambda r, a: actions.lift(desk, r, a),
+        )
+
+    @app.action(re.compile(r"^recipient_done:\d+$"))
+    async def recipient_done(args: AsyncArgs) -> None:
+        await args.ack()
+        body, value = args.body, str((args.action or {}).get("value") or "")
+        ref, _, key = value.partition("|")
+        await staff.act(
+            _user(body),
+            _channel(body),
+            ref,
+            "recipient_done",
+            lambda r, a: actions.recipient_done(desk, r, key, a),
         )
 
     @app.action("show_message")

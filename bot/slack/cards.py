@@ -94,6 +94,8 @@ class CardFacts:
     problem: str | None = None
     #: A done restriction staff may lift (Art. 18(3): the customer is told first).
     liftable: bool = False
+    #: Recipient tasks (Art. 19): (line, recipient key, still to do by hand).
+    recipients: tuple[tuple[str, str, bool], ...] = ()
 
     @property
     def days_left(self) -> int:
@@ -241,6 +243,18 @@ def case_card(facts: CardFacts) -> list[Block]:
     for title, lines in facts.previews:
         blocks.append({"type": "section", "text": md(f"*{title}*")})
         blocks.append({"type": "section", "text": pt("\n".join(lines) or "nothing")})
+    if facts.recipients:
+        told = "\n".join(f"• {escape(line, 300)}" for line, _, _ in facts.recipients)
+        blocks.append({"type": "section", "text": md(f"*Recipients told (Art. 19)*\n{told}")})
+        by_hand = [
+            button(f"Mark told: {plain(line.split(' — ')[0], 40)}", f"recipient_done:{n}", v)
+            for n, (line, key, todo) in enumerate(facts.recipients)
+            if todo and (v := f"{facts.ref}|{key}")
+        ]
+        if by_hand:
+            blocks.append(
+                {"type": "actions", "block_id": f"recipients:{facts.ref}", "elements": by_hand[:5]}
+            )
     if facts.notes:
         blocks.append({"type": "context", "elements": [md(n) for n in facts.notes[:10]]})
     elements = action_elements(facts)

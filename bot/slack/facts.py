@@ -11,6 +11,7 @@ from bot.case import store
 from bot.case.data import CaseData, case_data, verified_address
 from bot.case.lifecycle import OPEN_STATES, CaseState
 from bot.case.policy import approvals_needed
+from bot.case.recipients import task_line
 from bot.case.store import get_case
 from bot.slack.cards import CardFacts, escape
 from bot.slack.views import CaseLine
@@ -18,7 +19,7 @@ from bot.work.desk import Desk
 from bot.work.review import review
 from intents.labels import Intent
 from storage.customer import CustomerStoreError
-from storage.models import Case
+from storage.models import Case, TaskStatus
 
 _PREVIEW_STATES = frozenset(
     {CaseState.AWAITING_VERIFICATION, CaseState.AWAITING_APPROVAL, CaseState.FAILED}
@@ -175,6 +176,7 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
     async with desk.sessions() as session:
         case = await get_case(session, ref)
         approvals = len(await store.approvers(session, case))
+        tasks = await store.recipient_tasks(session, case.id or 0)
     found = await _held(desk, case)
     seen = await review(desk, case)
     previews = tuple(
@@ -203,6 +205,9 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
         liftable=case.state == CaseState.DONE
         and "restrict" in case_data(case).rights
         and case_data(case).lifting is None,
+        recipients=tuple(
+            (task_line(t), t.recipient_key, t.status == TaskStatus.BY_HAND) for t in tasks
+        ),
     )
     return case, facts
 

@@ -25,7 +25,11 @@ MAX_LISTED = 40  # a message holds at most 50 blocks
 
 NOTES = {
     "processor_data": "The request mentions domain-registration data, which we hold as a "
-    "processor for resellers: the customer was pointed to their reseller.",
+    "processor for resellers: once verified and approved, it is forwarded to the reseller the "
+    "rows name (see *Recipients told*) and the customer is told which.",
+    "recipient_overdue": ":hourglass: A recipient told of this case's erasure or correction "
+    "(Art. 19) has not answered in time: see *Recipients told* on the card and "
+    "`recipient_task_overdue` in the audit log.",
     "customer_replied": "The customer replied by e-mail (see the mailbox).",
     "repetitive": ":warning: *Repetitive requests* (Art. 12(5)): the same request again within "
     "the window; the card lists the earlier cases. Nothing was refused: staff decide.",

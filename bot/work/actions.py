@@ -18,6 +18,7 @@ from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import RESTRICT, approvals_needed
 from bot.case.store import get_case
 from bot.errors import DsrError, NotAuthorized
+from bot.work import recipients
 from bot.work.desk import Desk
 from intents.labels import LABELS, Intent
 from storage import audit
@@ -454,3 +455,16 @@ def check_approver(desk: Desk, user_id: str, groups: frozenset[str] = frozenset(
     if user_id in allowed or (group is not None and group in groups):
         return
     raise NotAuthorized("only configured approvers may act on cases")
+
+
+async def recipient_done(desk: Desk, ref: str, key: str, actor: str) -> ActionResult:
+    """Staff told a recipient by hand (Art. 19; a recipient with no contact in the data map):
+    the task is done, audited (`recipient_task_done_by_hand`).
+
+    Raises:
+        CaseNotFound: no such case, or no task for that recipient key.
+    """
+    message = await recipients.mark_done(desk, ref, key, actor)
+    async with desk.sessions() as session:
+        case = await get_case(session, ref)
+    return ActionResult(case.reference, case.state, message)

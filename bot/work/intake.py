@@ -31,6 +31,7 @@ from bot.case.policy import OBJECT, rights_intents
 from bot.case.repeats import Repeat
 from bot.case.store import add_outbox, get_case
 from bot.errors import CaseNotFound
+from bot.work import recipients
 from bot.work.desk import Desk
 from bot.work.parsing import PARSER
 from bot.work.pipeline import to_requester
@@ -47,7 +48,16 @@ from mail.threading import referenced_case
 from storage import audit
 from storage.customer.rights import objectable_purposes
 from storage.errors import ConcurrentUpdateError
-from storage.models import Case, InboundMessage, RecordKind, VerificationChallenge, utcnow
+from storage.models import (
+    Case,
+    InboundMessage,
+    RecipientTask,
+    RecordKind,
+    VerificationChallenge,
+    reference_of,
+    utcnow,
+)
+from storage.sealing import lookup_hash
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +225,18 @@ async def ingest(desk: Desk, fetched: Fetched) -> Ingested:
     return await process_one(desk, int(found.id or 0))
 
 
+def _record_message_id(row: InboundMessage, parsed: str) -> str:
+    """The Message-ID the record is stored under (the column keeps only its keyed hash): the
+    header's, the one intake made up for a mail without a usable one, or — its Message-ID was
+    already taken by another message — the one made from its digest."""
+    if lookup_hash(parsed) == row.message_id:
+        return parsed
+    looked = first_look(row.raw or b"").message_id
+    if lookup_hash(looked) == row.message_id:
+        return looked
+    return f"<{row.sha256}@{SYNTHETIC_DOMAIN}>"
+
+
 async def _stamp(
     session: AsyncSession, row: InboundMessage, kind: RecordKind, **fields: Any
 ) -> None:
@@ -230,7 +252,7 @@ async def _process(
         return await _unparseable(desk, session, row, type(parsed).__name__, str(parsed))
     msg = parsed
     # The record's Message-ID is the one every later step refers to.
-    msg = dataclasses.replace(msg, message_id=row.message_id)
+    msg = dataclasses.replace(msg, message_id=_record_message_id(row, msg.message_id))
     settings = desk.settings
     robot = detect_robot(
         msg, own_domain=settings.own_domain, own_addresses=frozenset({settings.privacy_address})
@@ -257,6 +279,10 @@ async def _process(
         )
         log.info("inbound %s recorded as %s (%s)", msg.sha256[:12], kind, robot)
         return Ingested(Outcome.PROCESSED, kind)
+    task = await store.recipient_task_by_message_ids(session, [*msg.in_reply_to, *msg.references])
+    if task is not None:
+        # A recipient answering what we told it (Art. 19): its task, never the customer's case.
+        return await _recipient_reply(desk, session, row, task, msg)
     number = referenced_case(msg, own_domain=settings.own_domain)
     if number is None:
         # No thread and no [DSR-n]: a fresh mail from a challenged address carrying the code of
@@ -313,7 +339,8 @@ async def _request(
     if msg.from_addr and not result.needs_review:
         settings = desk.settings
         since = utcnow() - timedelta(days=settings.repeat_window_days)
-        earlier = await store.requester_cases(session, msg.from_addr, since=since)
+        assert sender is not None
+        earlier = await store.requester_cases(session, sender, since=since)
         repeat = repeats.decide(earlier, data, intents, threshold=settings.repeat_threshold)
         if repeat.join is not None:
             return await _join(desk, session, row, msg, repeat)
@@ -395,6 +422,23 @@ async def _join(
     )
     await store.link_record(session, row.id, case.id)
     return Ingested(Outcome.PROCESSED, "request_joined", case.reference)
+
+
+async def _recipient_reply(
+    desk: Desk,
+    session: AsyncSession,
+    row: InboundMessage,
+    task: RecipientTask,
+    msg: ParsedMessage,
+) -> Ingested:
+    """Record a recipient's reply on its case; from the address we wrote to, it acknowledges
+    the task (anyone else's is audited and changes nothing)."""
+    sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
+    await _stamp(session, row, RecordKind.REPLY, case_id=task.case_id, sender_pseudonym=sender)
+    done = await recipients.acknowledge_by_reply(desk, session, task, msg.from_addr)
+    return Ingested(
+        Outcome.PROCESSED, "recipient_reply" if done else "reply", reference_of(task.case_id)
+    )
 
 
 async def _case_by_code(desk: Desk, session: AsyncSession, msg: ParsedMessage) -> int | None:

@@ -27,6 +27,8 @@ from structlog.contextvars import bound_contextvars
 from bot.case import store
 from bot.case.lifecycle import CaseState, Event, is_open, transition
 from bot.case.messages import slack_item
+from bot.case.recipients import TEMPLATES
+from bot.work.recipients import on_delivered
 from mail.retry import retry_delay, should_retry
 from storage import audit
 from storage.db import session_factory
@@ -35,6 +37,8 @@ from storage.models import Outbox, OutboxStatus, reference_of, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+#: Templates whose rows carry a recipient task (mail or webhook): delivery moves the task.
+TASK_TEMPLATES = frozenset(TEMPLATES.values())
 
 
 class TransientSendError(Exception):
@@ -101,7 +105,8 @@ class OutboxWorker:
                 )
                 context = current.payload.get("context")
                 if isinstance(context, dict) and "code" in context:
-                    # The clear code was kept only to write the mail: from now on, its hash only.
+                    # The code was kept (sealed, with the payload) only to write the mail: from
+                    # now on, its hash only.
                     kept = {k: v for k, v in context.items() if k != "code"}
                     current.payload = {**current.payload, "context": kept}
                 await audit.append(
@@ -112,6 +117,8 @@ class OutboxWorker:
                     details={"outbox_id": current.id, "template": current.template},
                 )
                 await store.save_outbox_row(session, current)
+                if current.template in TASK_TEMPLATES and current.case_id is not None:
+                    await on_delivered(session, current, announce=self.announce, domain=self.domain)
                 if current.payload.get("completes") and current.case_id is not None:
                     await self._complete(session, current)
                 return
@@ -152,9 +159,13 @@ class OutboxWorker:
             await store.save_outbox_row(session, current)
 
     async def _case_open(self, session: AsyncSession, row: Outbox) -> bool:
+        """Whether the row must keep trying: its case is open, or it carries a recipient task
+        still waiting for its answer (a done case's recipients are told all the same)."""
         if row.case_id is None:
             return False
-        return is_open((await store.get_case(session, row.case_id)).state)
+        if is_open((await store.get_case(session, row.case_id)).state):
+            return True
+        return await store.open_recipient_task_for_outbox(session, row.id)
 
     async def _complete(self, session: AsyncSession, row: Outbox) -> None:
         """The server accepted a result mail: once every result mail of its case is accepted,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +23,17 @@ from bot.case.data import SubjectFacts, case_data, reply_thread, verified_addres
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
 from bot.case.policy import OBJECT_MARKETING, RESTRICT, Route, ordered, route
+from bot.case.recipients import Action
 from bot.case.store import add_outbox, get_case
+from bot.work import recipients
 from bot.work.desk import Desk
+from bot.work.telling import (
+    Telling,
+    forward_to_controllers,
+    holdings_before_erasure,
+    shared_with_lines,
+    shared_with_words,
+)
 from intents.labels import Intent
 from storage import audit
 from storage.customer import (
@@ -138,13 +147,16 @@ async def _move(
     details: dict[str, Any],
     outbox: Sequence[OutboxItem] = (),
     changes: dict[str, Any] | None = None,
+    then: Callable[[AsyncSession, Case], Awaitable[object]] | None = None,
 ) -> None:
     """One system transition in its own transaction, on a fresh copy of the case; the case
-    needs no further scheduled action unless `changes` says otherwise."""
+    needs no further scheduled action unless `changes` says otherwise. `then` adds work to the
+    same transaction (recipient tasks)."""
     async with desk.sessions() as session, session.begin():
+        current = await get_case(session, case.id or 0)
         await transition(
             session,
-            await get_case(session, case.id or 0),
+            current,
             event,
             actor="system",
             details=details,
@@ -152,6 +164,8 @@ async def _move(
             outbox=outbox,
             domain=desk.settings.own_domain,
         )
+        if then is not None:
+            await then(session, current)
 
 
 async def _route(desk: Desk, case: Case) -> None:
@@ -343,14 +357,8 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         # Whether or not anyone was found: the same words, so nothing reveals an account.
         items.append(to_requester(desk, case, "representative_needed"))
     if case_data(case).processor:
-        items.append(
-            to_requester(
-                desk,
-                case,
-                "processor_redirect",
-                reseller="the reseller you registered your domain with",
-            )
-        )
+        # Which reseller holds the data is told only after verification, to the address on
+        # file (`_forward_to_controllers`): naming it now would tell anyone an account exists.
         if desk.slack_enabled:
             items.append(slack_item("thread_note", case=case.reference, note="processor_data"))
     # Asked whether or not an account was found: the new address is often the requester's own,
@@ -502,6 +510,7 @@ async def _execute(desk: Desk, case: Case) -> None:
     cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
     mails: list[OutboxItem] = []
     details: dict[str, Any] = {}
+    tell: list[Telling] = []
     try:
         if address is None:
             raise CustomerStoreError("no address on file to act for; verify the subject first")
@@ -512,24 +521,35 @@ async def _execute(desk: Desk, case: Case) -> None:
             if await desk.executor.recorded_erasure(case.reference) is None:
                 raise
             subject = None
+        if case_data(case).processor:
+            mails.append(await forward_to_controllers(desk, case, subject, address, tell))
         for intent in ordered(case.intents):
-            mails.extend(await _do(desk, case, intent, subject, address, details))
+            mails.extend(await _do(desk, case, intent, subject, address, details, tell))
         if RESTRICT in case_data(case).rights:
-            mails.extend(await _restrict(desk, case, subject, address, details))
+            mails.extend(await _restrict(desk, case, subject, address, details, tell))
     except CustomerStoreError as exc:
+        async with desk.sessions() as session:  # keeps what this run wrote (who held the rows)
+            fresh = case_data(await get_case(session, case.id or 0))
         await _move(
             desk,
             case,
             Event.FAIL,
             details={"error": type(exc).__name__},
-            changes={"data": case_data(case).with_(failure=failure_words(exc)).to_json()},
+            changes={"data": fresh.with_(failure=failure_words(exc)).to_json()},
             outbox=cards,
         )
         log.warning("%s failed: %s", case.reference, type(exc).__name__)
         return
     # Done only when the mail server accepted the result mails (the outbox worker moves it).
     event = Event.CARRY_OUT if mails else Event.COMPLETE
-    await _move(desk, case, event, details=details, outbox=[*mails, *cards])
+
+    async def open_tasks(session: AsyncSession, current: Case) -> None:
+        for holdings, action, fields in tell:
+            await recipients.open_tasks(session, desk, current, holdings, action, fields=fields)
+
+    if tell:
+        details["recipients"] = sum(len(h) for h, _, _ in tell)
+    await _move(desk, case, event, details=details, outbox=[*mails, *cards], then=open_tasks)
 
 
 def failure_words(exc: CustomerStoreError) -> str:
@@ -555,9 +575,11 @@ async def _do(
     subject: Subject | None,
     address: str,
     details: dict[str, Any],
+    tell: list[Telling],
 ) -> list[OutboxItem]:
     """Carry out one intent; mails go to the address on file only. `subject` is None only when
-    an earlier run of this case already erased it (then recorded work is replayed)."""
+    an earlier run of this case already erased it (then recorded work is replayed). Recipients
+    to tell of an erasure or correction are added to `tell`."""
 
     def to_subject(template: str, **context: Any) -> OutboxItem:
         return mail_item(
@@ -575,13 +597,26 @@ async def _do(
     out_dir = desk.packages_dir / case.reference
     if intent == Intent.SEE:
         files = [out_dir / "personal-data.json", out_dir / "personal-data.html"]
+        held: list[str] = []
         if subject is not None:
             package = await executor.export(subject, out_dir, case.language)
             details["see_tables"] = sum(1 for t in package.tables if t.rows)
+            held = [t.table for t in package.tables if t.rows]
+            portable = await executor.export_portable(subject, out_dir)
+            files.extend(portable.files)
         elif not all(f.exists() for f in files):
             raise SubjectNotFound("the subject was erased before its access package was made")
+        else:  # a re-run after a crash: the files the first run wrote
+            files.extend(sorted(out_dir.glob("provided-*")))
         extra = {"attachments": [str(f) for f in files]}
-        return [to_subject("access_package")]
+        return [
+            to_subject(
+                "access_package",
+                portable=len(files) > 2,
+                asked_recipients=case_data(case).asks_recipients,
+                shared_with=shared_with_lines(executor.datamap, held),
+            )
+        ]
     if intent == Intent.CHANGE:
         changes = dict(case_data(case).changes)
         if not changes:
@@ -591,9 +626,20 @@ async def _do(
         if subject is None:
             raise SubjectNotFound("the subject is no longer findable; staff must check the change")
         plan = await executor.preview_change(subject, changes)
+        changed = [c.column for c in plan.changes]
+        spec = executor.datamap.tables[plan.table]
+        categories = {spec.column(c).category for c in changed if c in spec.columns}
+        tables = [
+            name
+            for name, t in executor.datamap.tables.items()
+            if any(t.column(c).category in categories for c in t.columns)
+        ]
+        holdings = await executor.recipient_holdings(subject, only=tables) if tables else []
         await executor.apply_change(plan, case.reference)
-        details["changed_fields"] = [c.column for c in plan.changes]
-        return [to_subject("change_done", fields=[c.column for c in plan.changes])]
+        details["changed_fields"] = changed
+        if holdings:
+            tell.append((holdings, Action.RECTIFICATION, changed))
+        return [to_subject("change_done", fields=changed, **shared_with_words(holdings))]
     if intent == Intent.DELETE:
         recorded = await executor.recorded_erasure(case.reference)
         if recorded is not None:
@@ -602,7 +648,11 @@ async def _do(
             erasure = await executor.preview_erasure(subject)
         else:
             raise SubjectNotFound("nothing to erase and no erasure recorded for this case")
+        gone = [t.table for t in erasure.tables if t.rows and t.action in ("delete", "anonymize")]
+        holdings = await holdings_before_erasure(desk, case, subject, gone)
         await executor.apply_erasure(erasure, case.reference)
+        if holdings:
+            tell.append((holdings, Action.ERASURE, []))
         retained = [
             {
                 "table": t.table,
@@ -614,7 +664,7 @@ async def _do(
             if t.action == "retain" and t.rows
         ]
         details["erased_tables"] = sum(1 for t in erasure.tables if t.rows)
-        return [to_subject("delete_done", retained=retained)]
+        return [to_subject("delete_done", retained=retained, **shared_with_words(holdings))]
     if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
         if OBJECT_MARKETING in case_data(case).rights:
@@ -628,15 +678,25 @@ async def _do(
 
 
 async def _restrict(
-    desk: Desk, case: Case, subject: Subject | None, address: str, details: dict[str, Any]
+    desk: Desk,
+    case: Case,
+    subject: Subject | None,
+    address: str,
+    details: dict[str, Any],
+    tell: list[Telling],
 ) -> list[OutboxItem]:
-    """Art. 18: mark the subject's rows restricted per purpose; tell the subject (on file)."""
+    """Art. 18: mark the subject's rows restricted per purpose; tell the subject (on file) and,
+    like an erasure or correction, every recipient of the restricted tables (Art. 19)."""
     if subject is None:
         raise SubjectNotFound("the subject is no longer findable; nothing to restrict")
     executor = desk.executor
     selectors = await executor.selectors(subject)
     marks = await rights.restrict(executor.engine, executor.datamap, selectors, case.reference)
     details["restricted_rows"] = marks
+    tables = [name for name, sel in selectors.items() if sel.values and _purposes(desk, name)]
+    holdings = await executor.recipient_holdings(subject, only=tables) if tables else []
+    if holdings:
+        tell.append((holdings, Action.RESTRICTION, []))
     purposes = sorted(
         {p for name, sel in selectors.items() if sel.values for p in _purposes(desk, name)}
     )
@@ -645,7 +705,11 @@ async def _restrict(
             "restriction_done",
             to=address,
             lang=case.language,
-            context={"case_ref": case.reference, "purposes": purposes},
+            context={
+                "case_ref": case.reference,
+                "purposes": purposes,
+                **shared_with_words(holdings),
+            },
             completes=True,
             **reply_thread(case),
         )

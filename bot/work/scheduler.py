@@ -16,6 +16,7 @@ from bot.work.delivery import alert_stuck
 from bot.work.desk import Desk
 from bot.work.intake import process_recorded
 from bot.work.pipeline import advance_due
+from bot.work.recipients import flag_overdue
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case
 
@@ -88,6 +89,7 @@ async def run_housekeeping(desk: Desk, every: float = 600.0) -> None:
     while True:
         await send_reminders(desk)
         await alert_stuck(desk)
+        await flag_overdue(desk)  # recipients that did not answer in time (Art. 19)
         if loop.time() - last_sweep >= 3600:
             result = await desk.executor.sweep()
             last_sweep = loop.time()

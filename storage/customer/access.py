@@ -11,25 +11,51 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from html import escape
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from storage.customer.plans import AccessPackage, TableCount
 from storage.customer.report_text import column_label, report_text
 from storage.datamap import DataMap, Table
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 JSON_NAME, HTML_NAME = "personal-data.json", "personal-data.html"
-_ENV = Environment(
-    loader=PackageLoader("storage", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+#: Where compiled templates are kept between processes (None: compiled by each process).
+_compiled_dir: list[Path] = []
+
+
+@cache
+def _env() -> Environment:
+    """The report's template environment, built when the first package is written (jinja2 is
+    not imported by processes that only erase or change)."""
+    from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
+
+    cache = None
+    if _compiled_dir:
+        _compiled_dir[0].mkdir(mode=0o700, parents=True, exist_ok=True)
+        cache = FileSystemBytecodeCache(str(_compiled_dir[0]), "dsr-report-%s.cache")
+    return Environment(
+        loader=PackageLoader("storage", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        bytecode_cache=cache,
+    )
+
+
+def keep_compiled_templates(directory: Path) -> None:
+    """Keep the compiled report template in `directory` for the next process (jinja2's
+    bytecode cache); a `dsr store export` then starts without compiling it. Only the first
+    call of a process counts."""
+    if not _compiled_dir:
+        _compiled_dir.append(directory)
 
 
 def _json_default(value: Any) -> Any:
@@ -81,7 +107,9 @@ def table_info(datamap: DataMap, spec: Table) -> dict[str, Any]:
         "purposes": spec.purposes,
         "legal_basis": spec.legal_basis,
         "categories": [datamap.categories[c] for c in categories],
-        "recipients": [r.model_dump() for r in spec.recipients],
+        "recipients": [
+            r.model_dump(include={"name", "outside_eea", "safeguard"}) for r in spec.recipients
+        ],
         "retention": kept,
         "source": spec.source,
         "held_as_processor_for": spec.processor_for,
@@ -104,7 +132,7 @@ class PackageWriter:
     def __init__(self, out_dir: Path, datamap: DataMap, lang: str | None = None) -> None:
         self.out_dir, self.datamap = out_dir, datamap
         self._t = report_text(lang)
-        self._macros: Any = cast(Any, _ENV.get_template("personal-data.html.j2").module)
+        self._macros: Any = cast(Any, _env().get_template("personal-data.html.j2").module)
         self._json: IO[str] = open(out_dir / (JSON_NAME + ".part"), "w", encoding="utf-8")
         self._html: IO[str] = open(out_dir / (HTML_NAME + ".part"), "w", encoding="utf-8")
         self._counts: list[TableCount] = []

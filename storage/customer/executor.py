@@ -20,7 +20,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SAWarning
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.customer import access, erasure, plans, rights, selection
+from storage.customer import (
+    access,
+    erasure,
+    plans,
+    portable,
+    recipients,
+    rights,
+    schema_cache,
+    selection,
+)
 from storage.customer.errors import AmbiguousSubject, InvalidChange, SubjectNotFound
 from storage.customer.plans import (
     AccessPackage,
@@ -33,6 +42,7 @@ from storage.customer.plans import (
     SubjectMatch,
     TableCount,
 )
+from storage.customer.schema_cache import SchemaCache
 from storage.customer.validate import normalise
 from storage.datamap import DataMap, period_cutoff
 from storage.errors import ConcurrentUpdateError
@@ -93,6 +103,22 @@ def _reflect(conn: Connection, metadata: MetaData, names: list[str]) -> None:
         metadata.reflect(conn, only=names)
 
 
+def _tables(conn: Connection, names: list[str], cache: SchemaCache | None) -> MetaData:
+    """The mapped tables that exist, from the cache when their fingerprint is unchanged."""
+    mark = schema_cache.fingerprint(conn, names) if cache else None
+    url = conn.engine.url.render_as_string(hide_password=True)
+    if cache and mark:
+        kept = cache.load(url, names, mark)
+        if kept is not None:
+            return kept
+    metadata = MetaData()
+    existing = set(conn.dialect.get_table_names(conn))
+    _reflect(conn, metadata, [n for n in names if n in existing])
+    if cache and mark:
+        cache.save(url, names, mark, metadata)
+    return metadata
+
+
 class Executor:
     """Carries out data-subject requests on one customer store. Build with `await open(...)`."""
 
@@ -109,20 +135,24 @@ class Executor:
 
     @classmethod
     async def open(
-        cls, engine: AsyncEngine, datamap: DataMap, ledger: Ledger | None = None
+        cls,
+        engine: AsyncEngine,
+        datamap: DataMap,
+        ledger: Ledger | None = None,
+        *,
+        cache: SchemaCache | None = None,
     ) -> Executor:
-        """Reflect the mapped tables and check the data map against them.
+        """Reflect the mapped tables (or reuse the reflection `cache` kept while they have not
+        changed) and check the data map against them.
 
         Raises:
             DataMapError: a mapped table or column does not exist or does not fit.
         """
-        metadata = MetaData()
         names = list(datamap.tables)
+        if cache:
+            access.keep_compiled_templates(cache.directory / "templates")
         async with engine.connect() as conn:
-            existing = set(await conn.run_sync(lambda c: c.dialect.get_table_names(c)))
-            await conn.run_sync(
-                lambda c: _reflect(c, metadata, [n for n in names if n in existing])
-            )
+            metadata = await conn.run_sync(lambda c: _tables(c, names, cache))
         datamap.check_against(metadata)
         await rights.ensure_tables(engine)  # the suppression list and restriction marks
         return cls(engine, datamap, {n: metadata.tables[n] for n in names}, ledger)
@@ -277,6 +307,41 @@ class Executor:
                 package = writer.finish()
         log.info("access package written: tables=%d rows=%d", len(package.tables), package.rows)
         return package
+
+    async def export_portable(self, subject: Subject, out_dir: Path) -> portable.PortableExport:
+        """Write the Art. 20 export: what the subject provided, as JSON and CSV files."""
+        rows: dict[str, list[Any]] = {}
+        async with self._reading() as conn:
+            selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            for name, spec in self.datamap.tables.items():
+                cols, sel, table = spec.provided_columns(), selectors[name], self.tables[name]
+                if not cols or not sel.values:
+                    continue
+                stmt = (
+                    select(*[table.c[c] for c in cols])
+                    .where(table.c[sel.column].in_(sel.values))
+                    .order_by(table.c[self.pks[name]])
+                )
+                rows[name] = [tuple(r) for r in (await conn.execute(stmt)).all()]
+        result = portable.write_portable(out_dir, self.datamap, rows)
+        log.info("portable export written: tables=%d", len(result.rows))
+        return result
+
+    # --- who else holds it -----------------------------------------------------------------
+
+    async def recipient_holdings(
+        self, subject: Subject, only: Sequence[str] | None = None
+    ) -> list[recipients.Holding]:
+        """The data map's recipients holding rows of this subject (of `only` these tables)."""
+        async with self._reading() as conn:
+            selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            return await recipients.holdings(conn, self.datamap, self.tables, selectors, only)
+
+    async def processor_controllers(self, subject: Subject) -> list[recipients.ControllerHolding]:
+        """The controllers (resellers) we hold this subject's processor rows for."""
+        async with self._reading() as conn:
+            selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            return await recipients.controllers(conn, self.datamap, self.tables, selectors)
 
     # --- delete --------------------------------------------------------------------------
 

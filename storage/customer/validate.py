@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from functools import cache
 
 from storage.customer.errors import InvalidChange
+
+# phonenumbers and email_validator are imported by the validators that use them: `dsr store
+# export`/`erase` (and every process that only reads) start without their ~60 modules.
 
 # Postal-code shapes for the countries we see most; others get a generic shape check.
 _POSTAL = {
@@ -33,7 +34,13 @@ _POSTAL = {
     "US": r"\d{5}(-\d{4})?",
 }
 _GENERIC_POSTAL = r"[A-Z0-9][A-Z0-9 -]{1,9}"
-_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+@cache
+def _countries() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def _plain_text(field: str, value: str, *, max_len: int = 200) -> str:
@@ -49,6 +56,8 @@ def _plain_text(field: str, value: str, *, max_len: int = 200) -> str:
 
 def email(field: str, value: str) -> str:
     """A syntactically valid address, normalised (domain lower-cased, local part kept)."""
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
@@ -59,6 +68,8 @@ def email(field: str, value: str) -> str:
 def phone(field: str, value: str, country: str | None = None) -> str:
     """A possible, valid telephone number in E.164 (`+4930123456`); national numbers need
     the subject's country."""
+    import phonenumbers
+
     region = (country or "").upper() or None
     try:
         number = phonenumbers.parse(value, region)
@@ -84,7 +95,7 @@ def name(field: str, value: str) -> str:
 def country(field: str, value: str) -> str:
     """An ISO 3166-1 alpha-2 country code, upper-cased."""
     code = value.strip().upper()
-    if code not in _COUNTRIES:
+    if code not in _countries():
         raise InvalidChange(field, "not an ISO 3166 two-letter country code (e.g. DE, FR, US)")
     return code
 

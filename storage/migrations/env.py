@@ -11,13 +11,46 @@ from sqlmodel import SQLModel
 import storage.audit
 import storage.models
 import storage.retention
+import storage.rotation
 from storage.db import create_engine
 
-_ = (storage.audit, storage.models, storage.retention)  # register the tables on the metadata
+_ = (
+    storage.audit,
+    storage.models,
+    storage.retention,
+    storage.rotation,
+)  # register the tables on the metadata
 target_metadata = SQLModel.metadata
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Turn SQLite's foreign-key enforcement off or on, outside any transaction (a PRAGMA
+    inside one is ignored): batch mode copies a table to change a column's type, and SQLite
+    refuses to drop a table other rows refer to while enforcement is on."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+        if on:
+            cursor.execute("PRAGMA foreign_key_check")
+            broken = cursor.fetchall()
+            if broken:
+                raise RuntimeError(f"a migration left rows pointing nowhere: {broken[:5]}")
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
+    own = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if own:
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        _migrate(connection)
+    finally:
+        if own:
+            _sqlite_foreign_keys(connection, on=True)
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

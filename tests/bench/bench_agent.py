@@ -2,9 +2,13 @@
 confirmation, through a real Dovecot, a `dsr run` process and a recording SMTP server.
 
     python tests/bench/bench_agent.py [--messages 1000] [--backend sqlite|postgresql] [--rate R]
+                                      [--sealing on|off|both]
 
 Reports throughput, p50/p95 latency (append to Dovecot -> confirmation received by SMTP) and the
-peak RSS (VmHWM) of the `dsr run` process.
+peak RSS (VmHWM) of the `dsr run` process. `--sealing both` runs the desk twice on fresh stores,
+with encryption at rest and with the sealing functions replaced by the identity (a patch in the
+benchmark's own process start-up: the product has no switch to turn sealing off), and prints the
+ratio.
 """
 
 from __future__ import annotations
@@ -94,12 +98,50 @@ async def _append(
     await client.logout()
 
 
+#: `python -m bot run` with sealing replaced by the identity (values stored as they are).
+UNSEALED = """
+import runpy, sys
+from storage import sealing
+sealing.Keyring.seal_text = lambda self, text, where: text
+sealing.Keyring.seal_bytes = lambda self, data, where: data
+sealing.Keyring.lookup_hash = lambda self, value: value
+sys.argv = ["bot", "run"]
+runpy.run_module("bot", run_name="__main__")
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--rate", type=float, default=None, help="messages/s (default: at once)")
+    parser.add_argument("--sealing", choices=["on", "off", "both"], default="on")
+    parser.add_argument("--rounds", type=int, default=1, help="with --sealing both: pairs run")
     args = parser.parse_args()
+    runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    order = {"on": [True], "off": [False], "both": [False, True]}[args.sealing]
+    for i in range(args.rounds if args.sealing == "both" else 1):
+        for sealed in order if i % 2 == 0 else order[::-1]:  # interleaved: load drifts
+            runs[sealed].append(run(args, sealed=sealed))
+    if runs[False] and runs[True]:
+        rate = {k: statistics.median(r for r, _ in v) for k, v in runs.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+        print(
+            f"sealing adds {100 * (rate[False] / rate[True] - 1):.1f} % to the wall time "
+            f"({rate[True]:.1f} vs {rate[False]:.1f} requests/s) and "
+            f"{100 * (cpu[True] / cpu[False] - 1):.1f} % to the desk's CPU "
+            f"({cpu[True]:.2f} vs {cpu[False]:.2f} ms a request), medians of {args.rounds}"
+        )
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def run(args: argparse.Namespace, *, sealed: bool) -> tuple[float, float]:
+    """One desk on fresh stores; returns its throughput (requests/s) and the CPU its process
+    spent per request after start-up (ms)."""
     tmp = Path(tempfile.mkdtemp(prefix="dsr-bench-agent-"))
     os.chmod(tmp, 0o755)
     dovecot = start_dovecot()
@@ -154,8 +196,9 @@ def main() -> None:
             "DSR_PRIVACY_ADDRESS": "privacy@example.com",
             "DSR_LOG_LEVEL": "WARNING",
         }
+        command = ["-m", "bot", "run"] if sealed else ["-c", UNSEALED]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, *command],
             cwd=tmp,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -163,6 +206,7 @@ def main() -> None:
         )
         time.sleep(6)  # start-up: imports, model load, first IMAP session
         sent_at: dict[str, float] = {}
+        cpu0 = _cpu_seconds(proc.pid)
         t0 = time.monotonic()
         asyncio.run(_append(dovecot.host, dovecot.port, "INBOX", args.messages, args.rate, sent_at))
         deadline = time.monotonic() + 600
@@ -170,16 +214,19 @@ def main() -> None:
             time.sleep(0.2)
         elapsed = max(arrivals.at.values()) - t0
         peak = _vm_hwm_mb(proc.pid)
+        cpu_ms = 1000 * (_cpu_seconds(proc.pid) - cpu0) / max(len(arrivals.at), 1)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         lat = [arrivals.at[m] - sent_at[m] for m in sent_at if m in arrivals.at]
         q = statistics.quantiles(lat, n=100)
         print(
             f"{len(lat)}/{args.messages} confirmations ({args.backend}, "
+            f"{'sealed' if sealed else 'not sealed'}, "
             f"{'at once' if not args.rate else f'{args.rate}/s'}): "
             f"{len(lat) / elapsed:.1f} requests/s; latency p50 {statistics.median(lat):.2f} s, "
-            f"p95 {q[94]:.2f} s; dsr run peak RSS {peak:.0f} MB"
+            f"p95 {q[94]:.2f} s; dsr run peak RSS {peak:.0f} MB, CPU {cpu_ms:.2f} ms a request"
         )
+        return len(lat) / elapsed, cpu_ms
     finally:
         smtp.stop()
         dovecot.destroy()

@@ -6,7 +6,7 @@ operator runs them — a fresh `dsr` process each time, one at a time, after one
 for the peer's subjects (access 7, 10007, …; erasure 5003, 15003, …), and checks every erasure
 by SQL. The peer's warm server took 0.57 s (access) and 1.26 s (erasure) p50 on this database.
 
-    python tests/bench/bench_cli.py [--customers 100000] [--rounds 3] [--keep]
+    python tests/bench/bench_cli.py [--customers 100000] [--rounds 3] [--keep | --reuse PORT]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ async def _verify(url: str, befores: dict[int, dict[str, object]]) -> None:
         await engine.dispose()
 
 
-def run(peer_url: str, cases_url: str, customers: int, rounds: int) -> None:
+def run(peer_url: str, cases_url: str, customers: int, rounds: int, erase_from: int = 5003) -> None:
     out = Path(tempfile.mkdtemp(prefix="dsr-cli-"))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DSR_")},
@@ -98,7 +98,7 @@ def run(peer_url: str, cases_url: str, customers: int, rounds: int) -> None:
     timed(["--help"], env)
     helps = [timed(["--help"], env) for _ in range(10 * rounds)]
     access_ids = subjects(customers, 7, 10)
-    erase_ids = [c for r in range(rounds) for c in subjects(customers, 5003 + 1000 * r, 10)]
+    erase_ids = [c for r in range(rounds) for c in subjects(customers, erase_from + 1000 * r, 10)]
     timed(["store", "export", "customer3@example.com", "--out", str(out / "w")], env)
     exports = [
         timed(["store", "export", f"customer{c}@example.com", "--out", str(out / str(c))], env)
@@ -106,7 +106,7 @@ def run(peer_url: str, cases_url: str, customers: int, rounds: int) -> None:
         for c in access_ids
     ]
     befores = asyncio.run(_before(peer_url, erase_ids))
-    timed(["store", "erase", "customer4@example.com", "--apply"], env)
+    timed(["store", "erase", f"customer{erase_from - 999}@example.com", "--apply"], env)
     erasures = [
         timed(["store", "erase", f"customer{c}@example.com", "--apply"], env) for c in erase_ids
     ]
@@ -123,6 +123,21 @@ def run(peer_url: str, cases_url: str, customers: int, rounds: int) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
+def _fresh_database(admin_url: str, name: str) -> None:
+    async def go() -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
 def timed_python() -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
@@ -135,7 +150,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="export repeats / erasure groups")
     parser.add_argument("--schema", type=Path, default=SCHEMA)
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    parser.add_argument(
+        "--reuse",
+        metavar="PORT",
+        type=int,
+        help="time against the peer database a `--keep` run left on this port (no rebuild)",
+    )
+    parser.add_argument(
+        "--erase-from",
+        type=int,
+        default=5003,
+        help="first erased subject (a reused database needs subjects not erased before)",
+    )
     args = parser.parse_args()
+    if args.reuse:
+        base = f"postgresql+asyncpg://postgres@127.0.0.1:{args.reuse}"
+        cases_url = f"{base}/cases_reused"
+        _fresh_database(f"{base}/postgres", "cases_reused")
+        upgrade(cases_url)
+        run(f"{base}/peer", cases_url, args.customers, args.rounds, args.erase_from)
+        return
     server = start_postgres()
     try:
         seconds = load(server, "peer", args.customers, args.schema)
