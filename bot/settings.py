@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     challenge_max_attempts: int = Field(default=5, ge=1, le=20)
     # Challenges one address may receive in 24 hours, whoever asks (a burst is withheld).
     challenges_per_address_per_day: int = Field(default=3, ge=1, le=50)
+    # Art. 12(5): this many requests of one intent from one address within the window are
+    # flagged for staff as a repetitive stream (never refused automatically)
+    repeat_threshold: int = Field(default=3, ge=2, le=100)
+    repeat_window_days: int = Field(default=30, ge=1, le=365)
     reminder_days: int = Field(default=7, ge=1, le=28)
     # Recipients told of an erasure or correction (Art. 19): days to answer before staff hear.
     recipient_answer_days: int = Field(default=14, ge=1, le=90)
@@ -315,6 +319,21 @@ class Settings(BaseSettings):
 
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dsr-bot audit chain")
         return hkdf.derive(self.secret_key.get_secret_value().encode())
+
+    def suppression_key_bytes(self) -> bytes:
+        """The key of the marketing suppression list's address hashes: derived from
+        DSR_SECRET_KEY with HKDF-SHA-256 (info `dsr-bot suppression`), so the list can be matched
+        by the desk and importer but never against the audit log's pseudonyms.
+
+        Raises:
+            SettingsError: DSR_SECRET_KEY is not set.
+        """
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        secret = self.secret_key_bytes()
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"dsr-bot suppression")
+        return hkdf.derive(secret)
 
 
 def _shown(url: str) -> str:

@@ -69,6 +69,10 @@ class Classification:
     language: str
     needs_review: bool
     review_reason: str = ""
+    #: Sub-intents from `intents.rights.refine` (object_marketing, object, restrict); empty before.
+    rights: tuple[str, ...] = ()
+    #: Someone writes for another person (a lawyer, parent, agent); from `intents.rights.refine`.
+    on_behalf: bool = False
 
 
 def load_model(

@@ -125,6 +125,15 @@ CONTEXT_KEYS: dict[str, dict[str, str]] = {
     "extension": {"new_due_date": "date", "reason": "text"},
     "not_found": {},
     "verification_failed": {},
+    "objection_done": {},
+    "restriction_done": {
+        "purposes": "texts",
+        "recipients_told": "texts",
+        "recipients_by_hand": "texts",
+    },
+    "restriction_lifting": {},
+    "representative_needed": {},
+    "request_joined": {"received_on": "date", "due_date": "date"},
     # To recipients and controllers (Art. 19, processor data): only the identifiers they hold.
     "recipient_erasure": {"recipient": "text", "identifiers": "texts"},
     "recipient_rectification": {"recipient": "text", "identifiers": "texts", "fields": "texts"},

@@ -230,6 +230,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "change your personal data",
         "unsubscribe": "stop sending you marketing e-mail",
         "other": "act on a request about your personal data",
+        "restrict": "restrict the processing of your personal data (store it only, until the restriction is lifted)",
     },
     "nl": {
         "see": "een kopie van uw persoonsgegevens te sturen",
@@ -239,6 +240,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "uw persoonsgegevens te wijzigen",
         "unsubscribe": "u geen marketingmails meer te sturen",
         "other": "een verzoek over uw persoonsgegevens uit te voeren",
+        "restrict": "de verwerking van uw persoonsgegevens te beperken (alleen bewaren, tot de beperking wordt opgeheven)",
     },
     "de": {
         "see": "eine Kopie Ihrer personenbezogenen Daten zu senden",
@@ -248,6 +250,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "Ihre personenbezogenen Daten zu ändern",
         "unsubscribe": "Ihnen keine Werbe-E-Mails mehr zu senden",
         "other": "eine Anfrage zu Ihren personenbezogenen Daten auszuführen",
+        "restrict": "die Verarbeitung Ihrer personenbezogenen Daten einzuschränken (nur speichern, bis die Einschränkung aufgehoben wird)",
     },
     "fr": {
         "see": "vous envoyer une copie de vos données personnelles",
@@ -257,6 +260,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "modifier vos données personnelles",
         "unsubscribe": "ne plus vous envoyer d'e-mails marketing",
         "other": "donner suite à une demande concernant vos données personnelles",
+        "restrict": "limiter le traitement de vos données personnelles (les conserver seulement, jusqu'à la levée de la limitation)",
     },
     "es": {
         "see": "le enviemos una copia de sus datos personales",
@@ -267,6 +271,8 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "cambiemos sus datos personales",
         "unsubscribe": "dejemos de enviarle correos de marketing",
         "other": "tramitemos una solicitud sobre sus datos personales",
+        "restrict": "limitemos el tratamiento de sus datos personales (solo conservarlos hasta que "
+        "se levante la limitación)",
     },
     "sv": {
         "see": "skicka en kopia av dina personuppgifter",
@@ -276,6 +282,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "ändra dina personuppgifter",
         "unsubscribe": "sluta skicka marknadsföringsmejl till dig",
         "other": "genomföra en begäran om dina personuppgifter",
+        "restrict": "begränsa behandlingen av dina personuppgifter (bara lagra dem tills begränsningen hävs)",
     },
     "it": {
         "see": "inviarle una copia dei suoi dati personali",
@@ -285,6 +292,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "modificare i suoi dati personali",
         "unsubscribe": "non inviarle più e-mail di marketing",
         "other": "dare seguito a una richiesta relativa ai suoi dati personali",
+        "restrict": "limitare il trattamento dei suoi dati personali (solo conservarli, fino alla revoca della limitazione)",
     },
     "pt": {
         "see": "lhe enviássemos uma cópia dos seus dados pessoais",
@@ -294,6 +302,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "alterássemos os seus dados pessoais",
         "unsubscribe": "deixássemos de lhe enviar e-mails de marketing",
         "other": "déssemos seguimento a um pedido relativo aos seus dados pessoais",
+        "restrict": "limitar o tratamento dos seus dados pessoais (apenas conservá-los até a limitação ser levantada)",
     },
     "ro": {
         "see": "să vă trimitem o copie a datelor dumneavoastră cu caracter personal",
@@ -303,6 +312,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "să modificăm datele dumneavoastră cu caracter personal",
         "unsubscribe": "să nu vă mai trimitem e-mailuri de marketing",
         "other": "să dăm curs unei solicitări privind datele dumneavoastră cu caracter personal",
+        "restrict": "să restricționăm prelucrarea datelor dumneavoastră personale (doar stocarea lor, până la ridicarea restricției)",
     },
     "pl": {
         "see": "przesłanie kopii Pana/Pani danych osobowych",
@@ -312,6 +322,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "zmianę Pana/Pani danych osobowych",
         "unsubscribe": "zaprzestanie wysyłania Panu/Pani e-maili marketingowych",
         "other": "realizację żądania dotyczącego Pana/Pani danych osobowych",
+        "restrict": "ograniczyć przetwarzanie Pana/Pani danych osobowych (tylko przechowywać je do zniesienia ograniczenia)",
     },
     "ru": {
         "see": "отправить вам копию ваших персональных данных",
@@ -321,6 +332,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "изменить ваши персональные данные",
         "unsubscribe": "больше не присылать вам маркетинговые письма",
         "other": "выполнить запрос, касающийся ваших персональных данных",
+        "restrict": "ограничить обработку ваших персональных данных (только хранить их до снятия ограничения)",
     },
     "cs": {
         "see": "zaslání kopie vašich osobních údajů",
@@ -330,6 +342,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "změnu vašich osobních údajů",
         "unsubscribe": "ukončení zasílání marketingových e-mailů",
         "other": "vyřízení žádosti týkající se vašich osobních údajů",
+        "restrict": "omezit zpracování vašich osobních údajů (pouze je uchovávat, dokud omezení nebude zrušeno)",
     },
     "hr": {
         "see": "slanje kopije vaših osobnih podataka",
@@ -339,6 +352,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "promjenu vaših osobnih podataka",
         "unsubscribe": "prestanak slanja marketinških poruka e-pošte",
         "other": "postupanje po zahtjevu u vezi s vašim osobnim podacima",
+        "restrict": "ograničiti obradu vaših osobnih podataka (samo ih pohranjivati dok se ograničenje ne ukine)",
     },
     "el": {
         "see": "να σας στείλουμε αντίγραφο των προσωπικών σας δεδομένων",
@@ -348,6 +362,7 @@ ASKED: dict[str, dict[str, str]] = {
         "change_any": "να αλλάξουμε τα προσωπικά σας δεδομένα",
         "unsubscribe": "να σταματήσουμε να σας στέλνουμε διαφημιστικά e-mail",
         "other": "να διεκπεραιώσουμε ένα αίτημα σχετικά με τα προσωπικά σας δεδομένα",
+        "restrict": "να περιορίσουμε την επεξεργασία των προσωπικών σας δεδομένων (μόνο αποθήκευση, μέχρι να αρθεί ο περιορισμός)",
     },
 }
 

@@ -76,8 +76,13 @@ async def test_requester_not_on_file_gets_nothing_and_learns_nothing(h: Harness)
     (case,) = await h.cases()
     assert case.state == CaseState.AWAITING_VERIFICATION
     to_mallory = h.sent_to(MALLORY)
-    assert len(to_mallory) == 1  # the acknowledgement only
-    assert not any(pii in _text(to_mallory[0]) for pii in ALICE_PII[1:])
+    # The acknowledgement and, for someone writing on another's behalf, what a representative
+    # must provide (#16): neither says anything about Alice.
+    assert sorted(m["X-DSR-Template"] for m in to_mallory) == [
+        "acknowledgement",
+        "representative_needed",
+    ]
+    assert not any(pii in _text(m) for m in to_mallory for pii in ALICE_PII[1:])
     assert len(h.sent_to(ALICE)) == 1  # the challenge went to the address on file
     # The same request about nobody we know gets the very same acknowledgement.
     await h.receive(
@@ -89,8 +94,10 @@ async def test_requester_not_on_file_gets_nothing_and_learns_nothing(h: Harness)
             "carol@nowhere.example.",
         )
     )
-    first, second = h.sent_to(MALLORY)
-    assert _normalise(_text(first)) == _normalise(_text(second))
+    for template in ("acknowledgement", "representative_needed"):
+        one, other = h.sent_to(MALLORY, template)
+        assert _normalise(_text(one)) == _normalise(_text(other))
+    first = h.sent_to(MALLORY, "acknowledgement")[0]
     # Mallory cannot verify by answering the acknowledgement, and staff cannot approve.
     await h.receive(
         letter(
@@ -105,7 +112,7 @@ async def test_requester_not_on_file_gets_nothing_and_learns_nothing(h: Harness)
     result = await actions.approve(h.desk, cases[0].reference, "cli:dpo")
     assert "nothing to approve" in result.message
     await h.settle()
-    assert len(h.sent_to(MALLORY)) == 2 and len(h.sent_to(ALICE)) == 1
+    assert len(h.sent_to(MALLORY)) == 4 and len(h.sent_to(ALICE)) == 1  # nothing new
 
 
 async def test_dmarc_failing_spoof_cannot_delete_or_change(h: Harness) -> None:

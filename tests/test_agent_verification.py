@@ -360,8 +360,10 @@ async def test_the_new_address_is_challenged_whether_or_not_an_account_exists(
 
 
 async def test_challenges_to_one_address_are_limited_whoever_asks(h: Harness) -> None:
-    for _ in range(3):  # one open challenge per address and intent
-        await h.receive(letter(EVE, "Delete", f"Please delete the account of {ALICE}."))
+    # One open challenge per address and intent. (Three senders: the same request again from
+    # one sender joins its open case instead, see tests/test_rights_e2e.py.)
+    for sender in (EVE, "eve2@evil.example", "eve3@evil.example"):
+        await h.receive(letter(sender, "Delete", f"Please delete the account of {ALICE}."))
     assert len(h.sent_to(ALICE, "challenge")) == 1
     cases = await h.cases()
     assert [case_data(c).withheld for c in cases] == [(), ("open_challenge",), ("open_challenge",)]

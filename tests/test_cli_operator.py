@@ -33,6 +33,7 @@ NOT_FOR_STORE = (
     "structlog",
     "phonenumbers",
     "babel",
+    "storage.customer.schema",
 )
 
 #: Runs `dsr ARGS` in this interpreter and prints the exit code and which heavy modules loaded.

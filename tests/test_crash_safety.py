@@ -141,11 +141,21 @@ def test_sigkill_at_random_points_loses_nothing_and_sends_nothing_twice(tmp_path
         smtp.stop()
     assert kills >= 5
     assert _settled(db, len(message_ids))
-    # exactly one record per message, one case per request
+    # exactly one record per message, one case per request: the same request again while its
+    # case is open joins it (#16), and the case counts every joined record exactly once
     stored = [r[0] for r in _query(db, "select message_id from inbound_message")]
     assert sorted(stored) == sorted(lookup_hash(m) for m in message_ids)  # keyed hashes only
+    # (the case data is sealed: the joins are counted from the audit log's `request_joined`)
     per_case = _query(db, "select case_id, count(*) from inbound_message group by case_id")
-    assert all(n == 1 for _, n in per_case) and len(per_case) == len(message_ids)
+    joins = dict(
+        _query(
+            db,
+            "select case_ref, count(*) from audit_event where action = 'case_note' "
+            "and details like '%request_joined%' group by case_ref",
+        )
+    )
+    assert sum(n for _, n in per_case) == len(message_ids)
+    assert all(n == 1 + joins.get(f"DSR-{case_id}", 0) for case_id, n in per_case), per_case
     # every sent outbox row was delivered; no row was delivered under two Message-IDs
     rows = {r[0] for r in _query(db, "select message_id from outbox where kind = 'mail'")}
     delivered = Counter(str(m["Message-ID"]) for m in recorder.messages)

@@ -55,6 +55,11 @@ CONTEXT: dict[str, dict[str, object]] = {
     "extension": {"new_due_date": date(2027, 2, 28), "reason": "the request is complex"},
     "not_found": {},
     "verification_failed": {},
+    "objection_done": {},
+    "restriction_done": {"purposes": ["Billing", "Customer support"]},
+    "restriction_lifting": {},
+    "representative_needed": {},
+    "request_joined": {"received_on": date(2026, 11, 24), "due_date": date(2026, 12, 24)},
     "recipient_erasure": {"recipient": "Usersnap GmbH", "identifiers": ["identifier: 77aa"]},
     "recipient_rectification": {
         "recipient": "Usersnap GmbH",

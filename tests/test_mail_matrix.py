@@ -121,6 +121,15 @@ SHAPES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "not_found": {"plain": {}},
     "verification_failed": {"plain": {}},
+    "objection_done": {"plain": {}},
+    "restriction_done": {
+        "one purpose": {"purposes": ["Billing"]},
+        "several": {"purposes": ["Billing", "Customer support", LONG]},
+        "none listed": {"purposes": []},
+    },
+    "restriction_lifting": {"plain": {}},
+    "representative_needed": {"plain": {}},
+    "request_joined": {"plain": {"received_on": "2026-11-24", "due_date": "2026-12-24"}},
     "recipient_erasure": {
         "cookie": {
             "recipient": "Google Analytics (Google Ireland Ltd / Google LLC)",

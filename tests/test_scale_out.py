@@ -117,10 +117,16 @@ def test_two_processes_share_the_work_and_handle_each_case_once(
     # the store keeps only the keyed hash of each Message-ID
     stored = sorted(q("select message_id from inbound_message").split("\n"))
     assert stored == sorted(lookup_hash(m) for m in message_ids)
-    assert (
-        q("select count(distinct case_id), count(*) from inbound_message")
-        == f"{N_MESSAGES}|{N_MESSAGES}"
+    # every message became one case, or joined the open case of the same request (#16), and
+    # each case counts its joined records exactly once
+    assert q("select count(*) from inbound_message where case_id is not null") == str(N_MESSAGES)
+    # (the case data is sealed: the joins are counted from the audit log's `request_joined`)
+    per_case = q(
+        "select count(*) - 1 - (select count(*) from audit_event a where a.action = 'case_note' "
+        "and a.case_ref = 'DSR-' || i.case_id and a.details::text like '%request_joined%') "
+        "from inbound_message i group by i.case_id"
     )
+    assert set(per_case.split("\n")) == {"0"}, per_case
     delivered = Counter(str(m["Message-ID"]) for m in recorder.messages)
     assert all(n == 1 for n in delivered.values()), "a mail was sent twice"
     assert set(delivered) == set(q("select message_id from outbox").split("\n"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.customer import Executor
+from storage.customer import Executor, rights
 from storage.customer.schema_cache import SchemaCache
 from storage.datamap import parse_datamap
 from storage.db import create_engine
@@ -34,6 +34,7 @@ async def test_reused_until_a_mapped_table_changes(customer_url: str, tmp_path: 
         async with engine.begin() as conn:
             for sql in DDL:
                 await conn.execute(text(sql))
+        await rights.ensure_tables(engine)  # as the first open leaves a company's store
         first = await Executor.open(engine, parse_datamap(MAP), cache=cache)
         files = kept(tmp_path / "cache")
         assert len(files) == 1
@@ -62,6 +63,7 @@ async def test_a_file_not_signed_by_the_desk_is_ignored(customer_url: str, tmp_p
         async with engine.begin() as conn:
             for sql in DDL:
                 await conn.execute(text(sql))
+        await rights.ensure_tables(engine)  # as the first open leaves a company's store
         await Executor.open(engine, parse_datamap(MAP), cache=ours)
         (path,) = kept(tmp_path / "cache")
         # Someone else's key signed this one; then a file cut short.
@@ -89,6 +91,7 @@ async def test_an_unwritable_cache_is_no_error(customer_url: str, tmp_path: Path
         async with engine.begin() as conn:
             for sql in DDL:
                 await conn.execute(text(sql))
+        await rights.ensure_tables(engine)  # as the first open leaves a company's store
         cache = SchemaCache.keyed(blocked / "cache", KEY)
         executor = await Executor.open(engine, parse_datamap(MAP), cache=cache)
         assert "kunde" in executor.tables

@@ -19,6 +19,7 @@ from bot.case.lifecycle import CaseState
 from bot.work import actions
 from intents.classify import IntentModel
 from storage import audit, rotation, sealing
+from storage.models import Case
 from storage.sealing import Keyring
 from tests.agent_harness import CUSTOMERS, REQUESTS, SECRET, Harness, harness, letter
 from tests.leaks import leaks, needles, sqlite_files, store_bytes
@@ -141,6 +142,11 @@ async def rotating(
 NEW_KEY = "n" * 40
 
 
+def _requesters(cases: list[Case]) -> list[str]:
+    """Who asked, once per request: a repeat joined to its open case (#16) counts again."""
+    return sorted(c.requester_address or "" for c in cases for _ in range(1 + case_data(c).joined))
+
+
 async def test_rotation_during_a_run_loses_nothing(rotating: Harness) -> None:
     h = rotating
     new = h.desk.settings.keyring()
@@ -167,12 +173,12 @@ async def test_rotation_during_a_run_loses_nothing(rotating: Harness) -> None:
     await h.settle()
     assert await rotation.stale(h.desk.engine, new) == dict.fromkeys(report.resealed, 0)
     expected = sorted(s for s, _ in requests)
-    assert sorted(c.requester_address or "" for c in await h.cases()) == expected
+    assert _requesters(await h.cases()) == expected
     # once rotated, the new key alone opens everything
     token = sealing.use_keyring(Keyring(new.keys[:1], None))
     try:
         cases = await h.cases()
-        assert sorted(c.requester_address or "" for c in cases) == expected
+        assert _requesters(cases) == expected
         assert all(case_data(c).identifiers for c in cases)
     finally:
         sealing.reset_keyring(token)

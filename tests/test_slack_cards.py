@@ -192,3 +192,14 @@ if __name__ == "__main__":
         encoding="utf-8",
     )
     print(f"wrote {EXAMPLE}")
+
+
+def test_a_done_restriction_offers_lifting_with_a_confirmation() -> None:
+    base = {"ref": "DSR-4", "intents": ("concern",), "due": date(2026, 2, 1)}
+    facts = CardFacts(state="done", today=date(2026, 1, 1), liftable=True, **base)
+    blocks = case_card(facts)
+    assert action_ids(blocks) == ["lift_restriction"]
+    (element,) = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert "told first" in element["confirm"]["text"]["text"]
+    # lifted or being lifted: no button (the facts say so), and never on an open case
+    assert action_ids(case_card(CardFacts(state="done", today=date(2026, 1, 1), **base))) == []

@@ -69,6 +69,22 @@ class CaseData(BaseModel):
     reminded_for: str | None = None
     #: Why the classifier sent the request to a person (`unknown_language`, `low_score`, …).
     review_reason: str = ""
+    #: Sub-intents (`intents.rights`): object_marketing (Art. 21(2)), object (Art. 21(1)),
+    #: restrict (Art. 18).
+    rights: tuple[str, ...] = ()
+    #: Someone writes for another person (a lawyer, parent, agent): the requester is not the
+    #: subject; challenges go to the subject's address on file only.
+    on_behalf: bool = False
+    #: Purposes an Art. 21(1) objection concerns (from the data map), listed for staff.
+    purposes: tuple[str, ...] = ()
+    #: Later requests of the same intent from the same address that joined this case.
+    joined: int = 0
+    #: Art. 12(5): part of a manifestly repetitive stream; `history` names the earlier cases.
+    repetitive: bool = False
+    history: tuple[str, ...] = ()
+    #: Lifting of this case's restriction: `pending` (the customer's mail is on its way) or
+    #: `lifted` (Art. 18(3): told first, then lifted).
+    lifting: str | None = None
     #: Who held the subject's rows before an erasure (`storage.customer.recipients.Holding`
     #: JSON): read before the rows go, so a re-run after a crash still tells them (Art. 19).
     recipient_holdings: tuple[dict[str, Any], ...] = ()

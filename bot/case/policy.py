@@ -52,17 +52,54 @@ def is_about_processor_data(text: str) -> bool:
     return bool(_PROCESSOR_RE.search(text))
 
 
-def route(intents: Sequence[str], *, needs_review: bool) -> Route:
+def route(
+    intents: Sequence[str],
+    *,
+    needs_review: bool,
+    rights: Sequence[str] = (),
+    on_behalf: bool = False,
+) -> Route:
     """Where a new case goes first. (Processor data is handled beside the route: the customer
-    is pointed to the reseller and staff are told, while our own data follows the route.)"""
+    is pointed to the reseller and staff are told, while our own data follows the route.)
+
+    A restriction needs the subject verified like an erasure; anything a representative asks
+    for is verified with the subject (an opt-out "at once" holds only for the sender's own
+    address, and a representative's address is not the subject's)."""
     labels = set(intents)
     if needs_review or not labels or labels == {Intent.OTHER}:
         return Route.TRIAGE
-    if labels & NEEDS_VERIFICATION:
+    if labels & NEEDS_VERIFICATION or RESTRICT in rights:
+        return Route.VERIFY
+    if on_behalf and Intent.UNSUBSCRIBE in labels:
         return Route.VERIFY
     if Intent.UNSUBSCRIBE in labels:
         return Route.UNSUBSCRIBE
     return Route.CONCERN
+
+
+#: Sub-intents (`intents.rights`), kept in `CaseData.rights`.
+OBJECT_MARKETING, OBJECT, RESTRICT = "object_marketing", "object", "restrict"
+
+
+def rights_intents(intents: Sequence[Intent], rights: Sequence[str]) -> tuple[Intent, ...]:
+    """The intents a case handles once its sub-intents are known (pure).
+
+    An objection to direct marketing is an opt-out (`unsubscribe`) plus suppression, and needs
+    no separate concern; a restriction ("don't delete it yet, stop using it") never erases, and
+    with nothing else asked stays a `concern` carried out as a restriction after verification.
+    """
+    out = [i for i in intents if i != Intent.OTHER]
+    if OBJECT_MARKETING in rights:
+        out = [i for i in out if i != Intent.CONCERN]
+        if Intent.UNSUBSCRIBE not in out:
+            out.append(Intent.UNSUBSCRIBE)
+    if RESTRICT in rights:
+        out = [i for i in out if i not in (Intent.DELETE, Intent.UNSUBSCRIBE)]
+        if not out:
+            out = [Intent.CONCERN]
+    if OBJECT in rights and not out:
+        out = [Intent.CONCERN]
+    return tuple(dict.fromkeys(out)) or tuple(intents)
 
 
 def approvals_needed(intents: Iterable[str], policy: Policy) -> int:

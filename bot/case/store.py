@@ -289,6 +289,28 @@ async def open_challenge_intents(
     return [list(i) for i in (await session.exec(stmt)).all()]
 
 
+async def requester_cases(
+    session: AsyncSession, sender_pseudonym: str, *, since: datetime
+) -> list[Case]:
+    """Cases whose requests came from the sender with this pseudonym (the requester's address
+    is sealed, so the request records' pseudonyms find them), received since `since` or still
+    open, oldest first (repeats and Art. 12(5) streams)."""
+    asked = select(InboundMessage.case_id).where(
+        InboundMessage.sender_pseudonym == sender_pseudonym,
+        InboundMessage.kind == RecordKind.REQUEST,
+        col(InboundMessage.case_id).is_not(None),
+    )
+    stmt = (
+        select(Case)
+        .where(
+            col(Case.id).in_(asked),
+            or_(col(Case.received_at) >= since, col(Case.state).in_(_open_states())),
+        )
+        .order_by(col(Case.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
 async def record_approval(
     session: AsyncSession, case: Case, actor: str, decision: str, reason: str | None = None
 ) -> None:

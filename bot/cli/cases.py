@@ -244,6 +244,12 @@ def extend_cmd(
     _with_desk(ctx, lambda d: actions.extend(d, ref, _actor(actor), months, reason))
 
 
+@cases_app.command("lift")
+def lift_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
+    """Lift a case's restriction (Art. 18(3)): the customer is told first, then it is lifted."""
+    _with_desk(ctx, lambda d: actions.lift(d, ref, _actor(actor)))
+
+
 @cases_app.command("dismiss")
 def dismiss_cmd(ctx: typer.Context, ref: str, actor: ActorOpt = None) -> None:
     """Close a triage case that is not a data-subject request."""

@@ -137,13 +137,17 @@ def import_cmd(
     from storage.customer.importer import import_customers  # the reference tables: only here
 
     async def go() -> list[Any]:
-        engine = create_engine(_settings(ctx).customer_database_url)
+        settings = _settings(ctx)
+        engine = create_engine(settings.customer_database_url)
+        # The suppression list is checked whenever the key exists (without it, an import into a
+        # store that has a list is refused by the importer, naming DSR_SECRET_KEY).
+        key = settings.suppression_key_bytes() if settings.secret_key is not None else None
         try:
             with (
                 file.open(encoding="utf-8") as handle,
                 progress_bar("reading customers", file.stat().st_size) as done,
             ):
-                return await import_customers(engine, _reading(handle, done))
+                return await import_customers(engine, _reading(handle, done), suppression_key=key)
         finally:
             await engine.dispose()
 

@@ -113,6 +113,18 @@ def _register_buttons(app: AsyncApp, staff: Staff) -> None:
             _user(body), _channel(body), ref, "retry", lambda r, a: actions.retry(desk, r, a)
         )
 
+    @app.action("lift_restriction")
+    async def lift_restriction(args: AsyncArgs) -> None:
+        await args.ack()
+        body, ref = args.body, (args.action or {}).get("value")
+        await staff.act(
+            _user(body),
+            _channel(body),
+            ref,
+            "lift_restriction",
+            lambda r, a: actions.lift(desk, r, a),
+        )
+
     @app.action(re.compile(r"^recipient_done:\d+$"))
     async def recipient_done(args: AsyncArgs) -> None:
         await args.ack()

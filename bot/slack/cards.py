@@ -92,6 +92,8 @@ class CardFacts:
     message: str | None = None
     #: What keeps the case from moving on, and the way out (may quote a server: escaped).
     problem: str | None = None
+    #: A done restriction staff may lift (Art. 18(3): the customer is told first).
+    liftable: bool = False
     #: Recipient tasks (Art. 19): (line, recipient key, still to do by hand).
     recipients: tuple[tuple[str, str, bool], ...] = ()
 
@@ -186,6 +188,15 @@ def _state_elements(facts: CardFacts) -> list[Block]:
         return [button("Retry", "retry", ref, "primary"), *change, reclassify, reject, extend]
     if facts.state == CaseState.APPROVED and facts.problem:
         return [button("Resend mail", "retry", ref)]
+    if facts.liftable:
+        lift = button("Lift restriction", "lift_restriction", ref)
+        lift["confirm"] = {
+            "title": {"type": "plain_text", "text": "Lift the restriction?"},
+            "text": md(f"{ref}: the customer is told first; then the restriction is lifted."),
+            "confirm": {"type": "plain_text", "text": "Lift"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+        return [lift]
     return []
 
 

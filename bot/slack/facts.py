@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 from bot.case import store
-from bot.case.data import case_data, verified_address
+from bot.case.data import CaseData, case_data, verified_address
 from bot.case.lifecycle import OPEN_STATES, CaseState
 from bot.case.policy import approvals_needed
 from bot.case.recipients import task_line
@@ -115,9 +115,44 @@ def case_notes(case: Case, approvals: int, needed: int) -> tuple[str, ...]:
             "Mentions domain-registration data, which we hold as a processor for resellers: "
             "the customer was pointed to their reseller"
         )
+    notes.extend(rights_notes(data))
     if case.extension_reason:
         notes.append(f"Extension reason: {escape(case.extension_reason, 500)}")
     return tuple(notes)
+
+
+_RIGHTS_WORDS = {
+    "object_marketing": "Objection to direct marketing (Art. 21(2)): opt-out and suppression",
+    "object": "Objection (Art. 21(1)): weigh it against our grounds",
+    "restrict": "Restriction of processing (Art. 18): rows are marked restricted per purpose",
+}
+
+
+def rights_notes(data: CaseData) -> list[str]:
+    """Card lines for sub-intents, representatives, repeats and restriction lifting (pure)."""
+    notes = [f":scales: {_RIGHTS_WORDS[r]}" for r in data.rights if r in _RIGHTS_WORDS]
+    if data.purposes:
+        listed = "; ".join(escape(p, 200) for p in data.purposes)
+        notes.append(f"Purposes concerned (data map, Art. 6(1)(e)/(f)): {listed}")
+    if data.on_behalf:
+        notes.append(
+            ":busts_in_silhouette: *On behalf of* someone else: the writer is a representative; "
+            "the challenge went only to the subject's address on file, the representative was "
+            "asked for an authorisation and proof"
+        )
+    if data.joined:
+        notes.append(f":repeat: Requests joined to this case: {data.joined + 1} in all")
+    if data.repetitive:
+        earlier = ", ".join(data.history) or "none listed"
+        notes.append(
+            ":warning: *Repetitive requests* (Art. 12(5)): the same request again within the "
+            f"window; earlier: {earlier}. Not refused: staff decide"
+        )
+    if data.lifting == "pending":
+        notes.append("Restriction lifting: the customer is being told first (Art. 18(3))")
+    elif data.lifting == "lifted":
+        notes.append("Restriction lifted (the customer was told first)")
+    return notes
 
 
 async def _held(desk: Desk, case: Case) -> tuple[tuple[str, int], ...]:
@@ -167,6 +202,9 @@ async def card_facts(desk: Desk, ref: str, today: date | None = None) -> tuple[C
         notes=case_notes(case, approvals, approvals_needed(case.intents, desk.policy)),
         message=seen.message,
         problem=seen.problem,
+        liftable=case.state == CaseState.DONE
+        and "restrict" in case_data(case).rights
+        and case_data(case).lifting is None,
         recipients=tuple(
             (task_line(t), t.recipient_key, t.status == TaskStatus.BY_HAND) for t in tasks
         ),

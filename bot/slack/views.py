@@ -31,6 +31,10 @@ NOTES = {
     "(Art. 19) has not answered in time: see *Recipients told* on the card and "
     "`recipient_task_overdue` in the audit log.",
     "customer_replied": "The customer replied by e-mail (see the mailbox).",
+    "repetitive": ":warning: *Repetitive requests* (Art. 12(5)): the same request again within "
+    "the window; the card lists the earlier cases. Nothing was refused: staff decide.",
+    "request_joined": ":repeat: The same request arrived again and joined this case; the "
+    "customer was told.",
     "challenge_withheld": ":warning: *Challenge burst*: a challenge was not sent because an "
     "address on file reached its limit (challenges per day, or one open challenge per intent). "
     "Someone may be trying to flood the subject; see the audit log (`challenge_withheld`).",

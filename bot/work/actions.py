@@ -15,14 +15,14 @@ from bot.case.data import case_data, reply_thread, verified_address
 from bot.case.deadlines import MAX_EXTENSION_MONTHS, add_months
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
-from bot.case.policy import approvals_needed
+from bot.case.policy import RESTRICT, approvals_needed
 from bot.case.store import get_case
 from bot.errors import DsrError, NotAuthorized
 from bot.work import recipients
 from bot.work.desk import Desk
 from intents.labels import LABELS, Intent
 from storage import audit
-from storage.customer import CustomerStoreError, InvalidChange
+from storage.customer import CustomerStoreError, InvalidChange, rights
 from storage.models import Case, InboundMessage, TrainingLabel, utcnow
 from storage.pseudonym import value_hash
 
@@ -263,6 +263,54 @@ async def extend(desk: Desk, ref: str, actor: str, months: int, reason: str | No
         )
         return ActionResult(
             case.reference, case.state, f"{case.reference} now due {new_due.isoformat()}"
+        )
+
+
+async def lift(desk: Desk, ref: str, actor: str) -> ActionResult:
+    """Lift a case's restriction (Art. 18(3)): the customer is told first; the restriction is
+    removed only once our mail was accepted (`bot.work.pipeline` does that, audited).
+
+    Raises:
+        DsrError: the case holds no active restriction, or its lifting is already under way.
+    """
+    async with desk.sessions() as session, session.begin():
+        case = await get_case(session, ref, for_update=True)
+        data = case_data(case)
+        address = verified_address(case)
+        active = await rights.active_restrictions(desk.executor.engine, case.reference)
+        if RESTRICT not in data.rights or case.state != CaseState.DONE or not active:
+            raise DsrError(
+                f"{case.reference} holds no active restriction to lift (state {case.state}); "
+                "see `dsr cases show`"
+            )
+        if data.lifting == "pending":
+            raise DsrError(f"{case.reference}: the lifting is already under way")
+        assert address is not None  # a done restriction was carried out for an address on file
+        outbox = [
+            mail_item(
+                "restriction_lifting",
+                to=address,
+                lang=case.language,
+                context={"case_ref": case.reference},
+                **reply_thread(case),
+            ),
+            *_cards(desk, case),
+        ]
+        await transition(
+            session,
+            case,
+            Event.NOTE,
+            actor=actor,
+            details={"note": "restriction_lift_requested", "marks": active},
+            changes={"data": data.with_(lifting="pending").to_json(), "next_action_at": utcnow()},
+            outbox=outbox,
+            domain=desk.settings.own_domain,
+        )
+        return ActionResult(
+            case.reference,
+            case.state,
+            f"{case.reference}: the customer is being told; the restriction is lifted once the "
+            "mail is accepted",
         )
 
 

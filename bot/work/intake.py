@@ -16,16 +16,19 @@ import logging
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.contextvars import bound_contextvars
 
-from bot.case import store, verify
+from bot.case import repeats, store, verify
 from bot.case.data import case_data, request_data
 from bot.case.lifecycle import CaseState, Event, NewRequest, open_request, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
+from bot.case.policy import OBJECT, rights_intents
+from bot.case.repeats import Repeat
 from bot.case.store import add_outbox, get_case
 from bot.errors import CaseNotFound
 from bot.work import recipients
@@ -34,6 +37,7 @@ from bot.work.parsing import PARSER
 from bot.work.pipeline import to_requester
 from intents.classify import classify
 from intents.extract import extract
+from intents.rights import refine
 from mail.envelope import first_look
 from mail.errors import MailParseError
 from mail.intake import Fetched, Outcome
@@ -42,6 +46,7 @@ from mail.quotes import clean_subject, own_lines
 from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
+from storage.customer.rights import objectable_purposes
 from storage.errors import ConcurrentUpdateError
 from storage.models import (
     Case,
@@ -298,18 +303,49 @@ async def _request(
 ) -> Ingested:
     text = msg.body_for_classification or msg.subject
     result = await asyncio.to_thread(classify, desk.classifier(), text)
+    result = refine(result, text)
+    if result.rights:
+        handled = rights_intents(result.intents or (result.intent,), result.rights)
+        result = dataclasses.replace(result, intent=handled[0], intents=handled)
     found = await asyncio.to_thread(extract, msg.text, result.language)
+    # A representative is not the subject: only the identifiers in the letter are looked up, so
+    # no challenge (and no data) ever goes to the writer's own account for someone else's case.
+    # A letter that names nobody else is read as the writer's own (a "my daughter set it up").
+    if result.on_behalf and msg.from_addr:  # the writer's own address (a signature) is not theirs
+        own = msg.from_addr.lower()
+        found = dataclasses.replace(
+            found, emails=tuple(e for e in found.emails if e.lower() != own)
+        )
+    other = result.on_behalf and bool(found.emails or found.handles)
     data = request_data(
-        msg.from_addr,
+        None if other else msg.from_addr,
         found,
         text=msg.text,
         subject_line=msg.subject,
         message_id=msg.message_id,
         references=msg.references,
         dmarc=msg.auth.dmarc if msg.auth else None,
+    ).with_(
+        rights=result.rights,
+        on_behalf=result.on_behalf,
+        purposes=tuple(objectable_purposes(desk.executor.datamap))
+        if OBJECT in result.rights
+        else (),
     )
     sender = desk.pseudonym(msg.from_addr) if msg.from_addr else None
     await _stamp(session, row, RecordKind.REQUEST, sender_pseudonym=sender)
+    intents = [str(i) for i in (result.intents or (result.intent,))]
+    repeat = None
+    if msg.from_addr and not result.needs_review:
+        settings = desk.settings
+        since = utcnow() - timedelta(days=settings.repeat_window_days)
+        assert sender is not None
+        earlier = await store.requester_cases(session, sender, since=since)
+        repeat = repeats.decide(earlier, data, intents, threshold=settings.repeat_threshold)
+        if repeat.join is not None:
+            return await _join(desk, session, row, msg, repeat)
+        if repeat.repetitive:
+            data = data.with_(repetitive=True, history=repeat.history)
     request = NewRequest(
         channel="email",
         actor=desk.customer_actor(msg.from_addr),
@@ -325,7 +361,67 @@ async def _request(
     )
     case = await open_request(session, request)
     await store.link_record(session, row.id, case.id)
+    if repeat is not None and repeat.repetitive:
+        await audit.append(
+            session,
+            action="repetitive_requests",
+            actor="system",
+            case_ref=case.reference,
+            details={"count": repeat.count, "history": list(repeat.history)},
+        )
     return Ingested(Outcome.PROCESSED, "request", case.reference)
+
+
+async def _join(
+    desk: Desk, session: AsyncSession, row: InboundMessage, msg: ParsedMessage, repeat: Repeat
+) -> Ingested:
+    """The same request again while one is open: it joins that case; the customer is told,
+    staff see the count (and a repetitive stream is flagged, never refused)."""
+    assert repeat.join is not None and repeat.join.id is not None and msg.from_addr
+    case = await get_case(session, repeat.join.id, for_update=True)
+    data = case_data(case)
+    joined = data.joined + 1
+    changed = data.with_(
+        joined=joined,
+        repetitive=data.repetitive or repeat.repetitive,
+        history=data.history or tuple(r for r in repeat.history if r != case.reference),
+    )
+    outbox = [
+        mail_item(
+            "request_joined",
+            to=msg.from_addr,
+            lang=case.language,
+            context={
+                "case_ref": case.reference,
+                "received_on": case.received_at.date().isoformat(),
+                "due_date": case.effective_due.isoformat(),
+            },
+            in_reply_to=msg.message_id,
+            references=[*msg.references, *([msg.message_id] if msg.message_id else [])],
+        )
+    ]
+    if desk.slack_enabled:
+        outbox.append(slack_item("thread_note", case=case.reference, note="request_joined"))
+        if repeat.repetitive and not data.repetitive:
+            outbox.append(slack_item("thread_note", case=case.reference, note="repetitive"))
+        outbox.append(slack_item("case_card", case=case.reference))
+    await transition(
+        session,
+        case,
+        Event.NOTE,
+        actor=desk.customer_actor(msg.from_addr),
+        details={
+            "note": "request_joined",
+            "requests": joined + 1,
+            "repetitive": changed.repetitive,
+            "inbound_sha256": msg.sha256[:16],
+        },
+        changes={"data": changed.to_json()},
+        outbox=outbox,
+        domain=desk.settings.own_domain,
+    )
+    await store.link_record(session, row.id, case.id)
+    return Ingested(Outcome.PROCESSED, "request_joined", case.reference)
 
 
 async def _recipient_reply(

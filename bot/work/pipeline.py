@@ -22,7 +22,7 @@ from bot.case import store, verify
 from bot.case.data import SubjectFacts, case_data, reply_thread, verified_address
 from bot.case.lifecycle import CaseState, Event, transition
 from bot.case.messages import OutboxItem, mail_item, slack_item
-from bot.case.policy import Route, ordered, route
+from bot.case.policy import OBJECT_MARKETING, RESTRICT, Route, ordered, route
 from bot.case.recipients import Action
 from bot.case.store import add_outbox, get_case
 from bot.work import recipients
@@ -43,13 +43,22 @@ from storage.customer import (
     InvalidChange,
     Subject,
     SubjectNotFound,
+    rights,
 )
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
 log = logging.getLogger(__name__)
 
-WORK_STATES = (CaseState.RECEIVED, CaseState.AWAITING_VERIFICATION, CaseState.APPROVED)
+#: DONE only for a restriction being lifted (its `next_action_at` is set by `actions.lift`).
+WORK_STATES = (
+    CaseState.RECEIVED,
+    CaseState.AWAITING_VERIFICATION,
+    CaseState.APPROVED,
+    CaseState.DONE,
+)
+#: How long a lifting waits again while the customer's mail is not yet accepted.
+LIFT_RECHECK = timedelta(minutes=5)
 MAX_CHALLENGES = 3
 
 
@@ -104,6 +113,8 @@ async def advance(desk: Desk, case_id: int) -> None:
             await _expire(desk, case)
         elif case.state == CaseState.APPROVED:
             await _execute(desk, case)
+        elif case.state == CaseState.DONE:
+            await _lift(desk, case)
 
 
 def _ack_context(case: Case) -> dict[str, Any]:
@@ -159,7 +170,13 @@ async def _move(
 
 
 async def _route(desk: Desk, case: Case) -> None:
-    where = route(case.intents, needs_review=case.needs_review)
+    facts = case_data(case)
+    where = route(
+        case.intents,
+        needs_review=case.needs_review,
+        rights=facts.rights,
+        on_behalf=facts.on_behalf,
+    )
     domain = desk.settings.own_domain
     cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
     if where is Route.TRIAGE or not case.requester_address:
@@ -196,7 +213,18 @@ async def _route(desk: Desk, case: Case) -> None:
         )
         return
     if where is Route.UNSUBSCRIBE:
+        # Only the sending address is opted out (and, for an objection, suppressed): no data is
+        # disclosed, so no verification is needed, exactly as for a plain unsubscribe.
         result = await desk.executor.unsubscribe(case.requester_address, case.reference)
+        objection = OBJECT_MARKETING in facts.rights
+        if objection:
+            await rights.suppress(
+                desk.executor.engine,
+                desk.settings.suppression_key_bytes(),
+                case.requester_address,
+                case.reference,
+            )
+        done = "objection_done" if objection else "unsubscribe_done"
         async with desk.sessions() as session, session.begin():
             current = await get_case(session, case.id or 0)
             await transition(
@@ -220,9 +248,9 @@ async def _route(desk: Desk, case: Case) -> None:
                 current,
                 Event.CARRY_OUT,
                 actor="system",
-                details={"unsubscribed": _total(result.counts)},
+                details={"unsubscribed": _total(result.counts), "suppressed": objection},
                 changes={"next_action_at": None},
-                outbox=[to_requester(desk, case, "unsubscribe_done", completes=True), *cards],
+                outbox=[to_requester(desk, case, done, completes=True), *cards],
                 domain=domain,
             )
         return
@@ -303,6 +331,8 @@ def _asks(case: Case, old: str, new: str | None) -> list[dict[str, Any]]:
                 asks.append({"kind": "change_any"})
         elif intent in (Intent.SEE, Intent.DELETE, Intent.UNSUBSCRIBE):
             asks.append({"kind": str(intent)})
+    if RESTRICT in case_data(case).rights:
+        asks.append({"kind": "restrict"})
     return asks or [{"kind": "other"}]
 
 
@@ -324,6 +354,9 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     settings = desk.settings
     ttl = timedelta(days=settings.challenge_ttl_days)
     items = [] if case_data(case).acknowledged else [_acknowledge(case)]
+    if case_data(case).on_behalf and not case_data(case).acknowledged:
+        # Whether or not anyone was found: the same words, so nothing reveals an account.
+        items.append(to_requester(desk, case, "representative_needed"))
     if case_data(case).processor:
         # Which reseller holds the data is told only after verification, to the address on
         # file (`_forward_to_controllers`): naming it now would tell anyone an account exists.
@@ -419,6 +452,36 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
         )
 
 
+async def _lift(desk: Desk, case: Case) -> None:
+    """Art. 18(3): lift the restriction only after the customer's mail was accepted."""
+    async with desk.sessions() as session, session.begin():
+        current = await get_case(session, case.id or 0, for_update=True)
+        data = case_data(current)
+        if data.lifting != "pending":
+            current.next_action_at = None  # nothing to do for a done case
+            await store.save_case(session, current)
+            return
+        waiting = [
+            r
+            for r in await store.undelivered_outbox(session, case_id=case.id)
+            if r.template == "restriction_lifting"
+        ]
+        if waiting:
+            current.next_action_at = utcnow() + LIFT_RECHECK
+            await store.save_case(session, current)
+            return
+    lifted = await rights.lift(desk.executor.engine, case.reference)
+    cards = [slack_item("case_card", case=case.reference)] if desk.slack_enabled else []
+    await _move(
+        desk,
+        case,
+        Event.NOTE,
+        details={"note": "restriction_lifted", "lifted": lifted},
+        changes={"data": data.with_(lifting="lifted").to_json()},
+        outbox=cards,
+    )
+
+
 #: How long an expiry waits again while a challenge mail has not reached its address.
 EXPIRY_RECHECK = timedelta(days=1)
 
@@ -463,6 +526,8 @@ async def _execute(desk: Desk, case: Case) -> None:
             mails.append(await forward_to_controllers(desk, case, subject, address, tell))
         for intent in ordered(case.intents):
             mails.extend(await _do(desk, case, intent, subject, address, details, tell))
+        if RESTRICT in case_data(case).rights:
+            mails.extend(await _restrict(desk, case, subject, address, details, tell))
     except CustomerStoreError as exc:
         async with desk.sessions() as session:  # keeps what this run wrote (who held the rows)
             fresh = case_data(await get_case(session, case.id or 0))
@@ -624,5 +689,55 @@ async def _do(
         ]
     if intent == Intent.UNSUBSCRIBE:
         await executor.unsubscribe(address, case.reference)
+        if OBJECT_MARKETING in case_data(case).rights:
+            key = desk.settings.suppression_key_bytes()
+            details["suppressed"] = await rights.suppress(
+                executor.engine, key, address, case.reference
+            )
+            return [to_subject("objection_done")]
         return [to_subject("unsubscribe_done")]
     return []
+
+
+async def _restrict(
+    desk: Desk,
+    case: Case,
+    subject: Subject | None,
+    address: str,
+    details: dict[str, Any],
+    tell: list[Telling],
+) -> list[OutboxItem]:
+    """Art. 18: mark the subject's rows restricted per purpose; tell the subject (on file) and,
+    like an erasure or correction, every recipient of the restricted tables (Art. 19)."""
+    if subject is None:
+        raise SubjectNotFound("the subject is no longer findable; nothing to restrict")
+    executor = desk.executor
+    selectors = await executor.selectors(subject)
+    marks = await rights.restrict(executor.engine, executor.datamap, selectors, case.reference)
+    details["restricted_rows"] = marks
+    tables = [name for name, sel in selectors.items() if sel.values and _purposes(desk, name)]
+    holdings = await executor.recipient_holdings(subject, only=tables) if tables else []
+    if holdings:
+        tell.append((holdings, Action.RESTRICTION, []))
+    purposes = sorted(
+        {p for name, sel in selectors.items() if sel.values for p in _purposes(desk, name)}
+    )
+    return [
+        mail_item(
+            "restriction_done",
+            to=address,
+            lang=case.language,
+            context={
+                "case_ref": case.reference,
+                "purposes": purposes,
+                **shared_with_words(holdings),
+            },
+            completes=True,
+            **reply_thread(case),
+        )
+    ]
+
+
+def _purposes(desk: Desk, table: str) -> list[str]:
+    spec = desk.executor.datamap.tables.get(table)
+    return [] if spec is None or spec.processor_for else list(spec.purposes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -241,11 +241,16 @@ class PackageWriter:
             for name in (JSON_NAME, HTML_NAME):
                 (self.out_dir / (name + ".part")).unlink(missing_ok=True)
 
-    def begin_table(self, name: str, spec: Table) -> None:
-        """Start one table's section in both files."""
+    def begin_table(
+        self, name: str, spec: Table, restricted: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Start one table's section in both files; `restricted` lists the Art. 18 marks on the
+        subject's rows of it (`purpose`, `since`, `rows`)."""
         self._name, self._spec, self._rows = name, spec, 0
         self._columns = spec.exported()
         info = table_info(self.datamap, spec)
+        if restricted:
+            info["restricted"] = [dict(r) for r in restricted]
         sep = "" if self._first_table else ","
         self._first_table = False
         self._json.write(f'{sep}{json.dumps(name)}:{{"about":{json.dumps(info)},"rows":[')

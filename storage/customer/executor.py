@@ -26,6 +26,7 @@ from storage.customer import (
     plans,
     portable,
     recipients,
+    rights,
     schema_cache,
     selection,
 )
@@ -80,6 +81,16 @@ class Ledger(Protocol):
     async def open_holds(self) -> list[RetentionHold]: ...
 
     async def close(self, hold_id: int) -> None: ...
+
+
+def _restricted(marks: Sequence[rights.RestrictionMark], table: str) -> list[dict[str, Any]]:
+    """One table's restriction marks for the access report: purpose, since, rows (pure)."""
+    rows: dict[tuple[str, str], int] = {}
+    for m in marks:
+        if m.table == table:
+            key = (m.purpose, m.since.date().isoformat())
+            rows[key] = rows.get(key, 0) + 1
+    return [{"purpose": p, "since": s, "rows": n} for (p, s), n in sorted(rows.items())]
 
 
 def _reflect(conn: Connection, metadata: MetaData, names: list[str]) -> None:
@@ -140,9 +151,12 @@ class Executor:
         names = list(datamap.tables)
         if cache:
             access.keep_compiled_templates(cache.directory / "templates")
+        with_rights = [*names, *(t for t in rights.TABLES if t not in names)]
         async with engine.connect() as conn:
-            metadata = await conn.run_sync(lambda c: _tables(c, names, cache))
+            metadata = await conn.run_sync(lambda c: _tables(c, with_rights, cache))
         datamap.check_against(metadata)
+        if not all(t in metadata.tables for t in rights.TABLES):
+            await rights.ensure_tables(engine)  # the suppression list and restriction marks
         return cls(engine, datamap, {n: metadata.tables[n] for n in names}, ledger)
 
     @asynccontextmanager
@@ -275,11 +289,12 @@ class Executor:
         access.private_dir(out_dir)  # a few metadata calls
         async with self.engine.connect() as conn:
             selectors = await selection.resolve(conn, self.datamap, self.tables, self.pks, subject)
+            marks = await rights.restrictions_of(conn, selectors)
             with access.PackageWriter(out_dir, self.datamap, lang, desk) as writer:
                 for name, spec in self.datamap.tables.items():
                     sel, table = selectors[name], self.tables[name]
                     cols = spec.exported()
-                    writer.begin_table(name, spec)
+                    writer.begin_table(name, spec, _restricted(marks, name))
                     if sel.values:
                         stmt = (
                             select(*[table.c[c] for c in cols])

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.customer import validate
+from storage.customer import rights, validate
 from storage.customer.errors import ImportFileError, InvalidChange
 from storage.customer.schema import create_schema, customer_metadata
 
@@ -112,14 +112,39 @@ def parse_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
     return rows
 
 
-async def import_customers(engine: AsyncEngine, lines: Iterable[str]) -> list[ImportedCustomer]:
+async def import_customers(
+    engine: AsyncEngine, lines: Iterable[str], *, suppression_key: bytes | None = None
+) -> list[ImportedCustomer]:
     """Validate the whole file, then insert everything in one transaction.
 
+    An address on the suppression list (it objected to direct marketing, Art. 21(2)) is imported
+    without marketing consent and without a newsletter subscription, whatever the file says.
+
+    Args:
+        suppression_key: the key of the list's hashes (`Settings.suppression_key_bytes`); needed
+            as soon as the list holds an entry.
+
     Raises:
-        ImportFileError: any bad line, or a username/e-mail already in the store.
+        ImportFileError: any bad line, a username/e-mail already in the store, or a suppression
+            list that cannot be checked without the key.
     """
     rows = parse_lines(lines)
     await create_schema(engine)
+    async with engine.connect() as conn:
+        listed = await rights.suppression_size(conn)
+        if listed and suppression_key is None:
+            raise ImportFileError(
+                [(0, "the store has a marketing suppression list; set DSR_SECRET_KEY to check it")]
+            )
+        wanted = [r["email"] for r in rows if r["marketing_consent"]]
+        blocked = (
+            await rights.suppressed_among(conn, suppression_key, wanted)
+            if listed and suppression_key is not None
+            else set()
+        )
+    for r in rows:
+        if r["email"] in blocked:
+            r["marketing_consent"] = False  # an objection outlives any re-import
     customer = customer_metadata.tables["customer"]
     news = customer_metadata.tables["newsletter_subscription"]
     now = datetime.now(UTC)

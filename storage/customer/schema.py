@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from storage.customer.rights import rights_metadata
+
 customer_metadata = MetaData()
 
 
@@ -137,9 +139,11 @@ class DomainRegistration(CustomerBase, table=True):
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create the reference tables that are missing (`dsr store init/seed/import`)."""
+    """Create the reference tables that are missing (`dsr store init/seed/import`), with the
+    suppression list and restriction marks every store has (`storage.customer.rights`)."""
     async with engine.begin() as conn:
         await conn.run_sync(customer_metadata.create_all)
+        await conn.run_sync(rights_metadata.create_all)
 
 
 __all__ = [
