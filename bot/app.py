@@ -24,6 +24,7 @@ from bot.http import Probe, add_probe, build_app, mark_ready, serve
 from bot.settings import Settings
 from bot.work.outbox import Dispatch, OutboxWorker
 from storage import audit, sealing
+from storage.db import conflict
 from storage.migrate import check_current
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,13 @@ class _Shutdown(Exception):
 
 def database_trouble(exc: BaseException) -> bool:
     """True for a failure that waiting can cure: a locked or busy SQLite file, a PostgreSQL
-    server that restarts or cannot be reached, a connection dropped under us."""
+    server that restarts or cannot be reached, a connection dropped under us, a transaction
+    PostgreSQL cancelled for another (deadlock), or a group of such failures (a loop's tasks)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(database_trouble(e) for e in exc.exceptions)
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or conflict(exc))
 
 
 def resilient(loop_fn: Loop, name: str, *, first_wait: float = 0.5) -> Loop:

@@ -50,6 +50,18 @@ class IntentModel:
 UNKNOWN_LANGUAGE = "unknown_language"
 NO_TEXT = "no_text"
 OUT_OF_DISTRIBUTION = "out_of_distribution"
+#: One word alone and it is not an opt-out ("STOP", "Abmelden"): too little to act on.
+ONE_WORD = "one_word"
+#: The single words that are a whole opt-out on their own, in the reply languages (case-folded).
+OPT_OUT_WORDS = frozenset(
+    {
+        "stop", "unsubscribe", "optout", "opt-out", "abmelden", "abbestellen", "afmelden",
+        "uitschrijven", "avregistrera", "avprenumerera", "désabonner", "désinscrire",
+        "désabonnement", "baja", "desuscribir", "disiscrivere", "disiscrizione", "descadastrar",
+        "dezabonare", "wypisz", "wypisać", "отписаться", "отписка", "odhlásit", "odhlášení",
+        "odjava", "odjaviti", "απεγγραφή",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +198,24 @@ def junk_share(text: str) -> float:
     return len(_JUNK.findall(text)) / len(text)
 
 
-def review_reason(model: IntentModel, doc: Doc, junk: float, decision_reason: str) -> str:
-    """Why a human must read this text, most basic cause first; empty when no one must."""
+def one_word(doc: Doc) -> str | None:
+    """The text's only word of letters, case-folded, when it has at most one (punctuation,
+    symbols and numbers around it do not count; a Chinese, Japanese or Korean phrase is one
+    token, so such text is never "one word"); otherwise None."""
+    words = [t.text for t in doc if t.is_alpha]
+    if len(words) > 1 or _CJK.search(doc.text):
+        return None
+    return words[0].casefold() if words else ""
+
+
+def review_reason(
+    model: IntentModel, doc: Doc, junk: float, decision_reason: str, intent: str = ""
+) -> str:
+    """Why a human must read this text, most basic cause first; empty when no one must.
+
+    A single word acts on its own only when it is an opt-out word (`OPT_OUT_WORDS`) read as an
+    opt-out: any other one-word text ("dos:", a name, a stray subject line) is too little to
+    open a request without a person."""
     if not doc._.language_supported:
         return UNKNOWN_LANGUAGE  # a language we do not understand: no guess at all
     # Text in no language at all, or more than MAX_JUNK damaged characters (the words around
@@ -196,6 +224,9 @@ def review_reason(model: IntentModel, doc: Doc, junk: float, decision_reason: st
         return NO_TEXT
     if float(doc._.nearest) < model.ood_floor:
         return OUT_OF_DISTRIBUTION  # unlike every training text: the scores mean little
+    word = one_word(doc) if not decision_reason else None
+    if word is not None and not (intent == Intent.UNSUBSCRIBE and word in OPT_OUT_WORDS):
+        return ONE_WORD
     return decision_reason
 
 
@@ -203,7 +234,7 @@ def _result(model: IntentModel, doc: Doc, junk: float = 0.0) -> Classification:
     # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
     scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
     decision = decide(scores, model.thresholds, model.margin, model.secondary, model.min_score)
-    reason = review_reason(model, doc, junk, decision.reason)
+    reason = review_reason(model, doc, junk, decision.reason, decision.intent)
     intents = decision.intents if doc._.language_supported else ()
     return Classification(
         decision.intent, intents, scores, str(doc._.language), bool(reason), reason

@@ -73,3 +73,15 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncE
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+#: PostgreSQL's answers to two transactions that wait on each other: one of them is cancelled
+#: (deadlock_detected, serialization_failure) and succeeds when run again.
+CONFLICT_STATES = frozenset({"40P01", "40001"})
+
+
+def conflict(exc: BaseException) -> bool:
+    """True when the database cancelled this transaction for another one (a deadlock or a
+    serialization failure): running the transaction again is the cure."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in CONFLICT_STATES

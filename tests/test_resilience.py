@@ -306,3 +306,27 @@ def test_a_store_locked_for_60s_delays_the_desk_but_never_stops_it(tmp_path: Pat
         smtp.stop()
     log = (tmp_path / "run.log").read_text()
     assert "the case store is unavailable" in log and "Traceback" not in log
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def test_a_deadlock_is_trouble_that_waiting_cures_even_inside_a_task_group() -> None:
+    """Two desks on one PostgreSQL can deadlock (an outbox row then the audit lock, against a
+    case row then the audit lock): PostgreSQL cancels one transaction, and its loop must run
+    again, not stop the process (a loop's tasks raise it inside an ExceptionGroup)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.app import database_trouble
+    from storage.db import conflict
+
+    deadlock = DBAPIError("SELECT pg_advisory_xact_lock(1)", {}, _PgError("40P01"))
+    other = DBAPIError("SELECT 1", {}, _PgError("23505"))  # a unique violation: a real bug
+    assert conflict(deadlock) and not conflict(other)
+    assert database_trouble(deadlock)
+    assert database_trouble(ExceptionGroup("tasks", [deadlock, deadlock]))
+    assert not database_trouble(other)
+    assert not database_trouble(ExceptionGroup("tasks", [deadlock, ValueError("bug")]))

@@ -5,6 +5,7 @@ the mailbox (advisory lock), both advance cases and send mail, and each case is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -83,15 +84,17 @@ def test_two_processes_share_the_work_and_handle_each_case_once(
         "DSR_SMTP_TLS": "none",
         "DSR_PRIVACY_ADDRESS": "privacy@example.com",
     }
+    logs = [tmp_path / f"desk-{i}.log" for i in range(2)]
+    stack = contextlib.ExitStack()  # each desk's stderr, shown if it does not stop cleanly
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=stack.enter_context(log.open("wb")),
             env={**env, "DSR_HTTP_PORT": str(free_port())},
         )
-        for _ in range(2)
+        for log in logs
     ]
 
     def q(sql: str) -> str:
@@ -112,8 +115,12 @@ def test_two_processes_share_the_work_and_handle_each_case_once(
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         codes = [proc.wait(timeout=30) for proc in procs]
+        stack.close()
         smtp.stop()
-    assert codes == [0, 0]
+    assert (inbound, pending, unsent, fresh) == (N_MESSAGES, 0, 0, 0), q(
+        "select id, kind, template, status, last_error from outbox where status <> 'sent'"
+    )
+    assert codes == [0, 0], "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
     # the store keeps only the keyed hash of each Message-ID
     stored = sorted(q("select message_id from inbound_message").split("\n"))
     assert stored == sorted(lookup_hash(m) for m in message_ids)

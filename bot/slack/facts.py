@@ -76,6 +76,7 @@ _REVIEW_NOTES = {
     "(detected: `{lang}`): no intent was guessed",
     "no_text": "Nothing readable to classify (empty, noise or damaged text)",
     "out_of_distribution": "Unlike anything the classifier was trained on: please choose",
+    "one_word": "A single word is too little to act on: please choose",
     "low_score": "The classifier is not sure enough: please choose",
     "close_intents": "Two intents scored nearly alike: please choose",
     "contradiction": "Reads both as a request and as no request: please choose",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.contextvars import bound_contextvars
@@ -35,12 +36,14 @@ from bot.work.recipients import on_delivered
 from mail.retry import retry_delay, should_retry
 from storage import audit
 from storage.customer.access import remove_package
-from storage.db import session_factory
+from storage.db import conflict, session_factory
 from storage.models import Outbox, OutboxStatus, reference_of, utcnow
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+#: How often recording a send is tried when PostgreSQL cancels it for another transaction.
+CONFLICT_ATTEMPTS = 5
 #: Templates whose rows carry a recipient task (mail or webhook): delivery moves the task.
 TASK_TEMPLATES = frozenset(TEMPLATES.values())
 
@@ -102,7 +105,22 @@ class OutboxWorker:
             await asyncio.to_thread(remove_package, folder)
 
     async def _record(self, row: Outbox, error: BaseException | None) -> list[Path]:
-        """Record the send's result; returns the package folders the accepted mail carried."""
+        """Record the send's result; returns the package folders the accepted mail carried.
+
+        The mail is out already: a transaction PostgreSQL cancels for another (a deadlock
+        between two desks) is run again at once, not left for the lease to run out (which
+        would send the mail twice)."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return await self._record_once(row, error)
+            except DBAPIError as exc:
+                if not conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.warning("outbox %s: recording was cancelled by a deadlock; again", row.id)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _record_once(self, row: Outbox, error: BaseException | None) -> list[Path]:
         async with session_factory(self.engine)() as session, session.begin():
             current = await store.held_outbox_row(session, row.id, self.worker_id)
             if current is None:

@@ -80,12 +80,18 @@ def _vm_hwm_mb(pid: int) -> float:
 
 
 async def _append(
-    host: str, port: int, mailbox: str, n: int, rate: float | None, sent_at: dict[str, float]
+    host: str,
+    port: int,
+    mailbox: str,
+    n: int,
+    rate: float | None,
+    sent_at: dict[str, float],
+    start: int = 0,
 ) -> None:
     client = aioimaplib.IMAP4(host, port, timeout=30)
     await client.wait_hello_from_server()
     await client.login("bot", "botpass")
-    for i in range(n):
+    for i in range(start, start + n):
         msg = EmailMessage()
         msg["From"], msg["To"] = f"customer{i}@example.com", "privacy@example.com"
         msg["Subject"] = "newsletter" if i % 2 == 0 else "question"
@@ -139,6 +145,53 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+async def seed_customers(url: str, n: int) -> None:
+    """N customers in the reference store, customer{i}@example.com each subscribed."""
+    engine = create_engine(url)
+    await import_customers(
+        engine,
+        [
+            json.dumps(
+                {
+                    "username": f"c{i}",
+                    "email": f"customer{i}@example.com",
+                    "name": f"Customer {_letters(i)}",
+                    "company": "",
+                    "phone": f"+49 30 {1000000 + i}",
+                    "street": "Hauptstr. 1",
+                    "postal_code": "10115",
+                    "city": "Berlin",
+                    "country": "DE",
+                    "newsletter": True,
+                }
+            )
+            for i in range(n)
+        ],
+    )
+    await engine.dispose()
+
+
+def desk_env(db: str, customers: str, dovecot: Any, smtp_port: int) -> dict[str, str]:
+    """The environment of a `dsr run` reading Dovecot and sending to the recording server."""
+    return {
+        **os.environ,
+        "DSR_DATABASE_URL": db,
+        "DSR_CUSTOMER_DATABASE_URL": customers,
+        "DSR_IMAP_HOST": dovecot.host,
+        "DSR_IMAP_PORT": str(dovecot.port),
+        "DSR_IMAP_USER": "bot",
+        "DSR_IMAP_PASSWORD": "botpass",
+        "DSR_IMAP_TLS": "none",
+        "DSR_SMTP_HOST": "127.0.0.1",
+        "DSR_SMTP_PORT": str(smtp_port),
+        "DSR_SMTP_TLS": "none",
+        "DSR_HTTP_PORT": str(free_port()),
+        "DSR_SECRET_KEY": os.environ.get("DSR_SECRET_KEY", "b" * 48),
+        "DSR_PRIVACY_ADDRESS": "privacy@example.com",
+        "DSR_LOG_LEVEL": "WARNING",
+    }
+
+
 def run(args: argparse.Namespace, *, sealed: bool) -> tuple[float, float]:
     """One desk on fresh stores; returns its throughput (requests/s) and the CPU its process
     spent per request after start-up (ms)."""
@@ -154,48 +207,8 @@ def run(args: argparse.Namespace, *, sealed: bool) -> tuple[float, float]:
         customers = f"sqlite+aiosqlite:///{tmp / 'customers.db'}"
         upgrade(db)
 
-        async def seed() -> None:
-            engine = create_engine(customers)
-            await import_customers(
-                engine,
-                [
-                    json.dumps(
-                        {
-                            "username": f"c{i}",
-                            "email": f"customer{i}@example.com",
-                            "name": f"Customer {_letters(i)}",
-                            "company": "",
-                            "phone": f"+49 30 {1000000 + i}",
-                            "street": "Hauptstr. 1",
-                            "postal_code": "10115",
-                            "city": "Berlin",
-                            "country": "DE",
-                            "newsletter": True,
-                        }
-                    )
-                    for i in range(args.messages)
-                ],
-            )
-            await engine.dispose()
-
-        asyncio.run(seed())
-        env = {
-            **os.environ,
-            "DSR_DATABASE_URL": db,
-            "DSR_CUSTOMER_DATABASE_URL": customers,
-            "DSR_IMAP_HOST": dovecot.host,
-            "DSR_IMAP_PORT": str(dovecot.port),
-            "DSR_IMAP_USER": "bot",
-            "DSR_IMAP_PASSWORD": "botpass",
-            "DSR_IMAP_TLS": "none",
-            "DSR_SMTP_HOST": "127.0.0.1",
-            "DSR_SMTP_PORT": str(smtp.port),
-            "DSR_SMTP_TLS": "none",
-            "DSR_HTTP_PORT": str(free_port()),
-            "DSR_SECRET_KEY": os.environ.get("DSR_SECRET_KEY", "b" * 48),
-            "DSR_PRIVACY_ADDRESS": "privacy@example.com",
-            "DSR_LOG_LEVEL": "WARNING",
-        }
+        asyncio.run(seed_customers(customers, args.messages))
+        env = desk_env(db, customers, dovecot, smtp.port)
         command = ["-m", "bot", "run"] if sealed else ["-c", UNSEALED]
         proc = subprocess.Popen(
             [sys.executable, *command],
