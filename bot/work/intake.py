@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.contextvars import bound_contextvars
 
@@ -47,6 +47,7 @@ from mail.robots import detect_robot
 from mail.threading import referenced_case
 from storage import audit
 from storage.customer.rights import objectable_purposes
+from storage.db import conflict
 from storage.errors import ConcurrentUpdateError
 from storage.models import (
     Case,
@@ -173,6 +174,9 @@ async def process_recorded(desk: Desk, limit: int = 50) -> int:
             log.info("inbound record %s: %s; retried on the next pass", row_id, type(exc).__name__)
             continue
         except Exception as exc:  # one poisoned message must not stop the desk
+            if isinstance(exc, DBAPIError) and conflict(exc):  # a deadlock: not the message's fault
+                log.info("inbound record %s: cancelled by a deadlock; retried", row_id)
+                continue
             await _failed(desk, row_id, exc)
         done += 1
     return done

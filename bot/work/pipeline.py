@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.contextvars import bound_contextvars
 
@@ -45,6 +46,7 @@ from storage.customer import (
     SubjectNotFound,
     rights,
 )
+from storage.db import conflict
 from storage.errors import ConcurrentUpdateError
 from storage.models import Case, reference_of, utcnow
 
@@ -92,6 +94,12 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
                 await advance(desk, case_id)
             except ConcurrentUpdateError:
                 log.info("DSR-%s moved by someone else; skipped", case_id)
+            except DBAPIError as exc:
+                if not conflict(exc):
+                    raise
+                # PostgreSQL cancelled the step for another desk's transaction (a deadlock):
+                # nothing of it was kept; released below, the case is due again at once.
+                log.warning("DSR-%s: step cancelled by a deadlock; due again", case_id)
             if desk.instance is not None:  # a step that made no move keeps only its lease
                 async with desk.sessions() as session, session.begin():
                     await store.release_case(session, case_id, desk.instance.id)
