@@ -29,18 +29,22 @@ from typing import Any
 import psutil
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
 from sqlmodel import col, select
 
+from bot.case.store import get_case
 from bot.settings import load_settings
 from bot.work.desk import Desk
 from bot.work.intake import process_one, record
 from bot.work.parsing import PARSER, OverBudget
+from bot.work.pipeline import advance_due
 from intents.classify import IntentModel
 from mail.intake import Fetched
+from storage.audit import ADVISORY_LOCK_KEY
 from storage.customer.importer import import_customers
 from storage.db import create_engine
 from storage.migrate import upgrade
-from storage.models import InboundMessage, RecordKind
+from storage.models import Case, CaseState, InboundMessage, RecordKind, utcnow
 from tests.agent_harness import CUSTOMERS, SECRET, letter, open_test_desk
 from tests.servers.postgres import free_port
 
@@ -330,3 +334,50 @@ def test_a_deadlock_is_trouble_that_waiting_cures_even_inside_a_task_group() -> 
     assert database_trouble(ExceptionGroup("tasks", [deadlock, deadlock]))
     assert not database_trouble(other)
     assert not database_trouble(ExceptionGroup("tasks", [deadlock, ValueError("bug")]))
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # the deadlock is PostgreSQL's
+async def test_a_step_postgresql_cancels_for_a_deadlock_is_due_again_at_once(desk: Desk) -> None:
+    """Another desk holds the audit lock and waits for this case's row while this desk's step
+    holds the row and waits for the audit lock: PostgreSQL cancels this desk's step. Nothing of
+    it is kept, and the case is due again at once (CI once saw two cases wait out the 5-minute
+    lease instead)."""
+    await record(
+        desk,
+        [Fetched(letter("alice@example.org", "data", "Please delete my account."), source="t:1")],
+    )
+    assert (await process_one(desk, (await _record_ids(desk))[-1])).kind == "request"
+    async with desk.sessions() as s:
+        case = (await s.exec(select(Case))).one()
+    assert case.state == CaseState.RECEIVED and case.id is not None
+    other = create_engine(desk.settings.database_url)
+    try:
+        async with other.connect() as conn, conn.begin():
+            # the other desk: a long deadlock check, so that this desk's step is the victim
+            await conn.execute(text("SET LOCAL deadlock_timeout = '30s'"))
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            step = asyncio.create_task(advance_due(desk))
+            for _ in range(200):  # until this desk's step waits for the audit lock
+                waiting = await conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
+                )
+                if waiting:
+                    break
+                await asyncio.sleep(0.05)
+            assert waiting, "the step never reached the audit lock"
+            # waits for the row this desk's step holds: a cycle, and the step is cancelled
+            await conn.execute(
+                text("UPDATE dsr_case SET updated_at = updated_at WHERE id = :i"), {"i": case.id}
+            )
+        assert await step == 1  # the step ended (cancelled), the desk did not stop
+    finally:
+        await other.dispose()
+    async with desk.sessions() as s:
+        after = await get_case(s, case.id)
+    assert after.state == CaseState.RECEIVED and after.version == case.version
+    assert after.next_action_at is not None and after.next_action_at <= utcnow()
+    assert await advance_due(desk) == 1  # due at once: the next pass routes it
+    async with desk.sessions() as s:
+        assert (await get_case(s, case.id)).state != CaseState.RECEIVED

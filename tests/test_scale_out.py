@@ -117,8 +117,15 @@ def test_two_processes_share_the_work_and_handle_each_case_once(
         codes = [proc.wait(timeout=30) for proc in procs]
         stack.close()
         smtp.stop()
-    assert (inbound, pending, unsent, fresh) == (N_MESSAGES, 0, 0, 0), q(
-        "select id, kind, template, status, last_error from outbox where status <> 'sent'"
+    assert (inbound, pending, unsent, fresh) == (N_MESSAGES, 0, 0, 0), "\n".join(
+        [
+            q("select id, kind, template, status, last_error from outbox where status <> 'sent'"),
+            q(
+                "select id, state, claimed_by, next_action_at, updated_at, version from dsr_case "
+                "where state = 'received'"
+            ),
+            *(log.read_text(errors="replace")[-4000:] for log in logs),
+        ]
     )
     assert codes == [0, 0], "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
     # the store keeps only the keyed hash of each Message-ID

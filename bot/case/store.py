@@ -155,12 +155,21 @@ async def claim_due_cases(
     return ids
 
 
-async def release_case(session: AsyncSession, case_id: int, worker: str) -> None:
-    """Drop `worker`'s claim on a case whose step ended without a move (the lease stays)."""
+async def release_case(
+    session: AsyncSession, case_id: int, worker: str | None, *, due_at: datetime | None = None
+) -> None:
+    """Drop `worker`'s claim on a case whose step ended without a move: the lease stays, or,
+    with `due_at` (a step the database cancelled), the case is due again then."""
+    values: dict[str, Any] = {"claimed_by": None}
+    if due_at is not None:
+        values["next_action_at"] = due_at
     await session.exec(
         update(Case)
-        .where(col(Case.id) == case_id, col(Case.claimed_by) == worker)
-        .values(claimed_by=None)
+        .where(
+            col(Case.id) == case_id,
+            col(Case.claimed_by).is_(None) if worker is None else col(Case.claimed_by) == worker,
+        )
+        .values(**values)
     )
 
 

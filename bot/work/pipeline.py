@@ -90,6 +90,7 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
 
     async def one(case_id: int) -> None:
         async with gate:
+            due_at = None
             try:
                 await advance(desk, case_id)
             except ConcurrentUpdateError:
@@ -98,11 +99,19 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
                 if not conflict(exc):
                     raise
                 # PostgreSQL cancelled the step for another desk's transaction (a deadlock):
-                # nothing of it was kept; released below, the case is due again at once.
+                # nothing of it was kept; released below and due again at once (not after
+                # the lease, which would leave the case waiting minutes for nothing).
                 log.warning("DSR-%s: step cancelled by a deadlock; due again", case_id)
-            if desk.instance is not None:  # a step that made no move keeps only its lease
+                due_at = utcnow()
+            if desk.instance is not None or due_at is not None:
+                # a step that made no move keeps only its lease; a cancelled one is due now
                 async with desk.sessions() as session, session.begin():
-                    await store.release_case(session, case_id, desk.instance.id)
+                    await store.release_case(
+                        session,
+                        case_id,
+                        desk.instance.id if desk.instance is not None else None,
+                        due_at=due_at,
+                    )
 
     async with asyncio.TaskGroup() as tg:
         for case_id in ids:
