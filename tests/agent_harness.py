@@ -160,6 +160,22 @@ class Harness:
                     raise AssertionError("the intake stopped")
                 await asyncio.sleep(0.05)
 
+    async def describe(self) -> str:
+        """Each case's state, next action and mails, for a failing test's message."""
+        from bot.case.store import outbox_of_case
+        from storage.models import utcnow
+
+        lines = [f"now {utcnow()}"]
+        for case in await self.cases():
+            async with self.desk.sessions() as s:
+                rows = await outbox_of_case(s, case.id or 0)
+            mails = [(r.template, r.status, r.next_attempt_at, r.last_error) for r in rows]
+            lines.append(
+                f"{case.reference} {case.state} {case.intents} next {case.next_action_at} "
+                f"claimed {case.claimed_by} mails {mails}"
+            )
+        return "\n".join(lines)
+
     async def settle(self, rounds: int = 50) -> None:
         """Process recorded mail, advance cases and send mail until a round does nothing."""
         for _ in range(rounds):
@@ -302,3 +318,10 @@ async def harness(
         await engine.dispose()
         sealing.reset_keyring(seal_token)
         audit.reset_key(key_token)
+
+
+def plain_text(msg: EmailMessage) -> str:
+    """The text/plain body of a mail the desk sent."""
+    body = msg.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())

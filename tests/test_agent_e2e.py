@@ -8,43 +8,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import tempfile
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
-
-import pytest
 
 from bot.case.data import case_data
 from bot.case.lifecycle import CaseState
 from bot.work import actions
-from intents.classify import IntentModel
 from storage import audit
 from storage.models import utcnow
-from tests.agent_harness import Harness, harness, letter
-from tests.servers.dovecot import DovecotServer
-from tests.servers.smtp import SmtpServer
+from tests.agent_harness import Harness, letter, plain_text
 
 ALICE = "alice@example.org"
-
-
-@pytest.fixture
-async def h(
-    case_store_url: str,
-    dovecot: DovecotServer,
-    smtp_server: SmtpServer,
-    intent_model: IntentModel,
-) -> AsyncIterator[Harness]:
-    tmp = Path(tempfile.mkdtemp(prefix="dsr-e2e-"))
-    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
-        yield hh
-
-
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -> str:
@@ -54,7 +28,7 @@ async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -
     assert case.state == CaseState.AWAITING_VERIFICATION, (case.intents, case.state)
     challenge = h.sent_to(ALICE, "challenge")
     assert len(challenge) == 1 and _has_code(challenge[0]), [m["Subject"] for m in h.sent]
-    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(challenge[-1]))
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", plain_text(challenge[-1]))
     assert code
     reply = letter(
         ALICE,
@@ -69,7 +43,7 @@ async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -
 
 
 def _has_code(msg: EmailMessage) -> bool:
-    return re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(msg)) is not None
+    return re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", plain_text(msg)) is not None
 
 
 def _customer_rows(h: Harness, sql: str) -> list[tuple[object, ...]]:
@@ -136,7 +110,7 @@ async def test_change_request_is_applied_after_approval(h: Harness) -> None:
         ("+49307654321",)
     ]
     (done,) = h.sent_to(ALICE, "change_done")
-    assert "phone" in _text(done).lower() or "telephone" in _text(done).lower()
+    assert "phone" in plain_text(done).lower() or "telephone" in plain_text(done).lower()
 
 
 async def test_delete_request_erases_and_names_what_is_kept(h: Harness) -> None:
@@ -175,7 +149,7 @@ async def test_concern_is_acknowledged_with_the_right_to_complain(h: Harness) ->
     (case,) = await h.cases()
     assert "concern" in case.intents and case.state == CaseState.AWAITING_APPROVAL
     (ack,) = h.sent_to(ALICE)
-    assert "supervisory" in _text(ack).lower() or "authority" in _text(ack).lower()
+    assert "supervisory" in plain_text(ack).lower() or "authority" in plain_text(ack).lower()
 
 
 async def test_other_goes_to_triage_without_a_reply(h: Harness) -> None:

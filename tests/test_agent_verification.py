@@ -26,7 +26,7 @@ from intents.classify import IntentModel
 from mail.i18n import long_date
 from storage import audit
 from storage.models import Case, Outbox, VerificationChallenge, utcnow
-from tests.agent_harness import Harness, harness, letter
+from tests.agent_harness import Harness, harness, letter, plain_text
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
@@ -51,21 +51,15 @@ async def h(
         yield hh
 
 
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 def _code(msg: EmailMessage) -> str:
-    found = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(msg))
+    found = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", plain_text(msg))
     assert found, "the challenge carries a code"
     return found.group(0)
 
 
 def _quoted(msg: EmailMessage) -> str:
     """The challenge as a mail client quotes it under a reply."""
-    lines = _text(msg).splitlines()
+    lines = plain_text(msg).splitlines()
     return "On Fri, 4 Dec 2026, privacy@example.com wrote:\n" + "\n".join(f"> {x}" for x in lines)
 
 
@@ -126,7 +120,7 @@ async def test_the_challenge_says_what_is_at_stake_and_no_closes_the_case(h: Har
     )
     (case,) = await h.cases()
     (challenge,) = h.sent_to(ALICE, "challenge")
-    text = _text(challenge)
+    text = plain_text(challenge)
     assert "Someone asked us to delete your account" in text
     assert EVE in text and long_date(case.received_at, "en") in text
     assert f"reply with the code {_code(challenge)}" in text
@@ -161,7 +155,7 @@ async def test_the_challenge_says_what_is_at_stake_and_no_closes_the_case(h: Har
     await _expire_all(h)
     first, second = h.sent_to(EVE, "expired")
     strip = re.compile(r"DSR-\d+")
-    assert strip.sub("", _text(first)) == strip.sub("", _text(second))
+    assert strip.sub("", plain_text(first)) == strip.sub("", plain_text(second))
     assert strip.sub("", str(first["Subject"])) == strip.sub("", str(second["Subject"]))
     assert refused["Message-ID"] == first["Message-ID"]
 
@@ -227,7 +221,9 @@ async def test_automatic_replies_never_count(h: Harness) -> None:
         )
     )
     # No headers at all, the challenge copied without quote marks.
-    await h.receive(_reply(challenge, ALICE, "Thank you for your mail.\n\n" + _text(challenge)))
+    await h.receive(
+        _reply(challenge, ALICE, "Thank you for your mail.\n\n" + plain_text(challenge))
+    )
     (case,) = await h.cases()
     assert case.state == CaseState.AWAITING_VERIFICATION
     assert _state(await _challenges(h)) == before
@@ -306,8 +302,8 @@ async def test_an_email_change_to_an_attackers_address_needs_the_holder(h: Harne
     (case,) = await h.cases()
     (consent,) = h.sent_to(BOB, "challenge")
     (ownership,) = h.sent_to(EVE, "challenge_new_address")
-    assert f"change the e-mail address of your account from {BOB} to {EVE}" in _text(consent)
-    assert BOB not in _text(ownership) and "Bob" not in _text(ownership)
+    assert f"change the e-mail address of your account from {BOB} to {EVE}" in plain_text(consent)
+    assert BOB not in plain_text(ownership) and "Bob" not in plain_text(ownership)
     await h.receive(_reply(ownership, EVE, f"yes {_code(ownership)}"))
     (case,) = await h.cases()
     assert case.state == CaseState.AWAITING_VERIFICATION
@@ -355,7 +351,7 @@ async def test_the_new_address_is_challenged_whether_or_not_an_account_exists(
     # the same words but for the reference, the code, the day asked and the expiry (the two
     # letters may arrive either side of a minute or of midnight)
     mask = re.compile(r"DSR-\d+|[A-Z2-9]{4}-[A-Z2-9]{4}|asked us on .+? to |valid until [^\r\n]*")
-    assert mask.sub("", _text(first)) == mask.sub("", _text(second))
+    assert mask.sub("", plain_text(first)) == mask.sub("", plain_text(second))
     # Eve's own code for the new address verifies nothing.
     await h.receive(_reply(first, EVE, f"yes {_code(first)}"))
     assert {c.state for c in await h.cases()} == {CaseState.AWAITING_VERIFICATION}

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import re
 import tempfile
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -38,18 +37,6 @@ from tests.servers.smtp import SmtpServer
 ALICE = "alice@example.org"
 LETTER = "Under the GDPR I want a copy of all personal data you hold about me. Alice Liddell"
 runner = CliRunner()
-
-
-@pytest.fixture
-async def h(
-    case_store_url: str,
-    dovecot: DovecotServer,
-    smtp_server: SmtpServer,
-    intent_model: IntentModel,
-) -> AsyncIterator[Harness]:
-    tmp = Path(tempfile.mkdtemp(prefix="dsr-purge-"))
-    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
-        yield hh
 
 
 def _code(h: Harness) -> tuple[str, str, str]:

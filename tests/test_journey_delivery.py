@@ -8,46 +8,20 @@ audit log) and can resend.
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from email.message import EmailMessage
-from pathlib import Path
 
-import pytest
 from sqlmodel import col, select, update
 
 from bot.case.lifecycle import CaseState
 from bot.case.report import summarise
 from bot.work import actions, delivery
-from intents.classify import IntentModel
 from storage import audit
 from storage.customer.schema import Customer, Invoice
 from storage.db import session_factory
 from storage.models import Case, Outbox, OutboxStatus, utcnow
-from tests.agent_harness import Harness, harness, letter
-from tests.servers.dovecot import DovecotServer
-from tests.servers.smtp import SmtpServer
+from tests.agent_harness import Harness, letter, plain_text
 
 ALICE = "alice@example.org"
-
-
-@pytest.fixture
-async def h(
-    case_store_url: str,
-    dovecot: DovecotServer,
-    smtp_server: SmtpServer,
-    intent_model: IntentModel,
-) -> AsyncIterator[Harness]:
-    tmp = Path(tempfile.mkdtemp(prefix="dsr-delivery-"))
-    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
-        yield hh
-
-
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 async def _give_alice_invoices(h: Harness, n: int = 2) -> None:
@@ -68,7 +42,7 @@ async def _give_alice_invoices(h: Harness, n: int = 2) -> None:
 async def _verified(h: Harness, body: str, subject: str) -> str:
     await h.receive(letter(ALICE, subject, body))
     (challenge,) = h.sent_to(ALICE, "challenge")
-    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(challenge))
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", plain_text(challenge))
     assert code  # consent is the code typed in the reply (issue #14)
     reply = letter(
         ALICE,
@@ -105,7 +79,7 @@ async def test_an_erasure_keeping_invoices_is_confirmed_in_german(h: Harness) ->
     (case,) = await h.cases()
     assert case.state == CaseState.DONE, case.data.get("failure")
     (done,) = h.sent_to(ALICE, "delete_done")
-    text = _text(done)
+    text = plain_text(done)
     assert done["Content-Language"] == "de"
     assert "- Rechnungen: Steuer- und Handelsrecht" in text
     assert "Dezember" in text or "bis " in text  # the kept-until date, written out in German
@@ -156,7 +130,9 @@ async def test_a_long_smtp_outage_delays_the_result_but_never_loses_it(h: Harnes
     page = report.get_content()
     page = page.decode() if isinstance(page, bytes) else page
     assert '<html lang="de">' in page and "Warum wir sie haben" in page and "Telefonnummer" in page
-    assert "personal-data.json" in _text(package) and "personal-data.html" in _text(package)
+    assert "personal-data.json" in plain_text(package) and "personal-data.html" in plain_text(
+        package
+    )
     (case,) = await h.cases()
     assert case.state == CaseState.DONE
     assert await delivery.undelivered(h.desk) == []

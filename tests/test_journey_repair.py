@@ -10,10 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import tempfile
-from collections.abc import AsyncIterator
-from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -22,32 +18,11 @@ from bot.case.lifecycle import CaseState
 from bot.cli.main import app
 from bot.errors import DsrError
 from bot.work import actions, review
-from intents.classify import IntentModel
 from storage import audit
-from tests.agent_harness import SECRET, Harness, harness, letter
-from tests.servers.dovecot import DovecotServer
-from tests.servers.smtp import SmtpServer
+from tests.agent_harness import SECRET, Harness, letter, plain_text
 
 ALICE = "alice@example.org"
 runner = CliRunner()
-
-
-@pytest.fixture
-async def h(
-    case_store_url: str,
-    dovecot: DovecotServer,
-    smtp_server: SmtpServer,
-    intent_model: IntentModel,
-) -> AsyncIterator[Harness]:
-    tmp = Path(tempfile.mkdtemp(prefix="dsr-repair-"))
-    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
-        yield hh
-
-
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 async def _cli(h: Harness, *args: str) -> Result:
@@ -117,7 +92,7 @@ async def test_a_correction_without_a_field_is_repaired_before_approval(h: Harne
     templates = [m["X-DSR-Template"] for m in h.sent_to(ALICE)]
     assert templates == ["acknowledgement", "challenge", "change_done"]  # no "approved"
     done = h.sent_to(ALICE, "change_done")[0]
-    assert "numéro de téléphone" in _text(done) and "Telephone" not in _text(done)
+    assert "numéro de téléphone" in plain_text(done) and "Telephone" not in plain_text(done)
     events = [e async for e in audit.events(h.desk.engine, case_ref=ref)]
     supplied = next(e for e in events if e.action == "case_supply_change")
     details = (
@@ -168,7 +143,7 @@ async def test_a_failed_correction_says_why_and_is_repaired(h: Harness) -> None:
     (case,) = await h.cases()
     assert case.state == CaseState.DONE
     (done,) = h.sent_to("alice.new@example.org", "change_done") or h.sent_to(ALICE, "change_done")
-    assert "e-mail address" in _text(done)
+    assert "e-mail address" in plain_text(done)
 
 
 async def test_cases_show_gives_the_deletion_preview(h: Harness) -> None:

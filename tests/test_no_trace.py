@@ -33,7 +33,7 @@ from mail.intake import Fetched, Outcome
 from mail.maildir import MaildirIntake
 from mail.receiver import SmtpReceiver
 from storage import audit
-from tests.agent_harness import CUSTOMERS, Harness, harness, letter
+from tests.agent_harness import CUSTOMERS, Harness, harness, letter, plain_text
 from tests.leaks import find_leaks, needles
 from tests.servers.dovecot import DovecotServer
 from tests.servers.slack import SlackRig
@@ -67,16 +67,10 @@ def every_logger_at_debug() -> Iterator[io.StringIO]:
         logging.getLogger(name).setLevel(levels.get(name, logging.NOTSET))
 
 
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 def _code(h: Harness, address: str) -> tuple[str, EmailMessage]:
     challenge = h.sent_to(address, "challenge")[-1]
-    found = CODE.search(_text(challenge))
-    assert found, _text(challenge)
+    found = CODE.search(plain_text(challenge))
+    assert found, plain_text(challenge)
     return found.group(0), challenge
 
 

@@ -12,7 +12,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from bot.work.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature
 from intents.classify import IntentModel
 from storage import audit
 from storage.models import OutboxStatus, RecipientTask, TaskStatus, utcnow
-from tests.agent_harness import Harness, harness, letter
+from tests.agent_harness import Harness, harness, letter, plain_text
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 
@@ -149,18 +148,12 @@ def _seed_shared_rows(h: Harness) -> None:
         )
 
 
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 async def _request_and_verify(h: Harness, body: str, subject: str = "Request") -> str:
     await h.receive(letter(ALICE, subject, body))
     (case,) = await h.cases()
     assert case.state == CaseState.AWAITING_VERIFICATION, (case.intents, case.state)
     (challenge,) = h.sent_to(ALICE, "challenge")
-    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", _text(challenge))
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", plain_text(challenge))
     assert code
     await h.receive(
         letter(
@@ -203,7 +196,7 @@ async def test_an_erasure_tells_each_recipient_and_tracks_the_answers(
     assert set(tasks) == {"google-analytics", "usersnap", "yandex-metrica"}
     # Google Analytics by mail, in its language, with only what it holds and the reference.
     (mail,) = h.sent_to(GA, "recipient_erasure")
-    text = _text(mail)
+    text = plain_text(mail)
     assert f"[{ref}]" in str(mail["Subject"])
     assert GA_COOKIE in text and "cookie_name: _ga" in text
     for other in (ALICE, "Alice", USERSNAP_ID, YANDEX_ID, "Wonder GmbH", "+49"):
@@ -225,7 +218,7 @@ async def test_an_erasure_tells_each_recipient_and_tracks_the_answers(
 
     # The customer's confirmation names who was told and who is told by hand.
     (done,) = h.sent_to(ALICE, "delete_done")
-    words = _text(done)
+    words = plain_text(done)
     told, _, by_hand = words.partition("Our staff are informing these recipients by hand:")
     assert "Google Analytics" in told and "Usersnap GmbH" in told
     assert "Yandex Metrica" in by_hand and "Yandex" not in told
@@ -291,13 +284,13 @@ async def test_a_processor_data_request_reaches_the_named_reseller(h: Harness) -
     (case,) = await h.cases()
     assert case.state == CaseState.DONE, case.data.get("failure")
     (forward,) = h.sent_to(RESELLER, "processor_request")
-    text = _text(forward)
+    text = plain_text(forward)
     assert "domain: wonderland-shop.example" in text
     assert ALICE not in text and "Alice" not in text and "+49" not in text
     assert forward["Content-Language"] == "de"
     (redirect,) = h.sent_to(ALICE, "processor_redirect")
-    assert "DomainPartner AG" in _text(redirect)
-    assert "passed your request on to DomainPartner AG" in _text(redirect)
+    assert "DomainPartner AG" in plain_text(redirect)
+    assert "passed your request on to DomainPartner AG" in plain_text(redirect)
     tasks = await _tasks(h, ref)
     assert tasks["reseller:DomainPartner AG"].status == TaskStatus.SENT
     # the access package beside it carries the portable export of what Alice provided
@@ -322,7 +315,7 @@ async def test_asking_whom_we_share_with_lists_the_recipients(h: Harness) -> Non
     await actions.approve(h.desk, ref, "cli:dpo")
     await h.settle()
     (package,) = h.sent_to(ALICE, "access_package")
-    text = _text(package)
+    text = plain_text(package)
     assert "You asked whom we share your data with" in text
     assert "Google Analytics (Google Ireland Ltd / Google LLC): Cookie and analytics" in text
 
@@ -403,12 +396,12 @@ async def test_a_correction_tells_the_recipients_of_the_changed_data(
         await actions.approve(hh.desk, ref, "cli:dpo")
         await hh.settle()
         (mail,) = hh.sent_to("privacy@payments.example.com", "recipient_rectification")
-        text = _text(mail)
+        text = plain_text(mail)
         assert mail["Content-Language"] == "fr"
         assert "handle: C00000001" in text and "téléphone" in text.lower()
         assert "7654321" not in text and ALICE not in text
         (done,) = hh.sent_to(ALICE, "change_done")
-        assert "Payment provider (Example Payments Europe Ltd)" in _text(done)
+        assert "Payment provider (Example Payments Europe Ltd)" in plain_text(done)
 
 
 async def test_a_rerun_after_a_crash_mid_erasure_still_tells_the_recipients(h: Harness) -> None:
@@ -428,7 +421,7 @@ async def test_a_rerun_after_a_crash_mid_erasure_still_tells_the_recipients(h: H
     assert case.state == CaseState.DONE, case.data.get("failure")
     assert set(await _tasks(h, ref)) == {"google-analytics", "usersnap", "yandex-metrica"}
     assert len(h.sent_to(GA, "recipient_erasure")) == 1
-    assert "Google Analytics" in _text(h.sent_to(ALICE, "delete_done")[0])
+    assert "Google Analytics" in plain_text(h.sent_to(ALICE, "delete_done")[0])
 
 
 async def test_the_restriction_hook_tells_the_recipients_of_the_categories(
@@ -446,5 +439,5 @@ async def test_the_restriction_hook_tells_the_recipients_of_the_categories(
     assert {t.recipient_key for t in opened} == {"google-analytics", "usersnap", "yandex-metrica"}
     await h.worker.run_once()
     (mail,) = h.sent_to(GA, "recipient_restriction")
-    assert GA_COOKIE in _text(mail) and "Art. 18" in _text(mail)
+    assert GA_COOKIE in plain_text(mail) and "Art. 18" in plain_text(mail)
     assert [b["type"] for b in rec.bodies] == ["dsr.restriction"]

@@ -9,8 +9,6 @@ import json
 import re
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -20,36 +18,15 @@ from bot.case.lifecycle import CaseState
 from bot.errors import DsrError
 from bot.work import actions
 from bot.work.pipeline import advance
-from intents.classify import IntentModel
 from storage import audit
 from storage.customer.errors import ImportFileError
 from storage.customer.importer import import_customers
 from storage.customer.rights import address_hash
-from tests.agent_harness import Harness, harness, letter
-from tests.servers.dovecot import DovecotServer
-from tests.servers.smtp import SmtpServer
+from tests.agent_harness import Harness, letter, plain_text
 
 ALICE = "alice@example.org"
 LAWYER = "counsel@lawfirm.example.com"
 CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b")
-
-
-@pytest.fixture
-async def h(
-    case_store_url: str,
-    dovecot: DovecotServer,
-    smtp_server: SmtpServer,
-    intent_model: IntentModel,
-) -> AsyncIterator[Harness]:
-    tmp = Path(tempfile.mkdtemp(prefix="dsr-rights-"))
-    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
-        yield hh
-
-
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def _rows(h: Harness, sql: str) -> list[tuple[object, ...]]:
@@ -61,7 +38,7 @@ def _rows(h: Harness, sql: str) -> list[tuple[object, ...]]:
 async def _answer_challenge(h: Harness, address: str) -> None:
     """The subject types the code of the challenge sent to their address on file."""
     challenge = h.sent_to(address, "challenge")[-1]
-    code = CODE.search(_text(challenge))
+    code = CODE.search(plain_text(challenge))
     assert code
     await h.receive(
         letter(
@@ -97,7 +74,7 @@ async def test_objection_to_marketing_opts_out_at_once_and_survives_a_reimport(
     assert "unsubscribe" in case.intents
     # carried out for the sending address, with no challenge (nothing is disclosed)
     assert [m["X-DSR-Template"] for m in h.sent_to(ALICE)] == ["objection_done"]
-    assert "suppression list" in _text(h.sent_to(ALICE)[0])
+    assert "suppression list" in plain_text(h.sent_to(ALICE)[0])
     assert _rows(h, f"select count(*) from newsletter_subscription where email = '{ALICE}'") == [
         (0,)
     ]
@@ -158,7 +135,7 @@ async def test_restriction_is_marked_shown_and_lifted_only_after_the_customer_is
     assert case_data(case).rights == ("restrict",)
     assert "delete" not in case.intents  # "don't delete yet" never erases
     (challenge,) = h.sent_to(ALICE, "challenge")
-    assert "restrict the processing" in _text(challenge)
+    assert "restrict the processing" in plain_text(challenge)
     await _answer_challenge(h, ALICE)
     await actions.approve(h.desk, case.reference, "cli:dpo")
     await h.settle()
@@ -176,7 +153,7 @@ async def test_restriction_is_marked_shown_and_lifted_only_after_the_customer_is
         case.reference,
     ) in marks
     (done,) = h.sent_to(ALICE, "restriction_done")
-    assert "Billing" in _text(done) and "before the restriction is lifted" in _text(done)
+    assert "Billing" in plain_text(done) and "before the restriction is lifted" in plain_text(done)
 
     # the access report shows the restriction
     subject = await h.desk.executor.subject(ALICE)
@@ -230,12 +207,12 @@ async def test_a_lawyers_letter_challenges_only_the_subject_and_data_goes_only_t
         "acknowledgement",
         "representative_needed",
     ]
-    needed = _text(h.sent_to(LAWYER, "representative_needed")[0])
+    needed = plain_text(h.sent_to(LAWYER, "representative_needed")[0])
     assert "authorisation" in needed and "proof of your own identity" in needed
     assert not CODE.search(needed) and "Alice" not in needed
     # the challenge goes to the subject's address on file and names who asked
     (challenge,) = h.sent_to(ALICE, "challenge")
-    assert LAWYER in _text(challenge)
+    assert LAWYER in plain_text(challenge)
     await _answer_challenge(h, ALICE)
     await actions.approve(h.desk, case.reference, "cli:dpo")
     await h.settle()
@@ -273,7 +250,7 @@ async def test_the_same_request_three_times_joins_one_case_and_is_flagged(h: Har
     assert len(h.sent_to(ALICE, "challenge")) == 1  # no second code for the same request
     joined = h.sent_to(ALICE, "request_joined")
     assert len(joined) == 2 and all(case.reference in str(m["Subject"]) for m in joined)
-    assert "added it to that request" in _text(joined[0])
+    assert "added it to that request" in plain_text(joined[0])
     notes = [d for a, d in await _actions(h, case.reference) if a == "case_note"]
     assert [n["requests"] for n in notes if n.get("note") == "request_joined"] == [2, 3]
     assert notes[-1]["repetitive"] is True

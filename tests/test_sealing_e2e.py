@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from intents.classify import IntentModel
 from storage import audit, rotation, sealing
 from storage.models import Case
 from storage.sealing import Keyring
-from tests.agent_harness import CUSTOMERS, REQUESTS, SECRET, Harness, harness, letter
+from tests.agent_harness import CUSTOMERS, REQUESTS, SECRET, Harness, harness, letter, plain_text
 from tests.leaks import leaks, needles, sqlite_files, store_bytes
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
@@ -36,28 +35,10 @@ TEXTS = [
 ]
 
 
-@pytest.fixture
-async def h(
-    case_store_url: str,
-    dovecot: DovecotServer,
-    smtp_server: SmtpServer,
-    intent_model: IntentModel,
-) -> AsyncIterator[Harness]:
-    tmp = Path(tempfile.mkdtemp(prefix="dsr-seal-"))
-    async with harness(case_store_url, dovecot, smtp_server, intent_model, tmp) as hh:
-        yield hh
-
-
-def _text(msg: EmailMessage) -> str:
-    body = msg.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 async def _answer_challenge(h: Harness, address: str) -> str:
     challenge = h.sent_to(address, "challenge")[-1]
-    code = CODE.search(_text(challenge))
-    assert code, _text(challenge)
+    code = CODE.search(plain_text(challenge))
+    assert code, plain_text(challenge)
     await h.receive(
         letter(
             address,
@@ -91,10 +72,10 @@ async def test_the_case_store_holds_no_customer_value_in_clear(
     other = next(c for c in cases.values() if c.requester_address == "dave@nowhere.example")
     await actions.reclassify(h.desk, other.reference, "cli:dpo", ["concern"])  # a training label
     await h.settle()
-    sent_codes = {m for msg in h.sent for m in CODE.findall(_text(msg))}
+    sent_codes = {m for msg in h.sent for m in CODE.findall(plain_text(msg))}
     assert set(codes) <= sent_codes and len(sent_codes) >= 3
     done = [c.intents for c in await h.cases() if c.state == CaseState.DONE]
-    assert sorted(done) == [["change"], ["delete"], ["see"]], done
+    assert sorted(done) == [["change"], ["delete"], ["see"]], await h.describe()
     # the desk still reads everything back in clear
     states = {c.requester_address: c.state for c in await h.cases()}
     assert alice["email"] in states and "carol@nowhere.example" in states
