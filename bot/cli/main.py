@@ -167,12 +167,12 @@ def _load_settings(
     if ctx.invoked_subcommand not in _NO_STORE:
         prepare_store_dirs(settings)
     ctx.obj = settings
-    from storage import audit
+    from storage import audit_chain  # the key and the append, without the audit log's model
 
     # The audit key lives in this context for the command's run, then is forgotten (tests run
     # many commands in one thread).
-    token = audit.use_key(settings.audit_key_bytes())
-    ctx.call_on_close(lambda: audit.reset_key(token))
+    token = audit_chain.use_key(settings.audit_key_bytes())
+    ctx.call_on_close(lambda: audit_chain.reset_key(token))
     from storage import sealing
 
     # Likewise the keys that seal the case store's personal data (DSR_DATA_KEY).
