@@ -7,7 +7,6 @@ The classifier (spaCy) is imported only by `open_desk`, so commands that need ju
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -133,6 +132,8 @@ async def open_desk(
         SchemaError, DataMapError: as `open_executor`.
         SettingsError: DSR_SECRET_KEY is missing.
     """
+    import asyncio  # `dsr store` runs without an event loop
+
     from bot.case.policy import Policy
     from bot.work.desk import Desk
 

@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -139,6 +138,9 @@ class Settings(BaseSettings):
     def _valid_address(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        # imported only when an address is set: its patterns take 15 ms to compile
+        from email_validator import EmailNotValidError, validate_email
+
         try:
             return validate_email(
                 value, check_deliverability=False, globally_deliverable=False
