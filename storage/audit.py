@@ -27,12 +27,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, Text, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import text
 
 from storage import audit_chain
 
@@ -56,20 +53,13 @@ from storage.audit_chain import (
 )
 from storage.errors import AuditChainError
 
+# The async API only as types: `dsr audit verify` and `dsr store` run on storage.bridge. The
+# model (SQLModel, and with it the ORM) only where events are read or returned as objects.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
-class AuditEvent(SQLModel, table=True):
-    """One audit event. Written only by `append`; the database refuses UPDATE and DELETE."""
-
-    __tablename__ = "audit_event"
-
-    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    ts: str = Field(max_length=32)
-    case_ref: str | None = Field(default=None, max_length=32, index=True)
-    actor: str = Field(max_length=128)
-    action: str = Field(max_length=64, index=True)
-    details: str = Field(sa_column=Column(Text, nullable=False))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64, unique=True)
+    from storage.audit_event import AuditEvent
 
 
 async def append(
@@ -85,6 +75,8 @@ async def append(
     Raises:
         AuditWriteError: as `storage.audit_chain.append`.
     """
+    from storage.audit_event import AuditEvent
+
     link = await audit_chain.append(
         session, action=action, actor=actor, case_ref=case_ref, details=details
     )
@@ -335,6 +327,8 @@ async def events(
     until: str | None = None,
 ) -> AsyncIterator[AuditEvent]:
     """Events in sequence order, optionally for one case and/or between ISO dates."""
+    from storage.audit_event import AuditEvent
+
     clauses, params = [], {}
     if case_ref:
         clauses.append("case_ref = :case_ref")
@@ -391,6 +385,15 @@ async def count_action(engine: AsyncEngine, action: str) -> int:
             text("SELECT COUNT(*) FROM audit_event WHERE action = :a"), {"a": action}
         )
         return int(found.scalar() or 0)
+
+
+def __getattr__(name: str) -> Any:
+    """`storage.audit.AuditEvent`, imported on first use (see storage/audit_event.py)."""
+    if name == "AuditEvent":
+        from storage.audit_event import AuditEvent
+
+        return AuditEvent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -89,11 +89,13 @@ class BridgeConnection:
         """The first column of the first row."""
         return self.sync_connection.scalar(statement, parameters)
 
-    async def stream(self, statement: Any) -> BridgeResult:
-        """A result read in partitions (a server-side cursor where the driver has one)."""
-        return BridgeResult(
-            self.sync_connection.execution_options(stream_results=True).execute(statement)
-        )
+    async def stream(
+        self, statement: Any, parameters: Mapping[str, Any] | None = None
+    ) -> BridgeResult:
+        """A result read in partitions, through a server-side cursor where the driver has one
+        (bounded memory however many rows)."""
+        streamed = statement.execution_options(stream_results=True)
+        return BridgeResult(self.sync_connection.execute(streamed, parameters))
 
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call `fn(sync_connection, …)`."""

@@ -61,9 +61,9 @@ _MODULE_OF = {name: module for module, names in _OPTIONAL.items() for name in na
 #: well under a second and frees its memory by reference counting; the collector's passes over
 #: the thousands of classes built while importing were a tenth of its start-up.
 _BRIEF = {"store", "keys"}
-#: Commands whose process, run as `dsr`, ends as soon as it is done (see `entry`); set when the
-#: command line names one.
-_QUICK_EXIT = {"store"}
+#: Commands whose process, run as `dsr`, ends as soon as it is done (see `entry`): each one
+#: finishes its writes (commits, closes its files and stores) before it returns.
+_QUICK_EXIT = {"store", "cases", "audit"}
 _quick: list[bool] = []
 #: Commands that work without the case store's folders (they create or need none).
 _NO_STORE = {"db", "demo", "keys", "classify", "train", "eval"}
@@ -200,8 +200,8 @@ def main() -> None:
 
 
 def entry() -> None:
-    """The `dsr` console script: `main`; then a `dsr store …` process ends at once, without the
-    interpreter's teardown of the few thousand objects its imports built (a fifth of its run).
+    """The `dsr` console script: `main`; then a `dsr store|cases|audit …` process ends at once,
+    without the interpreter's teardown of the objects its imports built (a fifth of its run).
     Everything the command does is finished by then: stores disposed, files closed, output
     written; exit handlers (logging's flush) still run, and the exit code is the same."""
     try:
