@@ -110,6 +110,10 @@ def test_core_and_orm_ledgers_write_the_same_hold(env: dict[str, str]) -> None:
         bridge = create_bridge(env["DSR_DATABASE_URL"])
         await CoreLedger(bridge).begin("DSR-8", "erase", {"tables": []}, [hold])
         await CoreLedger(bridge).finish("DSR-8", "erase", {"counts": {}})
+        # a re-run of the case reads the receipt back and records nothing twice
+        again = await CoreLedger(bridge).begin("DSR-8", "erase", {"tables": ["x"]}, [hold])
+        assert again is not None and again.status == "done"
+        assert (again.plan, again.result) == ({"tables": []}, {"counts": {}})
         core_open = await CoreLedger(bridge).open_holds()
         await bridge.dispose()
         engine = create_engine(env["DSR_DATABASE_URL"])
