@@ -203,14 +203,22 @@ def entry() -> None:
     """The `dsr` console script: `main`; then a `dsr store|cases|audit …` process ends at once,
     without the interpreter's teardown of the objects its imports built (a fifth of its run).
     Everything the command does is finished by then: stores disposed, files closed, output
-    written; exit handlers (logging's flush) still run, and the exit code is the same."""
+    written (and with another thread still running, it exits the usual way); exit handlers
+    (logging's flush) still run, and the exit code is the same."""
     try:
         main()
     except SystemExit as exc:
         code = exc.code
-        if _quick == [True] and (code is None or isinstance(code, int)):
+        if _quick == [True] and (code is None or isinstance(code, int)) and _alone():
             _exit_now(code or 0)
         raise
+
+
+def _alone() -> bool:
+    """No other thread is left that the interpreter's exit would wait for."""
+    import threading
+
+    return threading.active_count() == 1
 
 
 def _exit_now(code: int) -> None:
