@@ -7,14 +7,12 @@ The classifier (spaCy) is imported only by `open_desk`, so commands that need ju
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.errors import DatabaseUnavailable
 from bot.settings import Settings
@@ -23,12 +21,16 @@ from storage.customer import Executor
 from storage.customer.schema_cache import SchemaCache
 from storage.datamap import load_datamap
 from storage.db import create_engine, session_factory
+from storage.ledger import CoreLedger
 from storage.migrate import check_current
-from storage.retention import RetentionLedger
 
-# The desk (and all it imports) only for `open_desk`: `dsr store` starts without it.
+# The desk (and all it imports) only for `open_desk`; SQLAlchemy's asyncio layer and the ORM
+# only for `open_executor`: `dsr store` starts without them (`open_store`).
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.work.desk import Desk
+    from storage.bridge import BridgeEngine
 
 T = TypeVar("T")
 
@@ -53,6 +55,8 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
         DataMapError: the data map is invalid or does not fit the customer database.
         SchemaError: the case store is not migrated (names `dsr db upgrade`).
     """
+    from storage.retention import RetentionLedger
+
     datamap = load_datamap(settings.datamap)
     engine = create_engine(settings.database_url)
     customers = create_engine(settings.customer_database_url)
@@ -80,6 +84,45 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
 
 
 @asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[tuple[Executor, BridgeEngine]]:
+    """As `open_executor`, on synchronous Core engines (`storage.bridge`) with the Core ledger:
+    the same checks, queries and rows for a short `dsr store` process, which then starts
+    without SQLAlchemy's asyncio layer, the ORM, SQLModel, asyncpg and greenlets. Every await
+    in it completes at once (run it with `storage.bridge.run_now`).
+
+    Raises:
+        DataMapError, SchemaError, DatabaseUnavailable: as `open_executor`.
+    """
+    from storage.bridge import create_bridge
+
+    datamap = load_datamap(settings.datamap)
+    engine = create_bridge(settings.database_url)
+    customers = create_bridge(settings.customer_database_url)
+    sealed = sealing.use_keyring(settings.keyring())
+    try:
+        await reach(
+            "DSR_DATABASE_URL",
+            settings.database_url,
+            check_current(settings.database_url, engine),  # type: ignore[arg-type]
+        )
+        executor = await reach(
+            "DSR_CUSTOMER_DATABASE_URL",
+            settings.customer_database_url,
+            Executor.open(
+                customers,  # type: ignore[arg-type]
+                datamap,
+                CoreLedger(engine),
+                cache=SchemaCache.keyed(settings.cache_dir, settings.secret_key_bytes()),
+            ),
+        )
+        yield executor, engine
+    finally:
+        await customers.dispose()
+        await engine.dispose()
+        sealing.reset_keyring(sealed)
+
+
+@asynccontextmanager
 async def open_desk(
     settings: Settings, *, packages_dir: Path | None = None, with_model: bool = True
 ) -> AsyncIterator[Desk]:
@@ -89,6 +132,8 @@ async def open_desk(
         SchemaError, DataMapError: as `open_executor`.
         SettingsError: DSR_SECRET_KEY is missing.
     """
+    import asyncio  # `dsr store` runs without an event loop
+
     from bot.case.policy import Policy
     from bot.work.desk import Desk
 

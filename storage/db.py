@@ -7,12 +7,16 @@ writers serialise at BEGIN instead of failing on lock upgrade (the audit chain r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
+
+# SQLAlchemy's asyncio layer (and the ORM it brings) only when an engine is built: `dsr store`
+# reads URLs from here but runs on storage.bridge.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/dsr.db"
 
@@ -58,6 +62,8 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncE
         echo: log SQL (never in production: statements may carry personal data).
         pool_size: connections kept for PostgreSQL.
     """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     url = normalise_url(url)
     parsed = make_url(url)
     if is_sqlite(url):
@@ -72,6 +78,9 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncE
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 

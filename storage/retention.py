@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel, select
 
 from storage.db import session_factory
+from storage.ledger import Hold
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def _now() -> datetime:
@@ -57,6 +60,21 @@ class StoreReceipt(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
+def _model(hold: Hold, *, active: bool) -> RetentionHold:
+    return RetentionHold(
+        case_ref=hold.case_ref,
+        table_name=hold.table_name,
+        link_column=hold.link_column,
+        link_values=list(hold.link_values),
+        starts_column=hold.starts_column,
+        period=hold.period,
+        legal_basis=hold.legal_basis,
+        kept_until=hold.kept_until,
+        active=active,
+        created_at=hold.created_at,
+    )
+
+
 class RetentionLedger:
     """Receipts and holds on the case-store engine (the executor's `Ledger`)."""
 
@@ -77,7 +95,7 @@ class RetentionLedger:
         case_ref: str | None,
         operation: str,
         plan: dict[str, Any],
-        holds: Sequence[RetentionHold] = (),
+        holds: Sequence[Hold] = (),
     ) -> StoreReceipt | None:
         """Record the plan and holds before the customer store is touched (one transaction).
 
@@ -89,8 +107,7 @@ class RetentionLedger:
         async with self._sessions() as s, s.begin():
             if case_ref is None:
                 for hold in holds:
-                    hold.active = True
-                    s.add(hold)
+                    s.add(_model(hold, active=True))
                 return None
             stmt = select(StoreReceipt).where(
                 StoreReceipt.case_ref == case_ref,
@@ -101,7 +118,7 @@ class RetentionLedger:
                 return existing
             s.add(StoreReceipt(case_ref=case_ref, operation=operation, plan=plan))
             for hold in holds:
-                s.add(hold)
+                s.add(_model(hold, active=False))
             return None
 
     async def finish(self, case_ref: str | None, operation: str, result: dict[str, Any]) -> None:

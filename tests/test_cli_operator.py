@@ -34,6 +34,14 @@ NOT_FOR_STORE = (
     "phonenumbers",
     "babel",
     "storage.customer.schema",
+    # the synchronous Core path (storage/bridge.py): no asyncio layer, ORM, async drivers
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.orm",
+    "sqlmodel",
+    "asyncpg",
+    "aiosqlite",
+    "greenlet",
+    "email_validator",
 )
 
 #: Runs `dsr ARGS` in this interpreter and prints the exit code and which heavy modules loaded.

@@ -57,10 +57,13 @@ def _parse_head(value: str | None) -> tuple[int, str] | None:
 async def _verify(
     url: str, head: tuple[int, str] | None, anchors: list[audit.Anchor]
 ) -> audit.VerifyResult:
-    await check_current(url)
-    engine = create_engine(url)
+    from storage.bridge import create_bridge
+
+    # A synchronous Core engine: verify reads, and starts without SQLAlchemy's asyncio layer.
+    engine = create_bridge(url)
     try:
-        return await audit.verify(engine, head=head, anchors=anchors)
+        await check_current(url, engine)  # type: ignore[arg-type]
+        return await audit.verify(engine, head=head, anchors=anchors)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
 

@@ -7,23 +7,22 @@ prints at most what the operator typed plus counts, and changes nothing when it 
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.build import open_executor
+from bot.build import open_store
 from bot.cli.exits import exit_code_for
 from bot.cli.progress import Done, progress_bar
 from bot.errors import DsrError
 from bot.settings import Settings
-from storage import audit
+from storage import audit_chain
+from storage.bridge import BridgeEngine, run_now
 from storage.customer import InvalidChange, Subject, SubjectNotFound
-from storage.db import create_engine, session_factory
+from storage.db import create_engine
 from storage.errors import StorageError
 from storage.pseudonym import pseudonym
 
@@ -47,11 +46,14 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def _run(coro: Coroutine[Any, Any, T], *, bridged: bool = False) -> T:
     """Run one command; our errors become one clear line on stderr and the documented exit code
-    (2 for a usage problem such as an unknown customer, 1 when the work failed)."""
+    (2 for a usage problem such as an unknown customer, 1 when the work failed). A `bridged`
+    command (one that works through `open_store`) never waits, so it runs without a loop."""
+    import asyncio  # only the commands that really wait (init, seed, import) need a loop
+
     try:
-        return asyncio.run(coro)
+        return run_now(coro) if bridged else asyncio.run(coro)
     except (StorageError, DsrError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exit_code_for(exc)) from None
@@ -62,10 +64,13 @@ def _actor(actor: str | None) -> str:
 
 
 async def _audit(
-    cases: AsyncEngine, action: str, actor: str, case_ref: str | None, details: dict[str, Any]
+    cases: BridgeEngine, action: str, actor: str, case_ref: str | None, details: dict[str, Any]
 ) -> None:
-    async with session_factory(cases)() as session, session.begin():
-        await audit.append(session, action=action, actor=actor, case_ref=case_ref, details=details)
+    """Append the command's audit event in its own transaction (the chain's usual append)."""
+    async with cases.begin() as conn:
+        await audit_chain.append(
+            conn, action=action, actor=actor, case_ref=case_ref, details=details
+        )
 
 
 def _subject_pseudonym(settings: Settings, subject: Subject | None, identity: str) -> str:
@@ -170,7 +175,7 @@ def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with open_executor(settings) as (executor, cases):
+        async with open_store(settings) as (executor, cases):
             match = await executor.find(identity)
             if not match.found:
                 _not_found()
@@ -193,7 +198,7 @@ def find_cmd(ctx: typer.Context, identity: str, actor: Actor = None) -> None:
             note = f" (held for {t.processor_for})" if t.processor_for and t.rows else ""
             typer.echo(f"  {t.table}: {t.rows} row(s){note}")
 
-    _run(go())
+    _run(go(), bridged=True)
 
 
 def _not_found() -> NoReturn:
@@ -220,7 +225,7 @@ def export_cmd(
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with open_executor(settings) as (executor, cases):
+        async with open_store(settings) as (executor, cases):
             subject = await executor.subject(identity)
             package = await executor.export(subject, out, lang)
             counts = {t.table: t.rows for t in package.tables}
@@ -228,7 +233,7 @@ def export_cmd(
             await _audit(cases, "store_export", _actor(actor), case, details)
         typer.echo(f"wrote {package.json_path} and {package.html_path} ({package.rows} rows)")
 
-    _run(go())
+    _run(go(), bridged=True)
 
 
 @store_app.command("erase")
@@ -245,7 +250,7 @@ def erase_cmd(
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with open_executor(settings) as (executor, cases):
+        async with open_store(settings) as (executor, cases):
             subject = await executor.subject(identity)
             plan = await executor.preview_erasure(subject)
             who = _subject_pseudonym(settings, subject, identity)
@@ -273,7 +278,7 @@ def erase_cmd(
         typer.echo("erasure applied:")
         _echo_lines(plan.lines())
 
-    _run(go())
+    _run(go(), bridged=True)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -310,7 +315,7 @@ def change_cmd(
 
     async def go() -> None:
         changes = parse_assignments(assignments)
-        async with open_executor(settings) as (executor, cases):
+        async with open_store(settings) as (executor, cases):
             subject = await executor.subject(identity)
             plan = await executor.preview_change(subject, changes)
             who = _subject_pseudonym(settings, subject, identity)
@@ -342,7 +347,7 @@ def change_cmd(
         typer.echo("change applied:")
         _echo_lines(plan.lines())
 
-    _run(go())
+    _run(go(), bridged=True)
 
 
 @store_app.command("unsubscribe")
@@ -353,7 +358,7 @@ def unsubscribe_cmd(
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with open_executor(settings) as (executor, cases):
+        async with open_store(settings) as (executor, cases):
             result = await executor.unsubscribe(address, case)
             details = {
                 "subject": pseudonym(settings.secret_key_bytes(), address),
@@ -366,7 +371,7 @@ def unsubscribe_cmd(
             + ")"
         )
 
-    _run(go())
+    _run(go(), bridged=True)
 
 
 @store_app.command("sweep")
@@ -375,13 +380,13 @@ def sweep_cmd(ctx: typer.Context, actor: Actor = None) -> None:
     settings = _settings(ctx)
 
     async def go() -> None:
-        async with open_executor(settings) as (executor, cases):
+        async with open_store(settings) as (executor, cases):
             result = await executor.sweep()
             await _audit(cases, "store_swept", _actor(actor), None, {"counts": result.counts})
         deleted = sum(c["deleted"] for c in result.counts.values())
         typer.echo(f"swept: {deleted} row(s) deleted from {len(result.counts)} held table(s)")
 
-    _run(go())
+    _run(go(), bridged=True)
 
 
 def register(app: typer.Typer) -> None:

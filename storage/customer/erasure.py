@@ -5,15 +5,17 @@ retain until the legal period has run), plus the retention hold that schedules t
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, case, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.customer.plans import Selector, TableErasure
 from storage.datamap import Table as MappedTable
 from storage.datamap import period_cutoff, period_end
-from storage.retention import RetentionHold
+from storage.ledger import Hold
+
+if TYPE_CHECKING:  # the async API only as a type: `dsr store` runs on storage.bridge
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def bound(column: Any, moment: datetime) -> datetime:
@@ -77,11 +79,11 @@ async def plan_table(
     )
 
 
-def hold_for(spec: MappedTable, item: TableErasure, case_ref: str | None) -> RetentionHold:
+def hold_for(spec: MappedTable, item: TableErasure, case_ref: str | None) -> Hold:
     """The retention hold that schedules the erasure of a table's retained rows."""
     retention = spec.retention
     assert retention.period and retention.starts and retention.legal_basis
-    return RetentionHold(
+    return Hold(
         case_ref=case_ref,
         table_name=item.table,
         link_column=item.selector.column,

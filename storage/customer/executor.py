@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, MetaData, Table, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SAWarning
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.customer import (
     access,
@@ -46,7 +45,10 @@ from storage.customer.schema_cache import SchemaCache
 from storage.customer.validate import normalise
 from storage.datamap import DataMap, period_cutoff
 from storage.errors import ConcurrentUpdateError
-from storage.retention import RetentionHold
+from storage.ledger import Hold
+
+if TYPE_CHECKING:  # the async API only as a type: `dsr store` runs on storage.bridge
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 MAX_ACCOUNTS = 20
@@ -56,13 +58,41 @@ PROBE_ROWS = 2000
 class Receipt(Protocol):
     """What the executor reads back from a ledger receipt."""
 
-    status: str
-    plan: dict[str, Any]
-    result: dict[str, Any]
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def plan(self) -> dict[str, Any]: ...
+
+    @property
+    def result(self) -> dict[str, Any]: ...
+
+
+class HeldRows(Protocol):
+    """What the sweep reads of an open retention hold."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def table_name(self) -> str: ...
+
+    @property
+    def link_column(self) -> str: ...
+
+    @property
+    def link_values(self) -> list[Any]: ...
+
+    @property
+    def starts_column(self) -> str: ...
+
+    @property
+    def period(self) -> str: ...
 
 
 class Ledger(Protocol):
-    """Desk memory in the case store (see `storage.retention.RetentionLedger`)."""
+    """Desk memory in the case store (`storage.retention.RetentionLedger` through the ORM,
+    `storage.ledger.CoreLedger` without it)."""
 
     async def receipt(self, case_ref: str, operation: str) -> Receipt | None: ...
 
@@ -71,14 +101,14 @@ class Ledger(Protocol):
         case_ref: str | None,
         operation: str,
         plan: dict[str, Any],
-        holds: Sequence[RetentionHold] = (),
+        holds: Sequence[Hold] = (),
     ) -> Receipt | None: ...
 
     async def finish(
         self, case_ref: str | None, operation: str, result: dict[str, Any]
     ) -> None: ...
 
-    async def open_holds(self) -> list[RetentionHold]: ...
+    async def open_holds(self) -> Sequence[HeldRows]: ...
 
     async def close(self, hold_id: int) -> None: ...
 
@@ -407,7 +437,7 @@ class Executor:
         case_ref: str | None,
         operation: str,
         plan: dict[str, Any],
-        holds: Sequence[RetentionHold] = (),
+        holds: Sequence[Hold] = (),
     ) -> Receipt | None:
         if self.ledger is None:
             return None

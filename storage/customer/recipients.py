@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.customer.plans import Selector
 from storage.datamap import DataMap
+
+if TYPE_CHECKING:  # the async API only as a type: `dsr store` runs on storage.bridge
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 #: Identifier values carried per recipient and table, at most (a cookie or two, not a dump).
 MAX_VALUES = 20

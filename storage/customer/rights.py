@@ -14,6 +14,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Column,
@@ -27,10 +28,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.customer.plans import Selector
 from storage.datamap import DataMap
+
+if TYPE_CHECKING:  # the async API only as a type: `dsr store` runs on storage.bridge
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 rights_metadata = MetaData()
 #: An address that objected to direct marketing (Art. 21(2)): only a keyed hash of it, so the

@@ -8,13 +8,15 @@ With `email_match: casefold` an e-mail identity column is compared lower-cased o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, String, Table, func, literal, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.customer.plans import Selector, Subject
 from storage.datamap import DataMap
+
+if TYPE_CHECKING:  # the async API only as a type: `dsr store` runs on storage.bridge
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 EMAIL_KEY = "email"
 

@@ -8,14 +8,14 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import storage.audit
+import storage.audit_event
 import storage.models
 import storage.retention
 import storage.rotation
 from storage.db import create_engine
 
 _ = (
-    storage.audit,
+    storage.audit_event,
     storage.models,
     storage.retention,
     storage.rotation,
