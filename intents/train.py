@@ -2,7 +2,8 @@
 classifier, and a small classifier over pretrained multilingual sentence vectors, mixed.
 
 The corpus is split by situation; the mixing weight and every decision parameter are tuned on
-the validation part, the test part is scored once. Deterministic: the same corpus files, extra
+the train and validation parts cross-fitted by situation (each message scored by a model that
+never saw its situation), the test part is scored once. Deterministic: the same corpus files, extra
 label files and seed give byte-identical model files.
 """
 

@@ -1,10 +1,10 @@
-"""Choose the decision parameters on a validation split.
+"""Choose the decision parameters on held-out messages (cross-fitted, or a validation part).
 
 Thresholds maximise each label's F1; the margin minimises a cost where a wrong automatic
 decision costs four times a trip to a human; the floor for intents after the top one
 maximises the messages whose set of intents is exactly right; the mixing weight maximises
-macro-F1; abstention (top-score floor, margin, nearness floor) gives the largest automatic
-share within a wrong-automatic budget. Pure.
+macro-F1; abstention (top-score floor, margin, lead floor, nearness floor) gives the largest
+automatic share within a wrong-automatic budget. Pure.
 """
 
 from collections import Counter

@@ -1,13 +1,13 @@
 """The honest yardstick: scores on situations, genres and languages the model has never seen.
 
 ``python -m intents.yardstick`` trains as ``dsr train`` does on the situation-grouped split (a
-situation and all its translations on one side), tunes on the validation part, and scores the
-test part once: macro-F1, per language and per kind (genre), the automatic share and the
-wrong-automatic rate. ``--folds kind`` and ``--folds lang`` add leave-one-genre-out and
-leave-one-language-out: for each kind (language), a model trained without any example of it
-labels all of its examples, with the decision parameters tuned in the main run (the lexical
-part of a fold trains with ``--fold-epochs`` and no augmentation unless ``--fold-augment``).
-Nothing here reads ``../shared/eval``.
+situation and all its translations on one side), tunes cross-fitted on the train and validation
+parts, and scores the test part once: macro-F1, per language and per kind (genre), the
+automatic share and the wrong-automatic rate. ``--folds kind`` and ``--folds lang`` add
+leave-one-genre-out and leave-one-language-out: for each kind (language), a model trained
+without any example of it labels all of its examples, with the decision parameters tuned in
+the main run (the lexical part of a fold trains with ``--fold-epochs`` and no augmentation
+unless ``--fold-augment``). Nothing here reads ``../shared/eval``.
 """
 
 import argparse
