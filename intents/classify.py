@@ -45,6 +45,8 @@ class IntentModel:
     min_score: float = 0.0
     #: Least cosine to the nearest training text; below it the text is out of distribution.
     ood_floor: float = 0.0
+    #: Least lead of the top score over the best label left out (``decide``'s ``min_gap``).
+    min_gap: float = 0.0
 
 
 #: Review reasons besides those of :func:`intents.decide.decide`.
@@ -130,6 +132,7 @@ def load_model(
         secondary=float(meta.get("secondary", 0.0)),
         min_score=float(meta.get("min_score", 0.0)),
         ood_floor=float(meta.get("ood_floor", 0.0)),
+        min_gap=float(meta.get("min_gap", 0.0)),
     )
     return with_overrides(model, threshold=threshold, margin=margin)
 
@@ -241,7 +244,9 @@ def review_reason(
 def _result(model: IntentModel, doc: Doc, junk: float = 0.0) -> Classification:
     # An empty doc gets no evidence at all (spaCy scores it only when batched with others).
     scores = {label: float(doc.cats.get(label, 0.0)) if len(doc) else 0.0 for label in LABELS}
-    decision = decide(scores, model.thresholds, model.margin, model.secondary, model.min_score)
+    decision = decide(
+        scores, model.thresholds, model.margin, model.secondary, model.min_score, model.min_gap
+    )
     reason = review_reason(model, doc, junk, decision.reason, decision.intent)
     intents = decision.intents if doc._.language_supported else ()
     return Classification(

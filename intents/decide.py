@@ -35,6 +35,7 @@ def decide(
     margin: float,
     secondary: float = 0.0,
     min_score: float = 0.0,
+    min_gap: float = 0.0,
 ) -> Decision:
     """Decide which intents a message carries.
 
@@ -53,6 +54,9 @@ def decide(
             data. Labels under the floor still count for the review checks.
         min_score: the least top score for a decision without a human (tuned for the rate of
             wrong automatic decisions).
+        min_gap: the least lead of the top score over the best label left out of the decision
+            (a runner-up that passed its threshold but not the second-intent floor counts: the
+            model half-believes it); closer than this is ``close_intents``.
 
     Returns:
         The decision. With no scores at all the intent is ``other`` and review is needed.
@@ -81,11 +85,13 @@ def decide(
     too_many = len(passing) > MAX_INTENTS
     # Intents after the top one also need the floor; the review checks above still see them.
     intents = tuple(i for i in passing if i.value == top or score(i.value) >= secondary)
+    kept = {i.value for i in intents}
+    rival = max((score(label) for label in LABELS if label not in kept), default=0.0)
     reason = (
         LOW_SCORE
         if not intents or score(top) < min_score
         else CLOSE_INTENTS
-        if doubtful
+        if doubtful or score(top) - rival + 1e-9 < min_gap
         else CONTRADICTION
         if conflict
         else TOO_MANY_INTENTS

@@ -1,10 +1,10 @@
-"""Choose the decision parameters on a validation split.
+"""Choose the decision parameters on held-out messages (cross-fitted, or a validation part).
 
 Thresholds maximise each label's F1; the margin minimises a cost where a wrong automatic
 decision costs four times a trip to a human; the floor for intents after the top one
 maximises the messages whose set of intents is exactly right; the mixing weight maximises
-macro-F1; abstention (top-score floor, margin, nearness floor) gives the largest automatic
-share within a wrong-automatic budget. Pure.
+macro-F1; abstention (top-score floor, margin, lead floor, nearness floor) gives the largest
+automatic share within a wrong-automatic budget. Pure.
 """
 
 from collections import Counter
@@ -104,6 +104,7 @@ def tune_secondary(
 _MIX = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 .. 1.0
 _MIN_SCORES = tuple(round(0.05 * i, 2) for i in range(0, 20))  # 0.00 .. 0.95
 _OOD_FLOORS = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0.00 .. 0.80
+_GAPS = tuple(round(0.05 * i, 2) for i in range(0, 11))  # 0.00 .. 0.50
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Abstention:
     wrong_automatic: float = 0.0
     #: On the validation part: the share decided automatically.
     automatic: float = 0.0
+    #: Least lead of the top score over the best label left out (see ``decide``'s ``min_gap``).
+    min_gap: float = 0.0
 
 
 def macro_f1(gold: Sequence[Sequence[str]], scores: Sequence[Mapping[str, float]]) -> float:
@@ -159,6 +162,14 @@ def tune_mix(
     return max(_MIX, key=quality)
 
 
+def _rival(scores: Mapping[str, float], kept: Sequence[object]) -> float:
+    """The best score among the labels a decision left out (as ``decide`` measures it)."""
+    names = {str(getattr(i, "value", i)) for i in kept}
+    return max(
+        (float(scores.get(label, 0.0)) for label in LABELS if label not in names), default=0.0
+    )
+
+
 def tune_abstention(
     gold: Sequence[Sequence[str]],
     scores: Sequence[Mapping[str, float]],
@@ -171,9 +182,10 @@ def tune_abstention(
 ) -> Abstention:
     """The least abstention that keeps wrong automatic decisions at or under ``max_wrong``.
 
-    Searches the top-score floor, the review margin and the nearness floor for the largest
-    automatic share whose wrong-automatic rate (over all messages) is at most ``max_wrong``;
-    when none qualifies, the lowest wrong-automatic rate. Messages in ``forced`` go to a human
+    Searches the top-score floor, the review margin, the least lead over the runner-up left
+    out and the nearness floor for the largest automatic share whose wrong-automatic rate
+    (over all messages) is at most ``max_wrong``; when none qualifies, the lowest
+    wrong-automatic rate. Messages in ``forced`` go to a human
     whatever the parameters (unknown language, no text). The nearness floor is at least
     ``least_ood_floor``.
 
@@ -191,23 +203,29 @@ def tune_abstention(
         decisions = [decide(s, thresholds, margin, secondary) for s in scores]
         ok = np.array([not d.needs_review for d in decisions]) & free
         right = np.array([d.intent.value in g for d, g in zip(decisions, gold, strict=True)])
+        lead = top - np.array(
+            [_rival(s, d.intents) for s, d in zip(scores, decisions, strict=True)]
+        )
         floors = sorted({least_ood_floor, *(f for f in _OOD_FLOORS if f > least_ood_floor)})
         for floor in floors:
             near_ok = ok & (near >= floor)
             for min_score in _MIN_SCORES:
-                auto = near_ok & (top >= min_score)
-                wrong = float((auto & ~right).sum()) / n
-                share = float(auto.sum()) / n
-                # Feasible first, then more automatic, then fewer wrong, then milder settings.
-                key = (
-                    float(wrong <= max_wrong),
-                    share if wrong <= max_wrong else -wrong,
-                    -wrong,
-                    -margin,
-                    -floor,
-                    -min_score,
-                )
-                if best is None or key > best[0]:
-                    best = (key, Abstention(min_score, margin, floor, wrong, share))
+                sure = near_ok & (top >= min_score)
+                for min_gap in _GAPS:
+                    auto = sure & (lead + 1e-9 >= min_gap)
+                    wrong = float((auto & ~right).sum()) / n
+                    share = float(auto.sum()) / n
+                    # Feasible first, then more automatic, then fewer wrong, then milder settings.
+                    key = (
+                        float(wrong <= max_wrong),
+                        share if wrong <= max_wrong else -wrong,
+                        -wrong,
+                        -margin,
+                        -floor,
+                        -min_score,
+                        -min_gap,
+                    )
+                    if best is None or key > best[0]:
+                        best = (key, Abstention(min_score, margin, floor, wrong, share, min_gap))
     assert best is not None
     return best[1]

@@ -1,13 +1,13 @@
 """The honest yardstick: scores on situations, genres and languages the model has never seen.
 
 ``python -m intents.yardstick`` trains as ``dsr train`` does on the situation-grouped split (a
-situation and all its translations on one side), tunes on the validation part, and scores the
-test part once: macro-F1, per language and per kind (genre), the automatic share and the
-wrong-automatic rate. ``--folds kind`` and ``--folds lang`` add leave-one-genre-out and
-leave-one-language-out: for each kind (language), a model trained without any example of it
-labels all of its examples, with the decision parameters tuned in the main run (the lexical
-part of a fold trains with ``--fold-epochs`` and no augmentation unless ``--fold-augment``).
-Nothing here reads ``../shared/eval``.
+situation and all its translations on one side), tunes cross-fitted on the train and validation
+parts, and scores the test part once: macro-F1, per language and per kind (genre), the
+automatic share and the wrong-automatic rate. ``--folds kind`` and ``--folds lang`` add
+leave-one-genre-out and leave-one-language-out: for each kind (language), a model trained
+without any example of it labels all of its examples, with the decision parameters tuned in
+the main run (the lexical part of a fold trains with ``--fold-epochs`` and no augmentation
+unless ``--fold-augment``). Nothing here reads ``../shared/eval``.
 """
 
 import argparse
@@ -25,9 +25,9 @@ from intents.train import (
     Decisions,
     FeatureCache,
     TrainSpec,
+    decide_parameters,
     fit_pipeline,
     make_tuned_model,
-    tune_decisions,
 )
 from intents.tune import Abstention, macro_f1
 
@@ -41,7 +41,8 @@ FOLD_KEYS: dict[str, Callable[[Example], str]] = {
 def honest_split(
     examples: Sequence[Example], spec: TrainSpec, features: FeatureCache, score: bool = True
 ) -> tuple[dict[str, Any], Decisions]:
-    """Train on the train part, tune on validation, refit on both, score the test part.
+    """Tune (cross-fitted over train + validation, or on validation), fit on train +
+    validation, score the test part once.
 
     Args:
         examples: the corpus.
@@ -53,12 +54,10 @@ def honest_split(
         The test-part report (see :func:`intents.evaluate.evaluate`) and the tuned decisions.
     """
     train_part, valid_part, test_part = split(examples, spec.seed)
-    nlp = fit_pipeline(train_part, spec, features)
-    decisions = tune_decisions(nlp, valid_part, spec)
+    decisions = decide_parameters(train_part, valid_part, spec, features)
     if not score:
         return {}, decisions
-    if spec.refit:
-        nlp = fit_pipeline([*train_part, *valid_part], spec, features)
+    nlp = fit_pipeline([*train_part, *valid_part] if spec.refit else train_part, spec, features)
     model = make_tuned_model(nlp, decisions)
     report = evaluate(test_part, classify_many(model, [ex.text for ex in test_part]))
     report["sizes"] = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
@@ -67,6 +66,7 @@ def honest_split(
         "min_score": decisions.abstention.min_score,
         "margin": decisions.abstention.margin,
         "ood_floor": decisions.abstention.ood_floor,
+        "min_gap": decisions.abstention.min_gap,
         "valid_wrong_automatic": decisions.abstention.wrong_automatic,
         "valid_automatic": decisions.abstention.automatic,
     }
@@ -136,7 +136,10 @@ def decisions_of(model_dir: Path) -> Decisions:
     """The decision parameters stored in a trained model's ``meta.json``."""
     meta = json.loads((model_dir / "meta.json").read_text())["dsr"]
     abstention = Abstention(
-        float(meta.get("min_score", 0.0)), float(meta["margin"]), float(meta.get("ood_floor", 0.0))
+        float(meta.get("min_score", 0.0)),
+        float(meta["margin"]),
+        float(meta.get("ood_floor", 0.0)),
+        min_gap=float(meta.get("min_gap", 0.0)),
     )
     return Decisions(
         dict(meta["thresholds"]),

@@ -16,6 +16,7 @@ from intents.corpus import (
 )
 from intents.errors import CorpusError
 from intents.labels import LABELS
+from intents.train import tuning_folds
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,19 @@ def test_shipped_corpus_has_situations() -> None:
     assert all(ex.situation for ex in examples)
     # Translations share a situation: far fewer situations than examples.
     assert len({ex.situation for ex in examples}) < 0.6 * len(examples)
+
+
+def test_tuning_folds_keep_each_situation_in_one_fold() -> None:
+    examples = [
+        Example(f"text {i} {lang}", ("see",), lang, "plain", f"s{i}")
+        for i in range(200)
+        for lang in ("de", "en", "fr")
+    ]
+    folds = tuning_folds(examples, 5, seed=0)
+    assert sorted(ex.text for fold in folds for ex in fold) == sorted(ex.text for ex in examples)
+    where = {ex.situation: index for index, fold in enumerate(folds) for ex in fold}
+    assert all(where[ex.situation] == index for index, fold in enumerate(folds) for ex in fold)
+    assert all(len(fold) % 3 == 0 and len(fold) > 60 for fold in folds)
+    # Not the split's hash: the test part's situations spread over the folds.
+    test_part = split(examples, seed=0)[2]
+    assert len({where[ex.situation] for ex in test_part}) > 1

@@ -141,3 +141,35 @@ def test_tune_abstention_keeps_wrong_automatic_under_budget() -> None:
 
 def test_tune_abstention_with_nothing() -> None:
     assert tune_abstention([], [], [], [], {}, 0.0, 0.02).automatic == 0.0
+
+
+def test_min_gap_counts_a_runner_up_left_out_by_the_second_intent_floor() -> None:
+    # concern passes its threshold but not the second-intent floor: it is left out, yet the
+    # model half-believes it, so a lead of 0.1 is too close to act alone.
+    cats = scores(see=0.6, concern=0.5)
+    assert decide(cats, 0.3, 0.0, secondary=0.65).reason == ""
+    assert decide(cats, 0.3, 0.0, secondary=0.65, min_gap=0.2).reason == "close_intents"
+    assert decide(cats, 0.3, 0.0, secondary=0.65, min_gap=0.1).reason == ""
+    # Two intents both kept are two requests, not doubt: the lead is over the third label.
+    both = scores(see=0.8, delete=0.7, concern=0.1)
+    assert decide(both, 0.3, 0.0, secondary=0.65, min_gap=0.5).intents == (
+        Intent.SEE,
+        Intent.DELETE,
+    )
+    assert decide(both, 0.3, 0.0, secondary=0.65, min_gap=0.5).reason == ""
+    assert decide(both, 0.3, 0.0, secondary=0.65, min_gap=0.75).reason == "close_intents"
+
+
+def test_tune_abstention_finds_the_lead_that_separates_wrong_answers() -> None:
+    # Right answers lead by far; the wrong ones are as high but nearly tied with the truth.
+    gold = [("see",)] * 90 + [("concern",)] * 10
+    cats = [scores(see=0.9, concern=0.2)] * 90 + [scores(see=0.9, concern=0.8)] * 10
+    chosen = tune_abstention(
+        gold, cats, [0.9] * 100, [False] * 100, dict.fromkeys(LABELS, 0.85), 0.0, max_wrong=0.0
+    )
+    assert chosen.min_gap > 0.1
+    assert chosen.automatic == 0.9
+    assert chosen.wrong_automatic == 0.0
+    assert decide(
+        cats[-1], dict.fromkeys(LABELS, 0.85), chosen.margin, 0.0, chosen.min_score, chosen.min_gap
+    ).needs_review
