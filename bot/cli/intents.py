@@ -25,7 +25,7 @@ from intents.eml import read_eml
 from intents.errors import IntentsError
 from intents.evaluate import evaluate, format_report
 from intents.keywords import baseline_model
-from intents.train import ARCHITECTURES, train
+from intents.train import ARCHITECTURES, TrainSpec, train
 
 TRAIN_EPOCHS = 12  # intents.train.train's default
 
@@ -133,9 +133,9 @@ def train_command(
 ) -> None:
     """Train the model from the corpus (deterministic for the same corpus and seed)."""
     try:
-        # Each epoch logs one line; twice the default epochs: the tuning fit and the refit.
+        # Each epoch logs one line: a model per tuning fold (cross-fitted), then the refit.
         with (
-            progress_bar("training", 2 * TRAIN_EPOCHS) as done,
+            progress_bar("training", (TrainSpec().tune_folds + 1) * TRAIN_EPOCHS) as done,
             counting("intents.train", "epoch", done),
         ):
             result = train(
