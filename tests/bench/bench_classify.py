@@ -19,6 +19,7 @@ import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -52,37 +53,49 @@ def main() -> None:
     size = sum(p.stat().st_size for p in args.model.rglob("*") if p.is_file())
     print(f"model on disk: {size / 2**20:.1f} MiB ({args.model})")
 
-    loads, cpus = [], []
-    for _ in range(3):
-        start, cpu = time.perf_counter(), time.process_time()
-        model = load_model(args.model)
-        loads.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
-    print(
-        f"load_model (imports done): first {loads[0]:.3f} s, best {min(loads):.3f} s "
-        f"(CPU of both loading threads: best {min(cpus):.3f} s)"
-    )
-    code = f"import intents; intents.load_model(__import__('pathlib').Path({str(args.model)!r}))"
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
-    print(f"fresh process, import + load: {time.perf_counter() - start:.3f} s")
-    # Peak RSS of a process that loads the model and classifies 500 unseen messages.
-    code = (
-        "import pathlib, intents\n"
-        "from intents.corpus import load_corpus, corpus_files\n"
-        f"m = intents.load_model(pathlib.Path({str(args.model)!r}))\n"
-        "texts = [e.text for e in load_corpus(corpus_files())][:500]\n"
-        "intents.classify_many(m, [t[::-1] for t in texts])\n"
-        # VmHWM, not ru_maxrss: on Linux the latter keeps the forking parent's high-water mark.
-        "hwm = [x for x in open('/proc/self/status') if x.startswith('VmHWM')][0]\n"
-        "print(int(hwm.split()[1]) // 1024)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    print(f"peak RSS, load + classify 500 messages: {done.stdout.strip()} MiB")
-    # The same in a process that has imported the desk (what `dsr run` holds besides the model).
-    desk = "import bot.cli.main, bot.app\n" + code
-    done = subprocess.run([sys.executable, "-c", desk], check=True, capture_output=True, text=True)
-    print(f"peak RSS, the same with the desk's imports (dsr run): {done.stdout.strip()} MiB")
+    # `dsr run` keeps the encoder's table in DSR_CACHE_DIR (written by its first load, then
+    # mapped); without a cache folder it is unpacked into memory. Both, each in a fresh folder.
+    for cache in (None, Path(tempfile.mkdtemp(prefix="dsr-bench-cache-"))):
+        how = "table in memory" if cache is None else "table mapped from DSR_CACHE_DIR"
+        loads, cpus = [], []
+        for _ in range(3):
+            start, cpu = time.perf_counter(), time.process_time()
+            model = load_model(args.model, cache_dir=cache)
+            loads.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)
+        print(
+            f"load_model, {how} (imports done): first {loads[0]:.3f} s, best {min(loads):.3f} s "
+            f"(CPU of both loading threads: best {min(cpus):.3f} s)"
+        )
+        folder = "None" if cache is None else f"pathlib.Path({str(cache)!r})"
+        load = (
+            "import pathlib, intents\n"
+            f"m = intents.load_model(pathlib.Path({str(args.model)!r}), cache_dir={folder})\n"
+        )
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", load], check=True)
+        print(f"fresh process, import + load, {how}: {time.perf_counter() - start:.3f} s")
+        # Peak RSS of a process that loads the model and classifies 500 unseen messages (in
+        # all the corpus' languages: with the table mapped, their pieces' pages are counted).
+        code = (
+            load + "from intents.corpus import load_corpus, corpus_files\n"
+            "texts = [e.text for e in load_corpus(corpus_files())][:500]\n"
+            "intents.classify_many(m, [t[::-1] for t in texts])\n"
+            # VmHWM, not ru_maxrss: on Linux the latter keeps the forking parent's high-water mark.
+            "hwm = [x for x in open('/proc/self/status') if x.startswith('VmHWM')][0]\n"
+            "print(int(hwm.split()[1]) // 1024)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
+        print(f"peak RSS, load + classify 500 messages, {how}: {done.stdout.strip()} MiB")
+        # The same in a process that has imported the desk (what `dsr run` holds besides it).
+        desk = "import bot.cli.main, bot.app\n" + code
+        done = subprocess.run(
+            [sys.executable, "-c", desk], check=True, capture_output=True, text=True
+        )
+        peak = done.stdout.strip()
+        print(f"peak RSS, the same with the desk's imports (dsr run), {how}: {peak} MiB")
 
     texts = [ex.text for ex in load_corpus(corpus_files(CORPUS_DIR))]
     rng = random.Random(0)
