@@ -247,18 +247,27 @@ def test_sigkill_mid_batch_then_every_customer_acknowledged_within_10s(tmp_path:
         first, _ = _start(tmp_path, env, "first.log")
 
         def mid_batch() -> bool:
+            # Every acknowledgement queued, some of them claimed and hanging in the slow
+            # server, none given up on yet: a send the desk's client already timed out (its
+            # 30 s, on a slow machine before the queue filled) waits for its back-off, rightly,
+            # and is not what this measures.
             try:
-                sending = _query(db, "select count(*) from outbox where status = 'sending'")[0][0]
+                ((rows, sending, failed),) = _query(
+                    db,
+                    "select count(*), coalesce(sum(status = 'sending'), 0), "
+                    "coalesce(sum(status = 'pending' and attempts > 0), 0) from outbox",
+                )
             except sqlite3.OperationalError:
                 return False
-            return bool(sending >= 5)
+            assert failed == 0, "a send timed out before the desk was killed; run again"
+            return bool(rows == len(senders) and sending >= 1)
 
         _wait(mid_batch, 90, "the first desk claiming acknowledgements")
         helpers = psutil.Process(first.pid).children(recursive=True)  # the parser's processes
         first.send_signal(signal.SIGKILL)
         first.wait()
         claimed = _query(db, "select count(*) from outbox where status = 'sending'")[0][0]
-        assert claimed >= 5  # the dead desk's claims, leased for another five minutes
+        assert claimed >= 1  # the dead desk's claims, leased for another five minutes
         smtp_handler.slow = False
         second, port = _start(tmp_path, env, "second.log")
         try:
