@@ -7,10 +7,10 @@ The classifier (spaCy) is imported only by `open_desk`, so commands that need ju
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from storage.bridge import BridgeEngine
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 async def reach(variable: str, url: str, step: Awaitable[T]) -> T:
@@ -57,30 +58,8 @@ async def open_executor(settings: Settings) -> AsyncIterator[tuple[Executor, Asy
     """
     from storage.retention import RetentionLedger
 
-    datamap = load_datamap(settings.datamap)
-    engine = create_engine(settings.database_url)
-    customers = create_engine(settings.customer_database_url)
-    # The stores are opened with these settings' keys (the demo brings its own DSR_SECRET_KEY).
-    sealed = sealing.use_keyring(settings.keyring())
-    try:
-        await reach(
-            "DSR_DATABASE_URL", settings.database_url, check_current(settings.database_url, engine)
-        )
-        executor = await reach(
-            "DSR_CUSTOMER_DATABASE_URL",
-            settings.customer_database_url,
-            Executor.open(
-                customers,
-                datamap,
-                RetentionLedger(engine),
-                cache=SchemaCache.keyed(settings.cache_dir, settings.secret_key_bytes()),
-            ),
-        )
-        yield executor, engine
-    finally:
-        await customers.dispose()
-        await engine.dispose()
-        sealing.reset_keyring(sealed)
+    async with _opened(settings, create_engine, RetentionLedger) as opened:
+        yield opened
 
 
 @asynccontextmanager
@@ -95,9 +74,20 @@ async def open_store(settings: Settings) -> AsyncIterator[tuple[Executor, Bridge
     """
     from storage.bridge import create_bridge
 
+    async with _opened(settings, create_bridge, CoreLedger) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def _opened(
+    settings: Settings, make_engine: Callable[[str], E], make_ledger: Callable[[E], Any]
+) -> AsyncIterator[tuple[Executor, E]]:
+    """Both stores on engines `make_engine` builds: the case store checked to be migrated, the
+    executor over the customer store (its ledger in the case store); disposed on exit."""
     datamap = load_datamap(settings.datamap)
-    engine = create_bridge(settings.database_url)
-    customers = create_bridge(settings.customer_database_url)
+    engine = make_engine(settings.database_url)
+    customers = make_engine(settings.customer_database_url)
+    # The stores are opened with these settings' keys (the demo brings its own DSR_SECRET_KEY).
     sealed = sealing.use_keyring(settings.keyring())
     try:
         await reach(
@@ -111,14 +101,14 @@ async def open_store(settings: Settings) -> AsyncIterator[tuple[Executor, Bridge
             Executor.open(
                 customers,  # type: ignore[arg-type]
                 datamap,
-                CoreLedger(engine),
+                make_ledger(engine),
                 cache=SchemaCache.keyed(settings.cache_dir, settings.secret_key_bytes()),
             ),
         )
         yield executor, engine
     finally:
-        await customers.dispose()
-        await engine.dispose()
+        await customers.dispose()  # type: ignore[attr-defined]
+        await engine.dispose()  # type: ignore[attr-defined]
         sealing.reset_keyring(sealed)
 
 

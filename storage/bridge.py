@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, Result, make_url
+
+from storage.db import configure_sqlite
 
 
 def sync_url(url: str) -> URL:
@@ -28,23 +29,6 @@ def sync_url(url: str) -> URL:
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+psycopg2")
     return parsed
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # As storage.db: SQLAlchemy's "begin" hook issues BEGIN itself.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class BridgeResult:
@@ -163,7 +147,7 @@ def create_bridge(url: str) -> BridgeEngine:
         if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_sync_engine(parsed)
-        _configure_sqlite(engine)
+        configure_sqlite(engine)
         return BridgeEngine(engine)
     return BridgeEngine(create_sync_engine(parsed, pool_size=1))
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 # SQLAlchemy's asyncio layer (and the ORM it brings) only when an engine is built: `dsr store`
 # reads URLs from here but runs on storage.bridge.
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
     from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,8 +38,11 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a 30 s busy timeout and `BEGIN IMMEDIATE` on every connection of a
+    (synchronous) SQLite engine: the desk's async engines and `storage.bridge`'s share them."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" hook issue BEGIN itself (pysqlite's own handling defers it).
         dbapi_conn.isolation_level = None
@@ -49,7 +53,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -71,7 +75,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncE
         if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo)
-        _configure_sqlite(engine)
+        configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
 

@@ -141,7 +141,7 @@ async def claim_due_cases(
     stmt = (
         select(Case.id)
         .where(due, col(Case.state).in_(list(states)))
-        .order_by(col(Case.next_action_at))
+        .order_by(col(Case.next_action_at), col(Case.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -252,14 +252,21 @@ class OutboxWorker:
         """
         rows = await self.claim()
         gate = asyncio.Semaphore(self.concurrency)
+        # One case's mails leave in the order they were written (the acknowledgement before
+        # the challenge, the challenge before the result); different cases' in parallel.
+        by_case: dict[tuple[str, int | None], list[Outbox]] = {}
+        for row in rows:
+            key = ("case", row.case_id) if row.case_id is not None else ("row", row.id)
+            by_case.setdefault(key, []).append(row)
 
-        async def one(row: Outbox) -> None:
-            async with gate:
-                await self._send(row)
+        async def in_order(group: list[Outbox]) -> None:
+            for row in sorted(group, key=lambda r: r.id or 0):
+                async with gate:
+                    await self._send(row)
 
         async with asyncio.TaskGroup() as tg:
-            for row in rows:
-                tg.create_task(one(row))
+            for group in by_case.values():
+                tg.create_task(in_order(group))
         return len(rows)
 
     async def run(self) -> None:

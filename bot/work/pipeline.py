@@ -83,8 +83,12 @@ async def claim_due(desk: Desk, limit: int = 10) -> list[int]:
     return ids
 
 
-async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
-    """Claim due cases and advance each one step, a few at a time; returns how many."""
+async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 1) -> int:
+    """Claim due cases and advance each one step, oldest first; returns how many.
+
+    One at a time by default: steps decide against each other (only one open challenge per
+    address and intent, so of two requests about one person the older is challenged first,
+    not whichever step happened to finish first); several desks still work in parallel."""
     ids = await claim_due(desk, limit)
     gate = asyncio.Semaphore(concurrency)
 
@@ -94,7 +98,10 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
             try:
                 await advance(desk, case_id)
             except ConcurrentUpdateError:
-                log.info("DSR-%s moved by someone else; skipped", case_id)
+                # Someone moved it first (a joined request, a staff action): decided again at
+                # once on the fresh case, not after the lease.
+                log.info("DSR-%s moved by someone else; due again", case_id)
+                due_at = utcnow()
             except DBAPIError as exc:
                 if not conflict(exc):
                     raise
@@ -113,6 +120,10 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 4) -> int:
                         due_at=due_at,
                     )
 
+    if concurrency == 1:
+        for case_id in ids:
+            await one(case_id)
+        return len(ids)
     async with asyncio.TaskGroup() as tg:
         for case_id in ids:
             tg.create_task(one(case_id))
