@@ -98,10 +98,11 @@ async def advance_due(desk: Desk, limit: int = 10, concurrency: int = 1) -> int:
             try:
                 await advance(desk, case_id)
             except ConcurrentUpdateError:
-                # Someone moved it first (a joined request, a staff action): decided again at
-                # once on the fresh case, not after the lease.
+                # Someone changed it first (a joined request): decided again at once on the
+                # fresh case, not after the lease. Only our own claim is touched: a transition
+                # clears the claim and sets its own next action (an expiry), which stands.
                 log.info("DSR-%s moved by someone else; due again", case_id)
-                due_at = utcnow()
+                due_at = utcnow() if desk.instance is not None else None
             except DBAPIError as exc:
                 if not conflict(exc):
                     raise
