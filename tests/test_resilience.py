@@ -230,9 +230,13 @@ def _ready(port: int) -> bool:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
+    # A known slow stop (seen in 1 of about 10 runs): the shutdown can wait out one SQLite busy
+    # timeout (30 s) for a statement left waiting on the write lock; it then stops cleanly
+    # (exit 0, "shutdown complete"). 60 s keeps the test about what it checks; the slow stop
+    # itself is an open item (see README, Operations).
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=30)
+    return proc.wait(timeout=60)
 
 
 def test_sigkill_mid_batch_then_every_customer_acknowledged_within_10s(tmp_path: Path) -> None:
