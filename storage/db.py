@@ -2,15 +2,20 @@
 
 SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE` transactions, so that
 writers serialise at BEGIN instead of failing on lock upgrade (the audit chain relies on it).
+The wait for the write lock is cut into short slices so that a stopping desk is never stuck in
+SQLite's busy handler (see `configure_sqlite`).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 # SQLAlchemy's asyncio layer (and the ORM it brings) only when an engine is built: `dsr store`
 # reads URLs from here but runs on storage.bridge.
@@ -38,24 +43,55 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a 30 s busy timeout and `BEGIN IMMEDIATE` on every connection of a
-    (synchronous) SQLite engine: the desk's async engines and `storage.bridge`'s share them."""
+#: How long a transaction waits for SQLite's write lock before "database is locked".
+BUSY_TIMEOUT = 30.0
+#: One wait inside SQLite's busy handler, in ms. The handler's sleep runs in C on the driver's
+#: thread and nothing cuts it short (`sqlite3.Connection.interrupt()` does not; cancelling the
+#: awaiting task does not either), so a long one held a stopping desk for the whole timeout.
+BUSY_SLICE_MS = 100
+
+
+def configure_sqlite(engine: Engine, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    """WAL, foreign keys and `BEGIN IMMEDIATE` on every connection of a (synchronous) SQLite
+    engine: the desk's async engines and `storage.bridge`'s share them.
+
+    BEGIN waits up to `busy_timeout` seconds for the write lock (another transaction's), in
+    `BUSY_SLICE_MS` slices retried from Python: between two slices an async caller is back at an
+    await, where cancelling it (a desk told to stop) takes effect at once, and its connection is
+    free to roll back and close within one slice.
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" hook issue BEGIN itself (pysqlite's own handling defers it).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # Opening may wait on another connection's recovery or last checkpoint: the full wait.
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        # In WAL, once BEGIN IMMEDIATE holds the write lock nothing else waits on a lock: BEGIN
+        # is where the wait happens, and `_on_begin` retries the slices up to `busy_timeout`.
+        cur.execute(f"PRAGMA busy_timeout={BUSY_SLICE_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if not locked(exc) or time.monotonic() >= deadline:
+                    raise
+
+
+def locked(exc: BaseException) -> bool:
+    """True when SQLite answered SQLITE_BUSY (another connection holds the lock)."""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncEngine:
