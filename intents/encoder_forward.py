@@ -37,10 +37,10 @@ CACHE_ROWS = 8192
 #: Tokens per micro-batch: large enough to amortise the weight reads and the Python overhead,
 #: small enough that the working set (tokens x 1,280 floats) stays near the core's caches.
 TOKEN_BUDGET = 512
-#: A span's tokens share the per-token work (embedding, first layer, first convolution's
-#: product), done once per distinct token: in 4,096 tokens of mail about one in five is new (in
-#: 512, two in five). A span ends at this many tokens or distinct tokens, whichever comes first:
-#: the distinct tokens' products are held for the span (768 x 2,560 floats is 7.5 MiB).
+#: A span's tokens share the per-token work (first layer, first convolution's product), done
+#: once per distinct token: in 4,096 tokens of mail about one in five is distinct (in 512, two
+#: in five). A span ends at this many tokens or distinct tokens, whichever comes first: the
+#: distinct tokens' products are held for the span (512 x 2,560 floats is 5 MiB).
 SPAN_BUDGET = 4096
 SPAN_DISTINCT = 512
 
