@@ -163,6 +163,15 @@ class SlowThenFast:
             return {str(m["To"]) for m in self.messages}
 
 
+def _smtp(env: dict[str, str], slow: bool) -> tuple[SlowThenFast, Controller, dict[str, str]]:
+    """A started SMTP server (hanging first when ``slow``) and ``env`` pointing the desk at it."""
+    handler = SlowThenFast()
+    handler.slow = slow
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return handler, controller, {**env, "DSR_SMTP_PORT": str(controller.port)}
+
+
 def _prepare(tmp: Path) -> tuple[Path, dict[str, str]]:
     db, customers = tmp / "dsr.db", tmp / "customers.db"
     upgrade(f"sqlite+aiosqlite:///{db}")
@@ -240,10 +249,7 @@ def test_sigkill_mid_batch_then_every_customer_acknowledged_within_10s(tmp_path:
     db, env = _prepare(tmp_path)
     senders = [f"customer{i}@example.org" for i in range(20)]
     _requests(tmp_path / "maildir", senders)
-    smtp_handler = SlowThenFast()
-    smtp = Controller(smtp_handler, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    env = {**env, "DSR_SMTP_PORT": str(smtp.port)}  # the lease stays at its 300 s default
+    smtp_handler, smtp, env = _smtp(env, slow=True)  # the lease stays at its 300 s default
     try:
         first, _ = _start(tmp_path, env, "first.log")
 
@@ -295,11 +301,7 @@ def test_sigkill_mid_batch_then_every_customer_acknowledged_within_10s(tmp_path:
 
 def test_a_store_locked_for_60s_delays_the_desk_but_never_stops_it(tmp_path: Path) -> None:
     db, env = _prepare(tmp_path)
-    smtp_handler = SlowThenFast()
-    smtp_handler.slow = False
-    smtp = Controller(smtp_handler, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    env = {**env, "DSR_SMTP_PORT": str(smtp.port)}
+    smtp_handler, smtp, env = _smtp(env, slow=False)
     try:
         proc, _ = _start(tmp_path, env, "run.log")
         _wait(lambda: _query(db, "select count(*) from desk_instance")[0][0] == 1, 60, "start")
@@ -329,11 +331,7 @@ def test_sigterm_while_the_desk_waits_on_a_locked_store_stops_it_within_10s(
     desk stops within seconds (not after the 30 s busy timeout), exit 0, nothing half written;
     the mail that arrived meanwhile is acknowledged by the next start, the audit chain verifies."""
     db, env = _prepare(tmp_path)
-    smtp_handler = SlowThenFast()
-    smtp_handler.slow = False
-    smtp = Controller(smtp_handler, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    env = {**env, "DSR_SMTP_PORT": str(smtp.port)}
+    smtp_handler, smtp, env = _smtp(env, slow=False)
     sender = "waiting@example.org"
     try:
         first, port = _start(tmp_path, env, "first.log")
