@@ -92,10 +92,10 @@ class Forward:
     def encode(self, ids: Sequence[Sequence[int]]) -> Floats:
         """One L2-normalised 512-vector per token sequence (each with its BOS and EOS ids)."""
         out = np.empty((len(ids), _EMB), dtype=np.float32)
-        for start, stop in _distinct_spans(ids, SPAN_BUDGET, SPAN_DISTINCT):
+        for start, stop in _spans(ids, SPAN_BUDGET, SPAN_DISTINCT):
             span = ids[start:stop]
             tokens = self._tokens(span)
-            for first, end in _spans([len(seq) for seq in span], TOKEN_BUDGET):
+            for first, end in _spans(span, TOKEN_BUDGET):
                 out[start + first : start + end] = self._batch(span[first:end], tokens)
         return out
 
@@ -137,7 +137,7 @@ class Forward:
         x = tokens.first[back].astype(np.float32)
         for i, (n, left) in enumerate(_ORDERS):
             xs = x[:, i * _CNN : (i + 1) * _CNN]
-            h = _shifted_sum(tokens.products[i], back, n, left)
+            h = _shifted_sum(tokens.products[i], n, left, back)
             h += self.b1[i]
             np.maximum(h, 0, out=h)
             h += xs
@@ -212,61 +212,44 @@ def _side_by_side(kernel: Floats, n: int) -> Floats:
 
 def _conv(x: Floats, kernel: Floats, n: int, left: int) -> Floats:
     """Row t of the result: sum over k < n of x[t - left + k] @ block k (zero outside x)."""
-    rows = x.shape[0]
-    product = x @ kernel
+    return _shifted_sum(x @ kernel, n, left)
+
+
+def _shifted_sum(product: Floats, n: int, left: int, back: Ints | None = None) -> Floats:
+    """The convolution from ``product = x @ kernel``: row t sums block k of the product row of
+    position t - left + k, over k < n (zero outside the rows). ``back`` maps each position to
+    its product row (one row per distinct token); without it, row t is position t."""
+    rows = product.shape[0] if back is None else back.shape[0]
     out = np.zeros((rows, _CNN), dtype=np.float32)
     for k in range(n):
-        shift = k - left  # out[t] += product[t + shift, block k]
+        shift = k - left  # out[t] += block k of the row of position t + shift
         block = product[:, k * _CNN : (k + 1) * _CNN]
-        if shift >= 0:
-            out[: rows - shift] += block[shift:]
-        else:
-            out[-shift:] += block[: rows + shift]
+        src, dst = (
+            (slice(shift, None), slice(None, rows - shift))
+            if shift >= 0
+            else (slice(None, rows + shift), slice(-shift, None))
+        )
+        out[dst] += block[src] if back is None else block.take(back[src], axis=0)
     return out
 
 
-def _spans(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
-    """Consecutive ``(start, stop)`` runs of sequences of at most ``budget`` tokens (a longer
-    sequence is a run of its own)."""
-    spans, first, tokens = [], 0, 0
-    for i, length in enumerate(lengths):
-        if i > first and tokens + length > budget:
-            spans.append((first, i))
-            first, tokens = i, 0
-        tokens += length
-    if len(lengths) > first:
-        spans.append((first, len(lengths)))
-    return spans
-
-
-def _distinct_spans(ids: Sequence[Sequence[int]], budget: int, most: int) -> list[tuple[int, int]]:
-    """Like :func:`_spans`, and a run also ends before its distinct tokens exceed ``most``."""
+def _spans(ids: Sequence[Sequence[int]], budget: int, most: int = 0) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` runs of sequences with at most ``budget`` tokens and, when
+    ``most`` is set, at most ``most`` distinct tokens (a sequence over either is a run alone)."""
     spans, first, tokens = [], 0, 0
     seen: set[int] = set()
     for i, seq in enumerate(ids):
-        fresh = seen.union(seq)
-        if i > first and (tokens + len(seq) > budget or len(fresh) > most):
+        fresh = set(seq).difference(seen) if most else set()
+        too_many = bool(most) and len(seen) + len(fresh) > most
+        if i > first and (tokens + len(seq) > budget or too_many):
             spans.append((first, i))
-            first, tokens, fresh = i, 0, set(seq)
-        seen = fresh
+            first, tokens, seen = i, 0, set()
+            fresh = set(seq) if most else set()
+        seen |= fresh
         tokens += len(seq)
     if len(ids) > first:
         spans.append((first, len(ids)))
     return spans
-
-
-def _shifted_sum(product: Floats, back: Ints, n: int, left: int) -> Floats:
-    """:func:`_conv` of the rows ``x[back]`` given ``product = x @ kernel`` (one row per token)."""
-    rows = back.shape[0]
-    out = np.zeros((rows, _CNN), dtype=np.float32)
-    for k in range(n):
-        shift = k - left  # out[t] += product[back[t + shift], block k]
-        block = product[:, k * _CNN : (k + 1) * _CNN]
-        if shift >= 0:
-            out[: rows - shift] += block.take(back[shift:], axis=0)
-        else:
-            out[-shift:] += block.take(back[: rows + shift], axis=0)
-    return out
 
 
 def _layernorm(x: Floats, gamma: Floats, beta: Floats, eps: float) -> None:

@@ -81,8 +81,9 @@ def test_spans_of_any_size_give_the_same_vectors(
 
 def test_a_span_ends_at_its_token_or_distinct_budget() -> None:
     ids = [[1, 2, 3], [1, 2, 3], [4, 5], [6], [7, 8, 9, 10, 11]]
-    assert encoder_forward._distinct_spans(ids, budget=100, most=5) == [(0, 3), (3, 4), (4, 5)]
-    assert encoder_forward._distinct_spans(ids, budget=6, most=100) == [(0, 2), (2, 4), (4, 5)]
-    assert encoder_forward._distinct_spans([], budget=6, most=5) == []
+    assert encoder_forward._spans(ids, budget=100, most=5) == [(0, 3), (3, 4), (4, 5)]
+    assert encoder_forward._spans(ids, budget=6, most=100) == [(0, 2), (2, 4), (4, 5)]
+    assert encoder_forward._spans(ids, budget=6) == [(0, 2), (2, 4), (4, 5)]  # tokens only
+    assert encoder_forward._spans([], budget=6, most=5) == []
     # A sequence over both budgets is a span of its own.
-    assert encoder_forward._distinct_spans([list(range(20))], budget=6, most=5) == [(0, 1)]
+    assert encoder_forward._spans([list(range(20))], budget=6, most=5) == [(0, 1)]
