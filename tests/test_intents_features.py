@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from spacy.tokens import Doc
 
-from intents.classify import MODEL_DIR, load_model
+from intents.classify import MODEL_DIR, load_model, looks_like_words, one_word
 from intents.errors import ModelError
 from intents.features import batch_features, char_ngrams
 from intents.tokenizer import LEXEME_ATTRS, WordTokenizer
@@ -77,6 +77,15 @@ def test_word_tokenizer_splits_words_and_symbols() -> None:
     ]
     getters = doc.vocab.lex_attr_getters  # type: ignore[attr-defined]
     assert set(getters) <= set(LEXEME_ATTRS)
+
+
+def test_short_chinese_and_japanese_requests_read_as_words() -> None:
+    make_doc = build_pipeline().make_doc
+    assert looks_like_words(make_doc("请删除"))  # three characters: "please delete"
+    assert looks_like_words(make_doc("退订短信，谢谢"))
+    assert looks_like_words(make_doc("配信停止をお願いします"))
+    assert not looks_like_words(make_doc("删"))
+    assert one_word(make_doc("退订")) is None  # never "one word": classified, not waved through
 
 
 def test_word_tokenizer_refuses_another_pattern(tmp_path: Path) -> None:
