@@ -1,0 +1,27 @@
+"""The yardstick's leave-one-language-out measures transfer, not the language gate."""
+
+from dataclasses import replace
+
+from intents.classify import MODEL_DIR
+from intents.corpus import corpus_files, load_corpus
+from intents.train import FeatureCache, TrainSpec
+from intents.yardstick import decisions_of, leave_one_out
+
+
+def test_a_held_out_language_is_read_by_a_fold_that_never_saw_it() -> None:
+    corpus = load_corpus(corpus_files())
+    examples = [
+        *[ex for ex in corpus if ex.lang == "en"][:150],
+        *[ex for ex in corpus if ex.lang == "de"][:150],
+        *[ex for ex in corpus if ex.lang == "fr"][:60],
+    ]
+    spec = replace(TrainSpec(), epochs=2, augment=False, refit=False, tune_folds=0)
+    result = leave_one_out(
+        examples, "lang", spec, FeatureCache(), decisions_of(MODEL_DIR), only=["fr"]
+    )
+    fold = result["folds"]["fr"]
+    assert fold["n"] == 60
+    # The fold's gate never saw French: without letting it through, every letter would go to a
+    # person unread (unknown_language) and the encoder would score nothing.
+    assert fold["automation"]["reasons"].get("unknown_language", 0) <= 6
+    assert result["mix_sweep"]["1.0"] > 0.4  # the encoder alone, trained on en + de
