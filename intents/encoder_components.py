@@ -272,17 +272,28 @@ def quantise(memory: Floats) -> tuple[npt.NDArray[np.int8], Floats]:
     return codes, scale
 
 
+#: The languages the sentence encoder was trained on (ISO 639-1; Thai has no corpus here). In
+#: the others it understands by transfer only, and the lexical model, which learns from our own
+#: examples of them, deserves more of the say.
+ENCODER_LANGUAGES = frozenset(
+    {"ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh"}
+)
+
+
 class EncoderTextCat:
     """Scores sentence features, mixes them with the lexical scores, and measures novelty.
 
-    ``doc.cats`` becomes ``weight * encoder + (1 - weight) * lexical``; both parts stay in
-    ``doc._.cats_encoder`` and ``doc._.cats_lexical``. ``doc._.nearest`` is the highest cosine
-    between the text's gist and any training text's: low means unlike anything we trained on.
+    ``doc.cats`` becomes ``w * encoder + (1 - w) * lexical``, with ``w = weight`` for text in one
+    of :data:`ENCODER_LANGUAGES` and ``other_weight`` for the rest (``weight`` when None); both
+    parts stay in ``doc._.cats_encoder`` and ``doc._.cats_lexical``. ``doc._.nearest`` is the
+    highest cosine between the text's gist and any training text's: low means unlike anything
+    we trained on.
     """
 
     def __init__(self, name: str, weight: float) -> None:
         self.name = name
         self.weight = weight
+        self.other_weight: float | None = None
         dim = 1
         self.mlp = MLP(
             np.zeros((dim, 1), np.float32),
@@ -310,11 +321,18 @@ class EncoderTextCat:
                 doc._.cats_lexical = lexical
                 doc._.cats_encoder = ours
                 doc._.nearest = float(nearest[row])
+                weight = self.weight_for(str(doc._.language))
                 doc.cats = {
-                    label: self.weight * ours[label] + (1.0 - self.weight) * lexical[label]
+                    label: weight * ours[label] + (1.0 - weight) * lexical[label]
                     for label in LABELS
                 }
                 yield doc
+
+    def weight_for(self, language: str) -> float:
+        """The encoder's share in the mixed scores of text in ``language``."""
+        if self.other_weight is None or language in ENCODER_LANGUAGES:
+            return self.weight
+        return self.other_weight
 
     def nearest(self, features: Floats) -> Floats:
         """Highest cosine of each row's gist to the stored training gists (1.0 with none)."""
@@ -350,7 +368,8 @@ class EncoderTextCat:
                 **self.mlp.arrays(),
             }
             np.savez(handle, **arrays)
-        (path / "mix.json").write_text(json.dumps({"weight": self.weight}) + "\n")
+        mix = {"weight": self.weight, "other_weight": self.other_weight}
+        (path / "mix.json").write_text(json.dumps(mix) + "\n")
 
     def from_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> "EncoderTextCat":
         """Read what ``to_disk`` wrote.
@@ -373,6 +392,8 @@ class EncoderTextCat:
         else:  # a model written before int8 gists: float16 gists, quantised as training does
             self.memory, self.memory_scale = quantise(arrays["memory"])
         self.weight = float(info["weight"])
+        other = info.get("other_weight")  # absent in models written before it existed
+        self.other_weight = None if other is None else float(other)
         return self
 
 

@@ -41,7 +41,12 @@ from intents.corpus import (
     split,
 )
 from intents.encoder import Floats, unit_gist
-from intents.encoder_components import EncoderTextCat, LanguageGate, SentenceEncoderComponent
+from intents.encoder_components import (
+    ENCODER_LANGUAGES,
+    EncoderTextCat,
+    LanguageGate,
+    SentenceEncoderComponent,
+)
 from intents.errors import CorpusError
 from intents.evaluate import evaluate
 from intents.labels import LABELS
@@ -51,6 +56,7 @@ from intents.tune import (
     tune_abstention,
     tune_margin,
     tune_mix,
+    tune_mix_pair,
     tune_secondary,
     tune_thresholds,
 )
@@ -136,6 +142,8 @@ class TrainSpec:
     mlp: MLPSpec = field(default_factory=MLPSpec)
     #: The encoder's share in the mixed scores; None tunes it on the validation part.
     mix_weight: float | None = None
+    #: Tune a second encoder share for languages the encoder was not trained on.
+    mix_by_language: bool = True
     #: Highest share of wrong automatic decisions allowed on the messages tuned on.
     max_wrong: float = 0.0125
     #: Tune on train + validation parts cross-fitted in this many folds by situation (each
@@ -157,6 +165,8 @@ class Decisions:
     secondary: float
     weight: float
     abstention: Abstention
+    #: The encoder's share for text outside its own languages (None: ``weight`` for all).
+    other_weight: float | None = None
 
 
 def build_pipeline(
@@ -285,29 +295,35 @@ def _use_averages(nlp: Language, optimizer: Optimizer) -> None:
                         node.set_param(name, averages[(node.id, name)].copy())
 
 
-def set_mix(nlp: Language, weight: float) -> None:
-    """Set the share of the encoder classifier in the mixed scores (no-op without it)."""
+def set_mix(nlp: Language, weight: float, other_weight: float | None = None) -> None:
+    """Set the share of the encoder classifier in the mixed scores, and its share for text
+    outside the encoder's languages (None: the same); no-op without it."""
     if "encoder_textcat" in nlp.pipe_names:
         component: EncoderTextCat = nlp.get_pipe("encoder_textcat")  # type: ignore[assignment]
         component.weight = weight
+        component.other_weight = other_weight
 
 
-#: Per message: lexical scores, encoder scores, nearness to the training texts, forced review.
-Evidence = tuple[list[dict[str, float]], list[dict[str, float]], list[float], list[bool]]
+#: Per message: lexical scores, encoder scores, nearness to the training texts, forced review,
+#: and whether its detected language is one the encoder was trained on.
+Evidence = tuple[
+    list[dict[str, float]], list[dict[str, float]], list[float], list[bool], list[bool]
+]
 
 
 def _valid_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
     """One pass over ``valid``: lexical and encoder scores, nearness, and forced reviews."""
     texts = [prepare_text(ex.text) for ex in valid]
     probe = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
-    lexical, encoder, nearest, forced = [], [], [], []
+    lexical, encoder, nearest, forced, inside = [], [], [], [], []
     for doc, text in zip(nlp.pipe(texts), texts, strict=True):
         empty = dict.fromkeys(LABELS, 0.0)
         lexical.append(dict(doc._.cats_lexical or doc.cats) if len(doc) else empty)
         encoder.append(dict(doc._.cats_encoder or doc.cats) if len(doc) else empty)
         nearest.append(float(doc._.nearest))
         forced.append(bool(review_reason(probe, doc, junk_share(text), "")))
-    return lexical, encoder, nearest, forced
+        inside.append(str(doc._.language) in ENCODER_LANGUAGES)
+    return lexical, encoder, nearest, forced, inside
 
 
 def tune_decisions(nlp: Language, valid: Sequence[Example], spec: TrainSpec) -> Decisions:
@@ -345,11 +361,12 @@ def cross_fitted_evidence(
     encoder: list[dict[str, float]] = []
     nearest: list[float] = []
     forced: list[bool] = []
+    inside: list[bool] = []
     for index, held in enumerate(folds):
         if not held:
             continue
         rest = [ex for other, fold in enumerate(folds) if other != index for ex in fold]
-        fold_lexical, fold_encoder, fold_nearest, fold_forced = _valid_evidence(
+        fold_lexical, fold_encoder, fold_nearest, fold_forced, fold_inside = _valid_evidence(
             fit_pipeline([*rest, *extra], spec, features), held
         )
         gold += [ex.labels for ex in held]
@@ -357,8 +374,9 @@ def cross_fitted_evidence(
         encoder += fold_encoder
         nearest += fold_nearest
         forced += fold_forced
+        inside += fold_inside
         logger.info("tuning fold %s of %s labelled", index + 1, spec.tune_folds)
-    return gold, (lexical, encoder, nearest, forced)
+    return gold, (lexical, encoder, nearest, forced, inside)
 
 
 def decide_parameters(
@@ -381,13 +399,18 @@ def tune_on_evidence(
 ) -> Decisions:
     """Mixing weight, thresholds, margin, second-intent floor and abstention on the evidence
     of held-out messages (``gold`` their labels)."""
-    lexical, encoder, nearest, forced = evidence
-    weight = tune_mix(gold, lexical, encoder) if spec.encoder else 0.0
+    lexical, encoder, nearest, forced, inside = evidence
+    weight, other = 0.0, None
     if spec.encoder and spec.mix_weight is not None:
         weight = spec.mix_weight
+    elif spec.encoder and spec.mix_by_language:
+        weight, other = tune_mix_pair(gold, lexical, encoder, inside)
+    elif spec.encoder:
+        weight = tune_mix(gold, lexical, encoder)
+    shares = [weight if own or other is None else other for own in inside]
     scores = [
-        {label: weight * e[label] + (1.0 - weight) * x[label] for label in LABELS}
-        for x, e in zip(lexical, encoder, strict=True)
+        {label: w * e[label] + (1.0 - w) * x[label] for label in LABELS}
+        for x, e, w in zip(lexical, encoder, shares, strict=True)
     ]
     thresholds = tune_thresholds(gold, scores)
     margin = tune_margin(gold, scores, thresholds)
@@ -401,12 +424,12 @@ def tune_on_evidence(
     abstention = tune_abstention(
         gold, scores, nearest, forced, thresholds, secondary, spec.max_wrong, least
     )
-    return Decisions(thresholds, margin, secondary, weight, abstention)
+    return Decisions(thresholds, margin, secondary, weight, abstention, other)
 
 
 def make_tuned_model(nlp: Language, decisions: Decisions) -> IntentModel:
     """``nlp`` with the tuned mixing weight, wrapped with the tuned decision parameters."""
-    set_mix(nlp, decisions.weight)
+    set_mix(nlp, decisions.weight, decisions.other_weight)
     return IntentModel(
         nlp,
         decisions.thresholds,
@@ -446,6 +469,7 @@ def _meta(
         "margin": decisions.abstention.margin,
         "secondary": decisions.secondary,
         "mix_weight": decisions.weight,
+        "mix_other_weight": decisions.other_weight,
         "min_score": decisions.abstention.min_score,
         "ood_floor": decisions.abstention.ood_floor,
         "min_gap": decisions.abstention.min_gap,

@@ -162,6 +162,33 @@ def tune_mix(
     return max(_MIX, key=quality)
 
 
+def tune_mix_pair(
+    gold: Sequence[Sequence[str]],
+    lexical: Sequence[Mapping[str, float]],
+    encoder: Sequence[Mapping[str, float]],
+    inside: Sequence[bool],
+) -> tuple[float, float]:
+    """Two encoder shares, for messages ``inside`` the encoder's own languages and for the rest,
+    with the best macro-F1 over all messages (searched together: macro-F1 does not split).
+
+    Returns:
+        ``(inside weight, other weight)``, each in 0.0 .. 1.0 (ties go to the pair nearest 0.5).
+    """
+
+    def quality(pair: tuple[float, float]) -> tuple[float, float]:
+        mixed = [
+            {
+                label: (pair[0] if own else pair[1]) * e.get(label, 0.0)
+                + (1 - (pair[0] if own else pair[1])) * x.get(label, 0.0)
+                for label in LABELS
+            }
+            for x, e, own in zip(lexical, encoder, inside, strict=True)
+        ]
+        return macro_f1(gold, mixed), -abs(pair[0] - 0.5) - abs(pair[1] - 0.5)
+
+    return max(((a, b) for a in _MIX for b in _MIX), key=quality)
+
+
 def _rival(scores: Mapping[str, float], kept: Sequence[object]) -> float:
     """The best score among the labels a decision left out (as ``decide`` measures it)."""
     names = {str(getattr(i, "value", i)) for i in kept}

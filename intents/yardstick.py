@@ -65,6 +65,7 @@ def honest_split(
     report["sizes"] = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
     report["decisions"] = {
         "mix_weight": decisions.weight,
+        "mix_other_weight": decisions.other_weight,
         "min_score": decisions.abstention.min_score,
         "margin": decisions.abstention.margin,
         "ood_floor": decisions.abstention.ood_floor,
@@ -156,6 +157,7 @@ def decisions_of(model_dir: Path) -> Decisions:
         float(meta.get("secondary", 0.0)),
         float(meta.get("mix_weight", 0.0)),
         abstention,
+        None if meta.get("mix_other_weight") is None else float(meta["mix_other_weight"]),
     )
 
 
