@@ -53,6 +53,7 @@ from intents.labels import LABELS
 from intents.mlp import MLPSpec, fit_mlp
 from intents.tune import (
     Abstention,
+    mix_scores,
     tune_abstention,
     tune_margin,
     tune_mix,
@@ -312,7 +313,8 @@ Evidence = tuple[
 
 
 def _valid_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
-    """One pass over ``valid``: lexical and encoder scores, nearness, and forced reviews."""
+    """One pass over ``valid``: lexical and encoder scores, nearness, forced reviews, and whether
+    each text is in one of the encoder's languages."""
     texts = [prepare_text(ex.text) for ex in valid]
     probe = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
     lexical, encoder, nearest, forced, inside = [], [], [], [], []
@@ -408,10 +410,7 @@ def tune_on_evidence(
     elif spec.encoder:
         weight = tune_mix(gold, lexical, encoder)
     shares = [weight if own or other is None else other for own in inside]
-    scores = [
-        {label: w * e[label] + (1.0 - w) * x[label] for label in LABELS}
-        for x, e, w in zip(lexical, encoder, shares, strict=True)
-    ]
+    scores = mix_scores(lexical, encoder, shares)
     thresholds = tune_thresholds(gold, scores)
     margin = tune_margin(gold, scores, thresholds)
     secondary = tune_secondary(gold, scores, thresholds, margin)

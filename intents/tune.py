@@ -138,6 +138,18 @@ def macro_f1(gold: Sequence[Sequence[str]], scores: Sequence[Mapping[str, float]
     return sum(_f1(tp[x], fp[x], fn[x]) for x in present) / len(present) if present else 0.0
 
 
+def mix_scores(
+    lexical: Sequence[Mapping[str, float]],
+    encoder: Sequence[Mapping[str, float]],
+    shares: Sequence[float],
+) -> list[dict[str, float]]:
+    """``w * encoder + (1 - w) * lexical`` per message, ``w`` its encoder share."""
+    return [
+        {label: w * e.get(label, 0.0) + (1 - w) * x.get(label, 0.0) for label in LABELS}
+        for x, e, w in zip(lexical, encoder, shares, strict=True)
+    ]
+
+
 def tune_mix(
     gold: Sequence[Sequence[str]],
     lexical: Sequence[Mapping[str, float]],
@@ -150,13 +162,7 @@ def tune_mix(
     """
 
     def quality(weight: float) -> tuple[float, float]:
-        mixed = [
-            {
-                label: weight * e.get(label, 0.0) + (1 - weight) * x.get(label, 0.0)
-                for label in LABELS
-            }
-            for x, e in zip(lexical, encoder, strict=True)
-        ]
+        mixed = mix_scores(lexical, encoder, [weight] * len(gold))
         return macro_f1(gold, mixed), -abs(weight - 0.5)
 
     return max(_MIX, key=quality)
@@ -176,14 +182,7 @@ def tune_mix_pair(
     """
 
     def quality(pair: tuple[float, float]) -> tuple[float, float]:
-        mixed = [
-            {
-                label: (pair[0] if own else pair[1]) * e.get(label, 0.0)
-                + (1 - (pair[0] if own else pair[1])) * x.get(label, 0.0)
-                for label in LABELS
-            }
-            for x, e, own in zip(lexical, encoder, inside, strict=True)
-        ]
+        mixed = mix_scores(lexical, encoder, [pair[0] if own else pair[1] for own in inside])
         return macro_f1(gold, mixed), -abs(pair[0] - 0.5) - abs(pair[1] - 0.5)
 
     return max(((a, b) for a in _MIX for b in _MIX), key=quality)

@@ -31,7 +31,7 @@ from intents.train import (
     fit_pipeline,
     make_tuned_model,
 )
-from intents.tune import Abstention, macro_f1
+from intents.tune import Abstention, macro_f1, mix_scores
 
 #: Examples grouped by a field for leave-one-out folds.
 FOLD_KEYS: dict[str, Callable[[Example], str]] = {
@@ -118,16 +118,16 @@ def leave_one_out(
     pooled = evaluate(gold, predicted)
     mean = sum(f["macro_f1"] for f in folds.values()) / len(folds) if folds else 0.0
     labels = [ex.labels for ex in gold]
-    sweep = {f"{w:.1f}": macro_f1(labels, [_mix(x, e, w) for x, e in parts]) for w in WEIGHTS}
+    lexical, encoder = [x for x, _ in parts], [e for _, e in parts]
+    sweep = {
+        f"{w:.1f}": macro_f1(labels, mix_scores(lexical, encoder, [w] * len(parts)))
+        for w in WEIGHTS
+    }
     return {"pooled": pooled, "folds": folds, "mean_fold_macro_f1": mean, "mix_sweep": sweep}
 
 
 #: Encoder weights for the pooled fold sweep.
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
-
-
-def _mix(lexical: dict[str, float], encoder: dict[str, float], weight: float) -> dict[str, float]:
-    return {k: weight * encoder[k] + (1 - weight) * lexical[k] for k in lexical}
 
 
 def component_scores(
