@@ -28,6 +28,8 @@ WEIGHTS_SHA256 = {
 }
 #: Width of one sentence vector.
 DIM = 512
+#: The blocks of :func:`text_features`, in order; a classifier may read a leading part of them.
+BLOCKS = ("mean", "max", "opening")
 
 Floats = npt.NDArray[np.float32]
 
@@ -202,12 +204,12 @@ def text_features(
     letter states what it wants.
 
     Returns:
-        ``(len(texts), 3 * DIM)`` float32.
+        ``(len(texts), len(BLOCKS) * DIM)`` float32, in the order of :data:`BLOCKS`.
     """
     pieces = [split_sentences(text[:max_chars], piece_chars) for text in texts]
     flat = [piece for group in pieces for piece in group]
     vectors = encoder.encode(flat)
-    out = np.zeros((len(texts), 3 * DIM), dtype=np.float32)
+    out = np.zeros((len(texts), len(BLOCKS) * DIM), dtype=np.float32)
     start = 0
     for row, group in enumerate(pieces):
         block = vectors[start : start + len(group)]

@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from intents.encoder import (
+    BLOCKS,
     DIM,
     VERSION,
     WEIGHTS_SHA256,
@@ -218,7 +219,7 @@ class SentenceEncoderComponent:
             found = self.features([raw_text(batch[i]) for i in read])
             rows = dict(zip(read, found, strict=True))
             for i, doc in enumerate(batch):
-                doc._.sentence_features = rows.get(i, np.zeros(3 * DIM, dtype=np.float32))
+                doc._.sentence_features = rows.get(i, np.zeros(len(BLOCKS) * DIM, dtype=np.float32))
                 yield doc
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
@@ -313,7 +314,9 @@ class EncoderTextCat:
         stream = iter(docs)
         while batch := list(islice(stream, batch_size)):
             features = np.stack([doc._.sentence_features for doc in batch]).astype(np.float32)
-            encoder = self.mlp.predict(features)
+            # The classifier reads the leading blocks it was trained on (all three in models
+            # written before ``encoder_blocks``; see ``intents.encoder.BLOCKS``).
+            encoder = self.mlp.predict(features[:, : self.mlp.w1.shape[0]])
             nearest = self.nearest(features)
             for row, doc in enumerate(batch):
                 lexical = {label: float(doc.cats.get(label, 0.0)) for label in LABELS}
