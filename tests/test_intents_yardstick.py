@@ -1,4 +1,4 @@
-"""The yardstick's leave-one-language-out measures transfer, not the language gate."""
+"""The yardstick's leave-one-language-out measures transfer, not the language gate or detector."""
 
 from dataclasses import replace
 
@@ -25,3 +25,21 @@ def test_a_held_out_language_is_read_by_a_fold_that_never_saw_it() -> None:
     # person unread (unknown_language) and the encoder would score nothing.
     assert fold["automation"]["reasons"].get("unknown_language", 0) <= 6
     assert result["mix_sweep"]["1.0"] > 0.4  # the encoder alone, trained on en + de
+
+
+def test_a_held_out_language_is_mixed_with_the_share_the_desk_gives_it() -> None:
+    # Polish is one of the encoder's languages, Czech is not. A fold without Polish, whose
+    # detector may take Polish for Czech, must still mix Polish letters with the encoder's share
+    # for its own languages: here all encoder (1.0), against none (0.0) for the rest.
+    corpus = load_corpus(corpus_files())
+    examples = [
+        *[ex for ex in corpus if ex.lang == "en"][:150],
+        *[ex for ex in corpus if ex.lang == "cs"][:150],
+        *[ex for ex in corpus if ex.lang == "pl"][:60],
+    ]
+    spec = replace(TrainSpec(), epochs=2, augment=False, refit=False, tune_folds=0)
+    decisions = replace(decisions_of(MODEL_DIR), weight=1.0, other_weight=0.0)
+    result = leave_one_out(examples, "lang", spec, FeatureCache(), decisions, only=["pl"])
+    encoder_alone, lexical_alone = result["mix_sweep"]["1.0"], result["mix_sweep"]["0.0"]
+    assert abs(encoder_alone - lexical_alone) > 0.05  # the two shares give different answers
+    assert abs(result["folds"]["pl"]["macro_f1"] - encoder_alone) < 0.005
