@@ -22,7 +22,7 @@ from thinc.layers.resizable import resize_linear_weighted
 
 import intents.tokenizer  # noqa: F401  (registers the word tokenizer)
 from intents.errors import ModelError
-from intents.features import hashed_features
+from intents.features import HEAD_TOKENS, hashed_features
 from intents.langid import UNDETERMINED, LanguageModel, fit_language_model
 
 if not Doc.has_extension("language"):
@@ -63,11 +63,13 @@ def build_hashed_bow(
     char_low: int = 3,
     char_high: int = 5,
     length: int = 2**19,
+    head_tokens: int = HEAD_TOKENS,
     nO: int | None = None,
 ) -> Model[Any, Any]:
     """Multi-label linear classifier over words, word n-grams and character n-grams.
 
     Same output layer and resizing as spaCy's BOW; only the features differ (intents.features).
+    ``head_tokens`` > 0 adds the opening's features apart (models trained before the option).
     """
     length = 2 ** (length - 1).bit_length()
     sparse_linear = SparseLinear_v2(nO=nO, length=length)
@@ -75,7 +77,7 @@ def build_hashed_bow(
         sparse_linear,
         resize_layer=partial(resize_linear_weighted, fill_defaults={"b": NEG_VALUE, "W": 0}),
     )
-    features = hashed_features(ngram_size, char_low, char_high)
+    features = hashed_features(ngram_size, char_low, char_high, head_tokens)
     output = Logistic()
     model: Model[Any, Any] = chain(features, resizable_layer, output)
     if nO is not None:

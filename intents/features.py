@@ -21,7 +21,8 @@ Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
 _EMPTY = np.zeros(0, dtype=np.uint64)
 
-#: Tokens that count as the opening of a message (subject line and first paragraph).
+#: Tokens that count as the opening of a message (subject line and first paragraph), in models
+#: that read it apart (``head_tokens`` of :func:`batch_features`; the shipped model does not).
 HEAD_TOKENS = 60
 _HEAD_SALT = np.uint64(0x5EAD5EAD5EAD5EAD)
 _WORD_MULT = np.uint64(1000003)
@@ -96,22 +97,26 @@ def _spans(starts: Ints, lengths: Ints) -> Ints:
 
 
 def batch_features(
-    docs: Sequence[Doc], ngram_size: int, low: int, high: int
+    docs: Sequence[Doc], ngram_size: int, low: int, high: int, head_tokens: int = HEAD_TOKENS
 ) -> tuple[Keys, Floats, npt.NDArray[np.int32]]:
-    """``(keys, values, lengths)`` for ``SparseLinear``: per doc, whole-text and opening features.
+    """``(keys, values, lengths)`` for ``SparseLinear``: per doc, whole-text features and, with
+    ``head_tokens``, opening features.
 
-    Each doc has two units: all its tokens, and its first :data:`HEAD_TOKENS` tokens (keys
-    salted apart). A letter states its request first and mentions other rights later ("I may
-    complain to the authority"); separate opening features let the model weigh the two
-    differently. Per unit, the word block (words and word n-grams) and the character block
-    are each L2-normalised: there are far more character n-grams, and they should not drown
-    the words.
+    With ``head_tokens`` > 0 each doc has two units: all its tokens, and its first
+    ``head_tokens`` tokens (keys salted apart), so that the model can weigh a letter's opening,
+    where it states its request, apart from the rest. With 0 (the shipped model) it has the
+    first unit only: the opening of a formal letter is its letterhead and salutation, which name
+    the genre more than the request, and without them genres never seen in training are read
+    better (README, model card). Per unit, the word block (words and word n-grams) and the
+    character block are each L2-normalised: there are far more character n-grams, and they
+    should not drown the words.
     """
-    n_units = 2 * len(docs)
+    per_doc = 2 if head_tokens > 0 else 1
+    n_units = per_doc * len(docs)
     arrays: list[npt.NDArray[np.uint64]] = []
     for doc in docs:
         lowers = doc.to_array(LOWER).astype(np.uint64)
-        arrays += [lowers, lowers[:HEAD_TOKENS]]
+        arrays += [lowers, lowers[:head_tokens]] if per_doc == 2 else [lowers]
     if not docs or not sum(a.size for a in arrays):
         return _EMPTY, np.zeros(0, dtype=np.float32), np.zeros(len(docs), dtype=np.int32)
     tokens = np.concatenate(arrays)
@@ -143,20 +148,22 @@ def batch_features(
 
     keys = np.concatenate([w_keys, c_keys])
     units = np.concatenate([w_units, c_units])
-    keys = np.where(units % 2 == 1, keys ^ _HEAD_SALT, keys)
+    keys = np.where(units % per_doc == 1, keys ^ _HEAD_SALT, keys)
     values = np.concatenate([w_values, c_values])
-    doc_of = units // 2
+    doc_of = units // per_doc
     order = np.argsort(doc_of, kind="stable")
     counts = np.bincount(doc_of, minlength=len(docs)).astype(np.int32)
     return keys[order], values[order], counts
 
 
-def hashed_features(ngram_size: int, low: int, high: int) -> Model[list[Doc], Any]:
+def hashed_features(
+    ngram_size: int, low: int, high: int, head_tokens: int = HEAD_TOKENS
+) -> Model[list[Doc], Any]:
     """A thinc layer turning docs into ``(keys, values, lengths)`` for ``SparseLinear``."""
 
     def forward(
         model: Model[list[Doc], Any], docs: list[Doc], is_train: bool
     ) -> tuple[Any, Callable[[Any], list[Doc]]]:
-        return batch_features(docs, ngram_size, low, high), lambda d_out: []
+        return batch_features(docs, ngram_size, low, high, head_tokens), lambda d_out: []
 
     return Model("dsr_hashed_features", forward)

@@ -67,7 +67,12 @@ BATCH_SIZE = 64
 
 #: Model architectures that ``train`` can build; the config is stored with the model.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
-    "hashed": {"@architectures": "dsr.TextCatHashedBOW.v1", "ngram_size": 2, "length": 2**18},
+    "hashed": {
+        "@architectures": "dsr.TextCatHashedBOW.v1",
+        "ngram_size": 2,
+        "length": 2**18,
+        "head_tokens": 0,
+    },
     "bow": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2, "length": 262144},
     "ensemble": {
         "@architectures": "spacy.TextCatEnsemble.v2",

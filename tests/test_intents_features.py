@@ -101,3 +101,15 @@ def test_language_batch_equals_single() -> None:
     model = load_model(MODEL_DIR).nlp.get_pipe("language_detector").model  # type: ignore[attr-defined]
     texts = [*TEXTS, "x", "Hej, jag vill radera mitt konto."]
     assert model.predict_many(texts) == [model.predict(text) for text in texts]
+
+
+def test_without_the_opening_only_the_whole_text_is_read() -> None:
+    # head_tokens=0, as the shipped model: the default's whole-text unit and nothing else.
+    docs = _docs([TEXTS[0]])
+    default = _as_dict(*batch_features(docs, 2, 3, 5)[:2])
+    keys, values, lengths = batch_features(docs, 2, 3, 5, head_tokens=0)
+    assert int(lengths.sum()) == keys.size == values.size
+    assert float(np.dot(values, values)) == pytest.approx(2.0, rel=1e-5)  # words, characters
+    whole = _as_dict(keys, values)
+    assert set(whole) < set(default)
+    assert all(whole[key] == pytest.approx(default[key]) for key in whole)
