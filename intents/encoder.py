@@ -200,8 +200,9 @@ def text_features(
     """Per text: mean and max of its pieces' vectors, then the opening piece's vector.
 
     USE averages over all tokens, so one long letter becomes a blur; pieces of a few sentences
-    keep the request sentence sharp (the max), the whole gist (the mean) and the opening, where a
-    letter states what it wants.
+    keep the request sentence sharp (the max) and the whole gist (the mean). The opening piece
+    is read only by models trained before ``TrainSpec.encoder_blocks``: in a formal letter it is
+    the letterhead or salutation, which tells the genre more than the request.
 
     Returns:
         ``(len(texts), len(BLOCKS) * DIM)`` float32, in the order of :data:`BLOCKS`.
