@@ -281,6 +281,12 @@ ENCODER_LANGUAGES = frozenset(
 )
 
 
+def encoder_share(inside: bool, weight: float, other_weight: float | None) -> float:
+    """The encoder's share for text ``inside`` :data:`ENCODER_LANGUAGES` or not: ``weight``
+    inside, ``other_weight`` outside (``weight`` for all when it is None)."""
+    return weight if inside or other_weight is None else other_weight
+
+
 class EncoderTextCat:
     """Scores sentence features, mixes them with the lexical scores, and measures novelty.
 
@@ -333,9 +339,7 @@ class EncoderTextCat:
 
     def weight_for(self, language: str) -> float:
         """The encoder's share in the mixed scores of text in ``language``."""
-        if self.other_weight is None or language in ENCODER_LANGUAGES:
-            return self.weight
-        return self.other_weight
+        return encoder_share(language in ENCODER_LANGUAGES, self.weight, self.other_weight)
 
     def nearest(self, features: Floats) -> Floats:
         """Highest cosine of each row's gist to the stored training gists (1.0 with none)."""

@@ -46,6 +46,7 @@ from intents.encoder_components import (
     EncoderTextCat,
     LanguageGate,
     SentenceEncoderComponent,
+    encoder_share,
 )
 from intents.errors import CorpusError
 from intents.evaluate import evaluate
@@ -425,7 +426,7 @@ def tune_on_evidence(
         weight, other = tune_mix_pair(gold, lexical, encoder, inside)
     elif spec.encoder:
         weight = tune_mix(gold, lexical, encoder)
-    shares = [weight if own or other is None else other for own in inside]
+    shares = [encoder_share(own, weight, other) for own in inside]
     scores = mix_scores(lexical, encoder, shares)
     thresholds = tune_thresholds(gold, scores)
     margin = tune_margin(gold, scores, thresholds)

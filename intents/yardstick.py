@@ -21,7 +21,7 @@ from typing import Any
 
 from intents.classify import Classification, IntentModel, classify_many, prepare_text
 from intents.corpus import CORPUS_DIR, Example, corpus_files, load_corpus, split
-from intents.encoder_components import ENCODER_LANGUAGES, LanguageGate
+from intents.encoder_components import ENCODER_LANGUAGES, LanguageGate, encoder_share
 from intents.evaluate import evaluate, format_report
 from intents.train import (
     Decisions,
@@ -133,12 +133,10 @@ def _fold_decisions(decisions: Decisions, key: str, value: str) -> Decisions:
     language detector, trained without it, names another language, whose share may be the
     other one (with two shares, Polish read as Czech would be mixed as Czech is).
     """
-    if key != "lang" or decisions.other_weight is None:
+    if key != "lang":
         return decisions
-    inside = value in ENCODER_LANGUAGES
-    return replace(
-        decisions, weight=decisions.weight if inside else decisions.other_weight, other_weight=None
-    )
+    share = encoder_share(value in ENCODER_LANGUAGES, decisions.weight, decisions.other_weight)
+    return replace(decisions, weight=share, other_weight=None)
 
 
 #: Encoder weights for the pooled fold sweep.
