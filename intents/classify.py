@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import intents.components
+import intents.cue_component  # registers the article cue's factory
 import intents.encoder_components  # noqa: F401  (registers the pretrained half's factories)
 from intents.allocator import keep_heap_small
 from intents.decide import decide

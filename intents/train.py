@@ -22,6 +22,7 @@ from spacy.training import Example as SpacyExample
 from thinc.api import Adam, Model, Optimizer, fix_random_seed
 
 import intents.components  # noqa: F401  (registers factories and the architecture)
+from intents.articles import raise_cited
 from intents.augment import augment
 from intents.classify import (
     MAX_CHARS,
@@ -40,6 +41,7 @@ from intents.corpus import (
     load_corpus,
     split,
 )
+from intents.cue_component import ArticleCue
 from intents.encoder import BLOCKS, DIM, Floats, unit_gist
 from intents.encoder_components import (
     ENCODER_LANGUAGES,
@@ -56,6 +58,7 @@ from intents.tune import (
     Abstention,
     mix_scores,
     tune_abstention,
+    tune_cue,
     tune_margin,
     tune_mix,
     tune_mix_pair,
@@ -156,6 +159,9 @@ class TrainSpec:
     mix_weight: float | None = None
     #: Tune a second encoder share for languages the encoder was not trained on.
     mix_by_language: bool = True
+    #: Raise the scores of the intents a message cites by article ("Art. 16 GDPR"), by a share
+    #: tuned with the mixing weight (``intents.articles``; README, model card).
+    article_cue: bool = True
     #: Highest share of wrong automatic decisions allowed on the messages tuned on.
     max_wrong: float = 0.0125
     #: Tune on train + validation parts cross-fitted in this many folds by situation (each
@@ -179,13 +185,16 @@ class Decisions:
     abstention: Abstention
     #: The encoder's share for text outside its own languages (None: ``weight`` for all).
     other_weight: float | None = None
+    #: How far a cited intent's score moves towards 1 (``intents.articles.raise_cited``).
+    cue_weight: float = 0.0
 
 
 def build_pipeline(
     architecture: str = "hashed", tokenizer: str = "words", encoder: bool = False
 ) -> Language:
     """A blank multilingual pipeline: ``language_detector``, ``textcat_multilabel`` and, with
-    ``encoder``, ``language_gate``, ``sentence_encoder`` and ``encoder_textcat``.
+    ``encoder``, ``language_gate``, ``sentence_encoder`` and ``encoder_textcat``; last
+    ``article_cue`` (weight 0 until tuned).
 
     Raises:
         ValueError: unknown architecture or tokenizer name (the message lists the known ones).
@@ -208,6 +217,7 @@ def build_pipeline(
     if encoder:
         nlp.add_pipe("sentence_encoder")
         nlp.add_pipe("encoder_textcat")
+    nlp.add_pipe("article_cue")
     return nlp
 
 
@@ -322,19 +332,34 @@ def set_mix(nlp: Language, weight: float, other_weight: float | None = None) -> 
         component.other_weight = other_weight
 
 
+def set_cue(nlp: Language, weight: float) -> None:
+    """Set how far the ``article_cue`` raises cited intents; no-op in models without it."""
+    if "article_cue" in nlp.pipe_names:
+        component: ArticleCue = nlp.get_pipe("article_cue")  # type: ignore[assignment]
+        component.weight = weight
+
+
 #: Per message: lexical scores, encoder scores, nearness to the training texts, forced review,
-#: and whether its detected language is one the encoder was trained on.
+#: whether its detected language is one the encoder was trained on, and the intents it cites
+#: by article.
 Evidence = tuple[
-    list[dict[str, float]], list[dict[str, float]], list[float], list[bool], list[bool]
+    list[dict[str, float]],
+    list[dict[str, float]],
+    list[float],
+    list[bool],
+    list[bool],
+    list[tuple[str, ...]],
 ]
 
 
 def _valid_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
-    """One pass over ``valid``: lexical and encoder scores, nearness, forced reviews, and whether
-    each text is in one of the encoder's languages."""
+    """One pass over ``valid``: lexical and encoder scores, nearness, forced reviews, whether
+    each text is in one of the encoder's languages, and the intents it cites."""
     texts = [prepare_text(ex.text) for ex in valid]
     probe = IntentModel(nlp, dict.fromkeys(LABELS, 0.5), 0.0)
+    set_cue(nlp, 0.0)  # the scores before the cue: tuning chooses its weight
     lexical, encoder, nearest, forced, inside = [], [], [], [], []
+    cited: list[tuple[str, ...]] = []
     for doc, text in zip(nlp.pipe(texts), texts, strict=True):
         empty = dict.fromkeys(LABELS, 0.0)
         lexical.append(dict(doc._.cats_lexical or doc.cats) if len(doc) else empty)
@@ -342,7 +367,8 @@ def _valid_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
         nearest.append(float(doc._.nearest))
         forced.append(bool(review_reason(probe, doc, junk_share(text), "")))
         inside.append(str(doc._.language) in ENCODER_LANGUAGES)
-    return lexical, encoder, nearest, forced, inside
+        cited.append(tuple(doc._.cited_intents))
+    return lexical, encoder, nearest, forced, inside, cited
 
 
 def tune_decisions(nlp: Language, valid: Sequence[Example], spec: TrainSpec) -> Decisions:
@@ -381,12 +407,13 @@ def cross_fitted_evidence(
     nearest: list[float] = []
     forced: list[bool] = []
     inside: list[bool] = []
+    cited: list[tuple[str, ...]] = []
     for index, held in enumerate(folds):
         if not held:
             continue
         rest = [ex for other, fold in enumerate(folds) if other != index for ex in fold]
-        fold_lexical, fold_encoder, fold_nearest, fold_forced, fold_inside = _valid_evidence(
-            fit_pipeline([*rest, *extra], spec, features), held
+        fold_lexical, fold_encoder, fold_nearest, fold_forced, fold_inside, fold_cited = (
+            _valid_evidence(fit_pipeline([*rest, *extra], spec, features), held)
         )
         gold += [ex.labels for ex in held]
         lexical += fold_lexical
@@ -394,8 +421,9 @@ def cross_fitted_evidence(
         nearest += fold_nearest
         forced += fold_forced
         inside += fold_inside
+        cited += fold_cited
         logger.info("tuning fold %s of %s labelled", index + 1, spec.tune_folds)
-    return gold, (lexical, encoder, nearest, forced, inside)
+    return gold, (lexical, encoder, nearest, forced, inside, cited)
 
 
 def decide_parameters(
@@ -416,9 +444,9 @@ def decide_parameters(
 def tune_on_evidence(
     gold: Sequence[Sequence[str]], evidence: Evidence, spec: TrainSpec
 ) -> Decisions:
-    """Mixing weight, thresholds, margin, second-intent floor and abstention on the evidence
-    of held-out messages (``gold`` their labels)."""
-    lexical, encoder, nearest, forced, inside = evidence
+    """Mixing weight, article cue, thresholds, margin, second-intent floor and abstention on
+    the evidence of held-out messages (``gold`` their labels)."""
+    lexical, encoder, nearest, forced, inside, cited = evidence
     weight, other = 0.0, None
     if spec.encoder and spec.mix_weight is not None:
         weight = spec.mix_weight
@@ -428,6 +456,8 @@ def tune_on_evidence(
         weight = tune_mix(gold, lexical, encoder)
     shares = [encoder_share(own, weight, other) for own in inside]
     scores = mix_scores(lexical, encoder, shares)
+    cue = tune_cue(gold, scores, cited) if spec.article_cue else 0.0
+    scores = [raise_cited(s, c, cue) for s, c in zip(scores, cited, strict=True)]
     thresholds = tune_thresholds(gold, scores)
     margin = tune_margin(gold, scores, thresholds)
     secondary = tune_secondary(gold, scores, thresholds, margin)
@@ -440,12 +470,14 @@ def tune_on_evidence(
     abstention = tune_abstention(
         gold, scores, nearest, forced, thresholds, secondary, spec.max_wrong, least
     )
-    return Decisions(thresholds, margin, secondary, weight, abstention, other)
+    return Decisions(thresholds, margin, secondary, weight, abstention, other, cue)
 
 
 def make_tuned_model(nlp: Language, decisions: Decisions) -> IntentModel:
-    """``nlp`` with the tuned mixing weight, wrapped with the tuned decision parameters."""
+    """``nlp`` with the tuned mixing weight and article cue, wrapped with the tuned decision
+    parameters."""
     set_mix(nlp, decisions.weight, decisions.other_weight)
+    set_cue(nlp, decisions.cue_weight)
     return IntentModel(
         nlp,
         decisions.thresholds,
@@ -487,6 +519,8 @@ def _meta(
         "secondary": decisions.secondary,
         "mix_weight": decisions.weight,
         "mix_other_weight": decisions.other_weight,
+        "cue_weight": decisions.cue_weight,
+        "article_cue": spec.article_cue,
         "min_score": decisions.abstention.min_score,
         "ood_floor": decisions.abstention.ood_floor,
         "min_gap": decisions.abstention.min_gap,

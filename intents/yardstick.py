@@ -66,6 +66,7 @@ def honest_split(
     report["decisions"] = {
         "mix_weight": decisions.weight,
         "mix_other_weight": decisions.other_weight,
+        "cue_weight": decisions.cue_weight,
         "min_score": decisions.abstention.min_score,
         "margin": decisions.abstention.margin,
         "ood_floor": decisions.abstention.ood_floor,
@@ -171,6 +172,7 @@ def decisions_of(model_dir: Path) -> Decisions:
         float(meta.get("mix_weight", 0.0)),
         abstention,
         None if meta.get("mix_other_weight") is None else float(meta["mix_other_weight"]),
+        float(meta.get("cue_weight", 0.0)),
     )
 
 
