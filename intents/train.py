@@ -120,6 +120,8 @@ class TrainResult:
     margin: float
     test_report: dict[str, Any]
     secondary: float = 0.0
+    #: How far a cited intent's score moves towards 1 (the ``article_cue``).
+    cue_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -591,4 +593,5 @@ def train(out_dir: Path, spec: TrainSpec | None = None, **overrides: Any) -> Tra
         decisions.abstention.margin,
         report,
         decisions.secondary,
+        decisions.cue_weight,
     )

@@ -126,6 +126,7 @@ def test_train_is_deterministic_and_records_the_corpus(tmp_path: Path) -> None:
     meta = json.loads(runs[0]["meta.json"])["dsr"]
     assert meta["seed"] == 7 and meta["sizes"]["extra"] == 1 and meta["extra_sha256"]
     assert len(meta["corpus_sha256"]) == 64
+    assert "cue_weight" in meta and "article cue" in result.output
     result = runner.invoke(app, ["classify", "--model", str(tmp_path / "a")], input='{"text":"x"}')
     assert result.exit_code == 0
 

@@ -151,7 +151,7 @@ def train_command(
     typer.echo(f"corpus sha256 {result.corpus_sha256}  sizes {result.sizes}")
     typer.echo(
         f"thresholds {result.thresholds}  margin {result.margin}  "
-        f"second-intent floor {result.secondary}"
+        f"second-intent floor {result.secondary}  article cue {result.cue_weight}"
     )
     typer.echo("held-out test split of the corpus:")
     typer.echo(format_report(result.test_report))
