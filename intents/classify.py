@@ -89,6 +89,8 @@ class Classification:
     rights: tuple[str, ...] = ()
     #: Someone writes for another person (a lawyer, parent, agent); from `intents.rights.refine`.
     on_behalf: bool = False
+    #: Intents whose article the text cites ("Art. 16 GDPR" → change; `intents.articles`).
+    cited: tuple[str, ...] = ()
 
 
 def load_model(
@@ -251,7 +253,13 @@ def _result(model: IntentModel, doc: Doc, junk: float = 0.0) -> Classification:
     reason = review_reason(model, doc, junk, decision.reason, decision.intent)
     intents = decision.intents if doc._.language_supported else ()
     return Classification(
-        decision.intent, intents, scores, str(doc._.language), bool(reason), reason
+        decision.intent,
+        intents,
+        scores,
+        str(doc._.language),
+        bool(reason),
+        reason,
+        cited=tuple(doc._.cited_intents),
     )
 
 

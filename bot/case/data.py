@@ -75,6 +75,9 @@ class CaseData(BaseModel):
     #: Someone writes for another person (a lawyer, parent, agent): the requester is not the
     #: subject; challenges go to the subject's address on file only.
     on_behalf: bool = False
+    #: Intents whose GDPR article the request cites (`intents.articles`: 15/20 see, 16 change,
+    #: 17 delete), shown on the card.
+    cited: tuple[str, ...] = ()
     #: Purposes an Art. 21(1) objection concerns (from the data map), listed for staff.
     purposes: tuple[str, ...] = ()
     #: Later requests of the same intent from the same address that joined this case.

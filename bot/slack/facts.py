@@ -129,9 +129,21 @@ _RIGHTS_WORDS = {
 }
 
 
+#: The right each cited intent stands for, as the card names it.
+_CITED_WORDS = {
+    "see": "access (Art. 15/20)",
+    "change": "rectification (Art. 16)",
+    "delete": "erasure (Art. 17)",
+}
+
+
 def rights_notes(data: CaseData) -> list[str]:
-    """Card lines for sub-intents, representatives, repeats and restriction lifting (pure)."""
+    """Card lines for sub-intents, cited articles, representatives, repeats and restriction
+    lifting (pure)."""
     notes = [f":scales: {_RIGHTS_WORDS[r]}" for r in data.rights if r in _RIGHTS_WORDS]
+    cited = [_CITED_WORDS[c] for c in data.cited if c in _CITED_WORDS]
+    if cited:
+        notes.append(f":page_facing_up: The letter cites the right of {' and '.join(cited)}")
     if data.purposes:
         listed = "; ".join(escape(p, 200) for p in data.purposes)
         notes.append(f"Purposes concerned (data map, Art. 6(1)(e)/(f)): {listed}")

@@ -98,7 +98,7 @@ async def open_staff_case(
         result=result,
         data=request_data(
             requester, found, text=text, subject_line="staff intake", staff_intake=True
-        ),
+        ).with_(cited=result.cited),
         chosen=[Intent(i) for i in chosen],
         details={"chosen_by_staff": bool(chosen), "source": "slack"},
     )

@@ -332,6 +332,7 @@ async def _request(
     ).with_(
         rights=result.rights,
         on_behalf=result.on_behalf,
+        cited=result.cited,
         purposes=tuple(objectable_purposes(desk.executor.datamap))
         if OBJECT in result.rights
         else (),
