@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from bot.cli.intents import register
 from intents.corpus import CORPUS_DIR, corpus_files
 
-KEYS = {"id", "intent", "intents", "scores", "language", "needs_review"}
+KEYS = {"id", "intent", "intents", "scores", "language", "needs_review", "review_reason", "cited"}
 app = typer.Typer()
 register(app)
 runner = CliRunner()
@@ -33,7 +33,8 @@ def test_classify_stdin_contract() -> None:
     assert all(set(o) == KEYS for o in out)
     assert out[0]["intent"] == "delete" and "delete" in out[0]["intents"]
     assert out[1]["intent"] == "see" and out[1]["language"] == "es"
-    assert out[2]["needs_review"] is True
+    assert out[2]["needs_review"] is True and out[2]["review_reason"] == "no_text"
+    assert out[0]["cited"] == [] and out[0]["review_reason"] == ""
     assert set(out[0]["scores"]) == {"see", "change", "delete", "concern", "unsubscribe", "other"}
 
 

@@ -73,6 +73,9 @@ def _as_json(item_id: Any, result: Classification) -> str:
             "scores": {label: round(score, 4) for label, score in result.scores.items()},
             "language": result.language,
             "needs_review": result.needs_review,
+            # Beyond DESIGN.md's contract: why a person must read it, and the articles cited.
+            "review_reason": result.review_reason,
+            "cited": list(result.cited),
         },
         ensure_ascii=False,
     )
