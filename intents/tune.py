@@ -2,9 +2,9 @@
 
 Thresholds maximise each label's F1; the margin minimises a cost where a wrong automatic
 decision costs four times a trip to a human; the floor for intents after the top one
-maximises the messages whose set of intents is exactly right; the mixing weight maximises
-macro-F1; abstention (top-score floor, margin, lead floor, nearness floor) gives the largest
-automatic share within a wrong-automatic budget. Pure.
+maximises the messages whose set of intents is exactly right; the mixing weight and then the
+article cue's share maximise macro-F1; abstention (top-score floor, margin, lead floor, nearness
+floor) gives the largest automatic share within a wrong-automatic budget. Pure.
 """
 
 from collections import Counter

@@ -185,7 +185,7 @@ def _format_folds(key: str, result: dict[str, Any]) -> str:
         f"{key:<14}{'n':>5}{'acc':>7}{'macroF1':>9}{'auto':>7}{'wrongA':>8}",
     ]
     sweep = "  ".join(f"{w} {f:.3f}" for w, f in result.get("mix_sweep", {}).items())
-    lines.insert(1, f"pooled macro-F1 by encoder weight (lexical 1 - w): {sweep}")
+    lines.insert(1, f"pooled macro-F1 by encoder weight (lexical 1 - w; no article cue): {sweep}")
     for value, fold in result["folds"].items():
         auto = fold["automation"]
         lines.append(
