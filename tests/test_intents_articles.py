@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given
+from hypothesis import strategies as st
 
 from intents import IntentModel
 from intents.articles import _CANDIDATE, GDPR, NATIONAL, cited_intents, raise_cited
@@ -87,6 +89,13 @@ def test_no_right_is_read_where_none_is_asked(text: str) -> None:
 )
 def test_a_national_law_is_read_with_its_own_numbers(text: str, cited: tuple[str, ...]) -> None:
     assert cited_intents(text) == cited
+
+
+@given(st.text())
+def test_any_text_gives_at_most_two_known_intents(text: str) -> None:
+    cited = cited_intents(text)
+    assert len(cited) <= 2 and set(cited) <= {"see", "change", "delete"}
+    assert list(cited) == sorted(cited, key=LABELS.index)
 
 
 def test_every_article_in_the_tables_passes_the_first_look() -> None:
