@@ -15,7 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from intents.articles import cited_intents, raise_cited
-from intents.encoder_components import raw_text
+from intents.encoder_components import raw_text, read_component_json
 from intents.errors import ModelError
 
 if not Doc.has_extension("cited_intents"):
@@ -55,8 +55,8 @@ class ArticleCue:
         """
         file = Path(path) / "cue.json"
         try:
-            self.weight = float(json.loads(file.read_text())["weight"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.weight = float(read_component_json(file, "article cue")["weight"])
+        except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
                 f"article cue data {file} is unreadable ({exc}); run `dsr train`"
             ) from exc

@@ -82,7 +82,12 @@ def raw_text(doc: Doc) -> str:
     return raw if isinstance(raw, str) else doc.text
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
+def read_component_json(path: Path, what: str) -> dict[str, Any]:
+    """A pipeline component's JSON file.
+
+    Raises:
+        ModelError: missing or unreadable (the message says to run `dsr train`).
+    """
     try:
         return cast(dict[str, Any], json.loads(path.read_text()))
     except (OSError, ValueError) as exc:
@@ -170,7 +175,7 @@ class LanguageGate:
         Raises:
             ModelError: the file is missing or unreadable.
         """
-        info = _read_json(Path(path) / "gate.json", "language gate")
+        info = read_component_json(Path(path) / "gate.json", "language gate")
         self.supported = tuple(str(x) for x in info.get("supported", []))
         return self
 
@@ -235,7 +240,7 @@ class SentenceEncoderComponent:
         Raises:
             ModelError: another version or other weights are installed.
         """
-        info = _read_json(Path(path) / "encoder.json", "sentence encoder")
+        info = read_component_json(Path(path) / "encoder.json", "sentence encoder")
         check_installed(cast(dict[str, str], info.get("sha256", {})))
         return self
 
@@ -385,7 +390,7 @@ class EncoderTextCat:
             ModelError: a file is missing or unreadable.
         """
         path = Path(path)
-        info = _read_json(path / "mix.json", "encoder classifier")
+        info = read_component_json(path / "mix.json", "encoder classifier")
         try:
             with np.load(path / "mlp.npz", allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
