@@ -169,6 +169,20 @@ def to_requester(
     )
 
 
+async def _fresh(session: AsyncSession, case: Case) -> Case:
+    """The case as it is now, to transition from a step decided on `case`.
+
+    Raises:
+        ConcurrentUpdateError: another desk moved it on since (its claim looked orphaned, or a
+            joined request changed it); nothing is written, and the case is due again, to be
+            decided on what it is now.
+    """
+    current = await get_case(session, case.id or 0)
+    if current.state != case.state:
+        raise ConcurrentUpdateError(f"{case.reference} moved on while we worked on it")
+    return current
+
+
 async def _move(
     desk: Desk,
     case: Case,
@@ -183,7 +197,7 @@ async def _move(
     needs no further scheduled action unless `changes` says otherwise. `then` adds work to the
     same transaction (recipient tasks)."""
     async with desk.sessions() as session, session.begin():
-        current = await get_case(session, case.id or 0)
+        current = await _fresh(session, case)
         await transition(
             session,
             current,
@@ -255,7 +269,7 @@ async def _route(desk: Desk, case: Case) -> None:
             )
         done = "objection_done" if objection else "unsubscribe_done"
         async with desk.sessions() as session, session.begin():
-            current = await get_case(session, case.id or 0)
+            current = await _fresh(session, case)
             await transition(
                 session,
                 current,
@@ -404,7 +418,7 @@ async def _challenge(desk: Desk, case: Case, cards: list[OutboxItem]) -> None:
     withheld: list[str] = []
     sent = 0
     async with desk.sessions() as session, session.begin():
-        current = await get_case(session, case.id or 0)
+        current = await _fresh(session, case)
         await add_outbox(session, current, items, domain=settings.own_domain)
         for address, purpose in targets:
             sent_to = desk.address_key(address)
