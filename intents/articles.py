@@ -54,8 +54,13 @@ _BEFORE_WORDS = (
 )
 # Words that follow the number (Finnish, Hungarian, Lithuanian, Turkish, Estonian).
 _AFTER_WORDS = r"artikla\w*|cikk\w*|straipsn\w*|str|madde\w*|paragrahv\w*"
-# Separators inside a list of numbers: "Art. 15 und 17", "art. 15, 16 e 17", "Art. 15/20".
-_JOIN = r"(?:\s*(?:,|/|&|\+|\b\w{1,4}\b)\s*)"
+# Separators inside a list of numbers: "Art. 15 und 17", "art. 15, 16 e 17", "Art. 15/20" — a
+# comma, a slash or "and"/"or" in our languages (not any short word: "Art. 17 RGPD 15 jours").
+_AND = (
+    r"and|or|und|oder|et|ou|y|o|e|i|en|of|og|och|eller|ja|tai|és|vagy|ir|ar|ve|veya|a|oraz|lub"
+    r"|nebo|ili|și|si|sau|и|или|і|та|або|και|ή|и/или"
+)
+_JOIN = rf"(?:\s*(?:,|/|&|\+)\s*(?:(?:{_AND})\s+)?|\s+(?:{_AND})\s+)"
 _NUMBER = r"\d{1,3}(?!\d)(?![.,]\d)"
 _BEFORE = re.compile(
     rf"(?<!\w)(?:{_BEFORE_WORDS})\.?\s*\(?\s*(?P<nums>{_NUMBER}(?:{_JOIN}{_NUMBER})*)"

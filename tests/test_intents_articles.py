@@ -52,6 +52,8 @@ from intents.tune import tune_cue
         ("Auskunft und Löschung nach Art. 15 und 17 DSGVO.", ("see", "delete")),
         ("Löschung nach Art. 17 Abs. 1 lit. a DSGVO.", ("delete",)),
         ("Access under Art. 15(3) GDPR.", ("see",)),
+        ("Effacement selon l'art. 17 RGPD sous 15 jours.", ("delete",)),  # a day count
+        ("Verzoek op grond van artikel 15 of 17 AVG.", ("see", "delete")),
     ],
 )
 def test_a_cited_right_is_read_in_each_language(text: str, cited: tuple[str, ...]) -> None:
