@@ -10,10 +10,11 @@ the mixed scores of the cited intents are raised by a share tuned on held-out me
 (:func:`raise_cited`; the ``article_cue`` component in ``intents.cue_component``).
 
 GDPR articles: 15 and 20 (access, portability) → ``see``, 16 → ``change``, 17 → ``delete``.
-Art. 21 is left out: an objection is ``unsubscribe`` only for direct marketing, else ``concern``
-(DESIGN.md's intent table). National laws whose article numbers differ are read only with the
-law's name in the text (:data:`NATIONAL`). A range ("Art. 15–22") or three or more rights
-cited at once is a list of rights, not a request, and raises nothing. Pure.
+Art. 21 is left out: an objection is ``concern`` in DESIGN.md's intent table, and
+``intents.rights`` tells an objection to direct marketing from another one. National laws
+whose article numbers differ are read only with the law's name in the text (:data:`NATIONAL`).
+A range ("Art. 15–22") or three or more rights cited at once is a list of rights, not a
+request, and raises nothing. Pure.
 """
 
 import re
