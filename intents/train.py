@@ -354,7 +354,7 @@ Evidence = tuple[
 ]
 
 
-def _valid_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
+def held_out_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
     """One pass over ``valid``: lexical and encoder scores, nearness, forced reviews, whether
     each text is in one of the encoder's languages, and the intents it cites."""
     texts = [prepare_text(ex.text) for ex in valid]
@@ -375,7 +375,7 @@ def _valid_evidence(nlp: Language, valid: Sequence[Example]) -> Evidence:
 
 def tune_decisions(nlp: Language, valid: Sequence[Example], spec: TrainSpec) -> Decisions:
     """Mixing weight, thresholds, margin, second-intent floor and abstention on ``valid``."""
-    return tune_on_evidence([ex.labels for ex in valid], _valid_evidence(nlp, valid), spec)
+    return tune_on_evidence([ex.labels for ex in valid], held_out_evidence(nlp, valid), spec)
 
 
 def tuning_folds(examples: Sequence[Example], count: int, seed: int) -> list[list[Example]]:
@@ -392,17 +392,19 @@ def cross_fitted_evidence(
     spec: TrainSpec,
     features: FeatureCache,
     extra: Sequence[Example] = (),
+    cut_seed: int | None = None,
 ) -> tuple[list[tuple[str, ...]], Evidence]:
     """Evidence for every example from a model that never saw its situation.
 
     The examples are cut into ``spec.tune_folds`` folds by situation (a hash of the situation
     and the seed, as :func:`intents.corpus.split` does); each fold is labelled by a model trained
-    on the other folds and ``extra``.
+    on the other folds and ``extra``. ``cut_seed`` cuts with another hash than ``spec.seed``'s
+    (the models still train with ``spec.seed``): a replay cuts folds inside a fold.
 
     Returns:
         The gold labels and the evidence, in fold order.
     """
-    folds = tuning_folds(examples, spec.tune_folds, spec.seed)
+    folds = tuning_folds(examples, spec.tune_folds, spec.seed if cut_seed is None else cut_seed)
     gold: list[tuple[str, ...]] = []
     lexical: list[dict[str, float]] = []
     encoder: list[dict[str, float]] = []
@@ -415,7 +417,7 @@ def cross_fitted_evidence(
             continue
         rest = [ex for other, fold in enumerate(folds) if other != index for ex in fold]
         fold_lexical, fold_encoder, fold_nearest, fold_forced, fold_inside, fold_cited = (
-            _valid_evidence(fit_pipeline([*rest, *extra], spec, features), held)
+            held_out_evidence(fit_pipeline([*rest, *extra], spec, features), held)
         )
         gold += [ex.labels for ex in held]
         lexical += fold_lexical

@@ -8,7 +8,9 @@ leave-one-genre-out and leave-one-language-out: for each kind (language), a mode
 without any example of it labels all of its examples, with the decision parameters tuned in
 the main run (the lexical part of a fold trains with ``--fold-epochs`` and no augmentation
 unless ``--fold-augment``; a held-out language is let through the language gate, so the fold
-measures transfer rather than the gate). Nothing here reads ``../shared/eval``.
+measures transfer rather than the gate). ``--replay`` replays the whole procedure inside the
+train and validation parts, to see whether the tuned budget holds for a model trained on more
+data than the models it was tuned on (see :func:`replay`). Nothing here reads ``../shared/eval``.
 """
 
 import argparse
@@ -19,17 +21,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from intents.articles import raise_cited
 from intents.classify import Classification, IntentModel, classify_many, prepare_text
 from intents.corpus import CORPUS_DIR, Example, corpus_files, load_corpus, split
+from intents.decide import decide
 from intents.encoder_components import ENCODER_LANGUAGES, LanguageGate, encoder_share
 from intents.evaluate import evaluate, format_report
 from intents.train import (
     Decisions,
+    Evidence,
     FeatureCache,
     TrainSpec,
+    cross_fitted_evidence,
     decide_parameters,
     fit_pipeline,
+    held_out_evidence,
     make_tuned_model,
+    tune_on_evidence,
+    tuning_folds,
 )
 from intents.tune import Abstention, macro_f1, mix_scores
 
@@ -195,6 +204,107 @@ def _format_folds(key: str, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: Wrong-automatic budgets a replay tries.
+BUDGETS = (0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02)
+
+
+def automatic_on(
+    decisions: Decisions, gold: Sequence[Sequence[str]], evidence: Evidence
+) -> tuple[int, int]:
+    """How many of these messages ``decisions`` would decide without a person, and how many of
+    those wrongly (main intent not among the gold labels), from their evidence."""
+    lexical, encoder, nearest, forced, inside, cited = evidence
+    abstention = decisions.abstention
+    automatic = wrong = 0
+    for i, labels in enumerate(gold):
+        share = encoder_share(inside[i], decisions.weight, decisions.other_weight)
+        mixed = mix_scores([lexical[i]], [encoder[i]], [share])[0]
+        scores = raise_cited(mixed, cited[i], decisions.cue_weight)
+        decision = decide(
+            scores,
+            decisions.thresholds,
+            abstention.margin,
+            decisions.secondary,
+            abstention.min_score,
+            abstention.min_gap,
+        )
+        if decision.needs_review or forced[i] or nearest[i] < abstention.ood_floor:
+            continue
+        automatic += 1
+        wrong += decision.intent.value not in labels
+    return automatic, wrong
+
+
+def replay(
+    examples: Sequence[Example],
+    spec: TrainSpec,
+    features: FeatureCache,
+    budgets: Sequence[float] = BUDGETS,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """``dsr train``'s tuning, replayed inside its own data, for each wrong-automatic budget.
+
+    ``dsr train`` tunes on evidence from models that saw four fifths of train + validation, then
+    ships a model that saw all of it, which is surer of itself: it decides more, and more
+    wrongly, than the evidence promised. The replay measures that without the test part. For
+    each tuning fold, the parameters are tuned on cross-fitted evidence of the other folds (cut
+    again, with another hash) and applied to the fold as labelled by one model trained on all
+    the other folds: tuned on models that saw four fifths of what the applied model saw, as
+    shipped. ``(spec.tune_folds + 1) * spec.tune_folds`` models are trained.
+
+    Returns:
+        ``{"budgets": {budget: {"promised_automatic", "promised_wrong", "automatic",
+        "wrong_automatic", "wrong", "n"}}}``, the promised rates the mean over folds.
+    """
+    train_part, valid_part, _ = split(examples, spec.seed)
+    folds = tuning_folds([*train_part, *valid_part], spec.tune_folds, spec.seed)
+    totals = {b: [0.0, 0.0, 0, 0] for b in budgets}
+    n = 0
+    for index, held in enumerate(folds):
+        rest = [ex for other, fold in enumerate(folds) if other != index for ex in fold]
+        gold, evidence = cross_fitted_evidence(rest, spec, features, cut_seed=spec.seed + 17)
+        applied = held_out_evidence(fit_pipeline(rest, spec, features), held)
+        labels = [ex.labels for ex in held]
+        n += len(held)
+        for budget in budgets:
+            tuned = tune_on_evidence(gold, evidence, replace(spec, max_wrong=budget))
+            automatic, wrong = automatic_on(tuned, labels, applied)
+            row = totals[budget]
+            row[0] += tuned.abstention.automatic / len(folds)
+            row[1] += tuned.abstention.wrong_automatic / len(folds)
+            row[2] += automatic
+            row[3] += wrong
+        progress(f"replay fold {index + 1} of {len(folds)}: {len(held)} messages")
+    return {
+        "budgets": {
+            f"{b:.4f}": {
+                "promised_automatic": row[0],
+                "promised_wrong": row[1],
+                "automatic": row[2] / n if n else 0.0,
+                "wrong_automatic": row[3] / n if n else 0.0,
+                "wrong": row[3],
+                "n": n,
+            }
+            for b, row in totals.items()
+        }
+    }
+
+
+def _format_replay(result: dict[str, Any]) -> str:
+    lines = [
+        "replay of the tuning inside train + validation (tuned on 4/5-data models, applied to a "
+        "model that saw all of them):",
+        f"{'budget':>8}{'promised auto':>15}{'wrong':>8}{'replayed auto':>15}{'wrong':>8}",
+    ]
+    for budget, row in result["budgets"].items():
+        lines.append(
+            f"{float(budget):>8.4f}{row['promised_automatic']:>15.3f}{row['promised_wrong']:>8.4f}"
+            f"{row['automatic']:>15.3f}{row['wrong_automatic']:>8.4f}"
+            f"  ({row['wrong']} of {row['n']})"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the honest-split report and, with ``--folds``, leave-one-out tables."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -214,6 +324,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--decisions-from", type=Path, help="folds only, with a trained model's decision parameters"
     )
     parser.add_argument("--only", nargs="*", default=None, help="fold only these kinds/languages")
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="also replay the tuning inside train + validation per budget (30 models)",
+    )
     args = parser.parse_args(argv)
     spec = TrainSpec(corpus_dir=args.corpus, seed=args.seed, encoder=not args.lexical_only)
     examples = load_corpus(corpus_files(args.corpus))
@@ -237,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         full[key] = result
         print()
         print(_format_folds(key, result), flush=True)
+    if args.replay:
+        full["replay"] = replay(examples, spec, features, progress=lambda m: print(m, flush=True))
+        print()
+        print(_format_replay(full["replay"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(full, indent=1, default=str) + "\n")
 
