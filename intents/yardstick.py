@@ -245,8 +245,8 @@ def replay(
     """``dsr train``'s tuning, replayed inside its own data, for each wrong-automatic budget.
 
     ``dsr train`` tunes on evidence from models that saw four fifths of train + validation, then
-    ships a model that saw all of it, which is surer of itself: it decides more, and more
-    wrongly, than the evidence promised. The replay measures that without the test part. For
+    ships a model that saw all of it, which is surer of itself and decides more than the evidence
+    promised. Whether it also errs more, the replay measures without the test part. For
     each tuning fold, the parameters are tuned on cross-fitted evidence of the other folds (cut
     again, with another hash) and applied to the fold as labelled by one model trained on all
     the other folds: tuned on models that saw four fifths of what the applied model saw, as
@@ -321,7 +321,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--no-split", action="store_true", help="folds only (tune on the split)")
     parser.add_argument(
-        "--decisions-from", type=Path, help="folds only, with a trained model's decision parameters"
+        "--decisions-from",
+        type=Path,
+        help="no honest split: folds and --replay only, with a model's decision parameters",
     )
     parser.add_argument("--only", nargs="*", default=None, help="fold only these kinds/languages")
     parser.add_argument(
