@@ -122,6 +122,10 @@ class TrainResult:
     secondary: float = 0.0
     #: How far a cited intent's score moves towards 1 (the ``article_cue``).
     cue_weight: float = 0.0
+    #: What the tuning promised on the messages it was tuned on: the automatic share and the
+    #: wrong-automatic rate (over all of them), at most ``TrainSpec.max_wrong``.
+    tuned_automatic: float = 0.0
+    tuned_wrong_automatic: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -517,6 +521,8 @@ def _meta(
         "split": "situation",
         "tune_folds": spec.tune_folds,
         "max_wrong": spec.max_wrong,
+        "tuned_automatic": decisions.abstention.automatic,
+        "tuned_wrong_automatic": decisions.abstention.wrong_automatic,
         "sizes": sizes,
         "thresholds": decisions.thresholds,
         "margin": decisions.abstention.margin,
@@ -528,7 +534,10 @@ def _meta(
         "min_score": decisions.abstention.min_score,
         "ood_floor": decisions.abstention.ood_floor,
         "min_gap": decisions.abstention.min_gap,
-        "test": {k: report["overall"][k] for k in ("n", "accuracy", "macro_f1", "needs_review")},
+        "test": {
+            **{k: report["overall"][k] for k in ("n", "accuracy", "macro_f1", "needs_review")},
+            **{k: report["automation"][k] for k in ("automatic", "wrong_automatic")},
+        },
     }
 
 
@@ -596,4 +605,6 @@ def train(out_dir: Path, spec: TrainSpec | None = None, **overrides: Any) -> Tra
         report,
         decisions.secondary,
         decisions.cue_weight,
+        decisions.abstention.automatic,
+        decisions.abstention.wrong_automatic,
     )

@@ -128,8 +128,24 @@ def test_train_is_deterministic_and_records_the_corpus(tmp_path: Path) -> None:
     assert meta["seed"] == 7 and meta["sizes"]["extra"] == 1 and meta["extra_sha256"]
     assert len(meta["corpus_sha256"]) == 64
     assert "cue_weight" in meta and "article cue" in result.output
+    assert meta["max_wrong"] == 0.0125 and "at most 1.25% wrong" in result.output
     result = runner.invoke(app, ["classify", "--model", str(tmp_path / "a")], input='{"text":"x"}')
     assert result.exit_code == 0
+
+
+def test_train_takes_the_teams_wrong_automatic_budget(tmp_path: Path) -> None:
+    corpus = _tiny_corpus(tmp_path)
+    out = tmp_path / "m"
+    args = ["train", "--corpus", str(corpus), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--max-wrong", "0.05"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text())["dsr"]
+    assert meta["max_wrong"] == 0.05 and "at most 5.00% wrong" in result.output
+    # The budget the abstention was tuned for holds on the messages it was tuned on.
+    assert meta["tuned_wrong_automatic"] <= 0.05 + 1e-9
+    assert 0.0 <= meta["test"]["wrong_automatic"] <= meta["test"]["automatic"] <= 1.0
+    refused = runner.invoke(app, [*args, "--max-wrong", "0.5"])
+    assert refused.exit_code == 2 and "--max-wrong" in refused.output
 
 
 def test_real_dsr_command() -> None:

@@ -133,6 +133,15 @@ def train_command(
     out: Annotated[Path, typer.Option(help="model directory to write")] = MODEL_DIR,
     corpus: Annotated[Path, typer.Option(help="corpus directory")] = CORPUS_DIR,
     architecture: Annotated[str, typer.Option(help=f"one of {sorted(ARCHITECTURES)}")] = "hashed",
+    max_wrong: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            max=0.2,
+            help="budget of wrong automatic decisions (share of all messages) the review "
+            "thresholds are tuned for; README, Honest figures, shows what each budget gives",
+        ),
+    ] = TrainSpec().max_wrong,
 ) -> None:
     """Train the model from the corpus (deterministic for the same corpus and seed)."""
     try:
@@ -147,10 +156,17 @@ def train_command(
                 seed=seed,
                 include_labels=include_labels or (),
                 architecture=architecture,
+                max_wrong=max_wrong,
             )
     except (IntentsError, OSError, ValueError) as exc:
         raise _fail(exc) from exc
     typer.echo(f"model written to {result.path}")
+    typer.echo(
+        f"tuned for at most {max_wrong:.2%} wrong automatic decisions: on the cross-fitted "
+        f"evidence {result.tuned_automatic:.1%} automatic at {result.tuned_wrong_automatic:.2%} "
+        "wrong (a model trained on all of it decides more; `python -m intents.yardstick "
+        "--decisions-from DIR --replay` measures by how much)"
+    )
     typer.echo(f"corpus sha256 {result.corpus_sha256}  sizes {result.sizes}")
     typer.echo(
         f"thresholds {result.thresholds}  margin {result.margin}  "
