@@ -7,7 +7,6 @@ The weight is tuned on held-out messages with the mixing weight (``intents.tune.
 0 leaves the scores alone. Importing this module registers the factory.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from intents.articles import cited_intents, raise_cited
-from intents.encoder_components import raw_text, read_component_json
+from intents.encoder_components import raw_text, read_component_json, write_component_json
 from intents.errors import ModelError
 
 if not Doc.has_extension("cited_intents"):
@@ -43,9 +42,7 @@ class ArticleCue:
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
         """Write ``cue.json`` (the weight)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "cue.json").write_text(json.dumps({"weight": self.weight}) + "\n")
+        write_component_json(path, "cue.json", {"weight": self.weight})
 
     def from_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> "ArticleCue":
         """Read what ``to_disk`` wrote.

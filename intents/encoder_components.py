@@ -82,6 +82,15 @@ def raw_text(doc: Doc) -> str:
     return raw if isinstance(raw, str) else doc.text
 
 
+def write_component_json(
+    folder: Path, name: str, data: dict[str, Any], *, sort_keys: bool = False
+) -> None:
+    """Write a pipeline component's JSON file ``name`` into ``folder`` (created), one line."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(data, sort_keys=sort_keys) + "\n")
+
+
 def read_component_json(path: Path, what: str) -> dict[str, Any]:
     """A pipeline component's JSON file.
 
@@ -165,9 +174,7 @@ class LanguageGate:
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
         """Write the supported languages."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "gate.json").write_text(json.dumps({"supported": list(self.supported)}) + "\n")
+        write_component_json(path, "gate.json", {"supported": list(self.supported)})
 
     def from_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> "LanguageGate":
         """Read what ``to_disk`` wrote.
@@ -229,10 +236,8 @@ class SentenceEncoderComponent:
 
     def to_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> None:
         """Record the encoder's version and weight checksums the model was trained with."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         info = {"version": VERSION, "sha256": WEIGHTS_SHA256}
-        (path / "encoder.json").write_text(json.dumps(info, sort_keys=True) + "\n")
+        write_component_json(path, "encoder.json", info, sort_keys=True)
 
     def from_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> "SentenceEncoderComponent":
         """Check that the installed encoder is the one the model was trained with.
@@ -381,7 +386,7 @@ class EncoderTextCat:
             }
             np.savez(handle, **arrays)
         mix = {"weight": self.weight, "other_weight": self.other_weight}
-        (path / "mix.json").write_text(json.dumps(mix) + "\n")
+        write_component_json(path, "mix.json", mix)
 
     def from_disk(self, path: Path, *, exclude: tuple[str, ...] = ()) -> "EncoderTextCat":
         """Read what ``to_disk`` wrote.
