@@ -19,7 +19,14 @@ from typing import Any, Literal, TypeVar
 import aioimaplib
 
 from mail.errors import MailConnectionError
-from mail.imap_proto import FetchItem, fetch_items, search_uids, select_codes, uid_set
+from mail.imap_proto import (
+    FetchItem,
+    fetch_items,
+    mailbox_grew,
+    search_uids,
+    select_codes,
+    uid_set,
+)
 from mail.intake import BatchHandler, Fetched, Handler, Outcome, UidStateStore, one_by_one
 from mail.retry import backoff
 
@@ -274,6 +281,8 @@ class ImapIntake:
             resp = await self._call(client.uid_search("UID", f"{last + 1}:*"), lost)
             uids = [u for u in search_uids(resp.lines) if u > last]
             if not uids:
+                if mailbox_grew(resp.lines):
+                    continue  # it arrived during the search: search again, do not IDLE past it
                 return last
             meta: list[FetchItem] = []
             for i in range(0, len(uids), FETCH_CHUNK):

@@ -48,14 +48,25 @@ def select_codes(lines: Sequence[bytes | bytearray]) -> tuple[int, int | None]:
 
 
 def search_uids(lines: Sequence[bytes | bytearray]) -> list[int]:
-    """The UIDs of a UID SEARCH response, ascending."""
+    """The UIDs of a UID SEARCH response, ascending.
+
+    Only data lines count: an untagged update the server sends with the response ("5 EXISTS",
+    "1 RECENT") carries a message count, not a UID.
+    """
     uids: list[int] = []
     for line in lines[:-1] if len(lines) > 1 else lines:
-        text = bytes(line).strip()
-        if text.upper().startswith(b"SEARCH"):
-            text = text[6:]
-        uids.extend(int(tok) for tok in text.split() if tok.isdigit())
+        tokens = bytes(line).split()
+        if tokens and tokens[0].upper() == b"SEARCH":
+            tokens = tokens[1:]
+        if tokens and all(tok.isdigit() for tok in tokens):
+            uids.extend(int(tok) for tok in tokens)
     return sorted(set(uids))
+
+
+def mailbox_grew(lines: Sequence[bytes | bytearray]) -> bool:
+    """Whether a response carries an untagged EXISTS: a message arrived while the command ran
+    (the server announces it once; an IDLE started after it would wait for the next one)."""
+    return any(bytes(line).split()[-1:] == [b"EXISTS"] for line in lines)
 
 
 def fetch_items(lines: Sequence[bytes | bytearray]) -> list[FetchItem]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mail.imap_proto import fetch_items, search_uids, select_codes, uid_set
+from mail.imap_proto import fetch_items, mailbox_grew, search_uids, select_codes, uid_set
 
 
 def test_select_codes() -> None:
@@ -29,11 +29,26 @@ def test_select_codes() -> None:
         ([b"", b"Search completed."], []),
         ([b"SEARCH 9 1 5", b"done"], [1, 5, 9]),
         ([b"Search completed."], []),
+        ([b"7 EXISTS", b"1 RECENT", b"", b"Search completed."], []),
+        ([b"7 EXISTS", b"4 6", b"Search completed."], [4, 6]),
     ],
-    ids=["plain", "empty", "with-keyword", "no-data-line"],
+    ids=["plain", "empty", "with-keyword", "no-data-line", "update-only", "update-and-data"],
 )
 def test_search_uids(lines: list[bytes], expected: list[int]) -> None:
     assert search_uids(lines) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "grew"),
+    [
+        ([b"7 EXISTS", b"", b"Search completed."], True),
+        ([b"4 6", b"Search completed."], False),
+        ([b"2 EXPUNGE", b"Store completed."], False),
+        ([b"Search completed."], False),
+    ],
+)
+def test_mailbox_grew(lines: list[bytes], grew: bool) -> None:
+    assert mailbox_grew(lines) is grew
 
 
 def test_fetch_items_dovecot_order() -> None:
