@@ -93,6 +93,10 @@ class Classification:
     cited: tuple[str, ...] = ()
 
 
+#: What :func:`load_model` leaves on disk (spaCy's name for the vocabulary directory).
+VOCAB = "vocab"
+
+
 def load_model(
     path: Path = MODEL_DIR,
     *,
@@ -120,7 +124,10 @@ def load_model(
     keep_heap_small()  # before the loading threads make arenas of their own
     use_cache_dir(cache_dir)
     try:
-        nlp = spacy.load(path)
+        # Not the vocabulary: its strings are the training texts' 105,000 words, which nothing
+        # reads when classifying (a message's own words enter the vocabulary as it is
+        # tokenised; features hash them), and they cost about 20 MiB of peak memory.
+        nlp = spacy.load(path, exclude=[VOCAB])
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot load model at {path}: {exc}; run `dsr train`") from exc
     _warm(nlp)

@@ -4,6 +4,7 @@ import time
 from dataclasses import replace
 
 import pytest
+import spacy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +34,23 @@ def test_model_is_small_and_loads_fast() -> None:
     start = time.perf_counter()
     load_model()
     assert time.perf_counter() - start < 5.0  # the bench measures the real figure (< 1 s)
+
+
+def test_the_training_words_stay_on_disk(shipped: IntentModel) -> None:
+    """The vocabulary's strings (every word of the training texts) are not loaded: nothing
+    reads them when classifying, and a model loaded with them scores exactly the same."""
+    assert len(load_model().nlp.vocab.strings) < 1_000
+    with_words = replace(shipped, nlp=spacy.load(MODEL_DIR))
+    assert len(with_words.nlp.vocab.strings) > 50_000
+    texts = [
+        "Bitte senden Sie mir eine Kopie aller Daten, die Sie über mich speichern.",
+        "Usuńcie moje konto i wszystkie dane, dziękuję.",
+        "請刪除我的帳戶和所有個人資料。",
+        "Mi dirección ha cambiado: calle Mayor 5, 28013 Madrid.",
+        "ne plus m'envoyer vos catalogues svp",
+        "Où est mon colis ? Commande 55120.",
+    ]
+    assert classify_many(load_model(), texts) == classify_many(with_words, texts)
 
 
 @pytest.mark.parametrize(
