@@ -74,7 +74,7 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "hashed": {
         "@architectures": "dsr.TextCatHashedBOW.v1",
         "ngram_size": 2,
-        "length": 2**18,
+        "length": 2**20,
         "head_tokens": 0,
     },
     "bow": {"@architectures": "dsr.TextCatBOWLower.v1", "ngram_size": 2, "length": 262144},
