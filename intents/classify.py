@@ -4,6 +4,7 @@ Load once with :func:`load_model`; :func:`classify` and :func:`classify_many` ar
 never await (run them with ``asyncio.to_thread``).
 """
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -131,7 +132,7 @@ def load_model(
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot load model at {path}: {exc}; run `dsr train`") from exc
     _warm(nlp)
-    meta = nlp.meta.get("dsr")
+    meta = _tuned_meta(path)
     if not isinstance(meta, dict) or "thresholds" not in meta:
         raise ModelError(f"model at {path} has no tuned thresholds in meta.json; run `dsr train`")
     model = IntentModel(
@@ -145,6 +146,16 @@ def load_model(
         min_gap=float(meta.get("min_gap", 0.0)),
     )
     return with_overrides(model, threshold=threshold, margin=margin)
+
+
+def _tuned_meta(path: Path) -> Any:
+    """The ``dsr`` block of ``meta.json`` (tuned thresholds and floors), read with the standard
+    library: spaCy's reader (srsly's ujson) parses 0.3 as 0.30000000000000004, so a threshold
+    would not be the one tuned, nor the one the components read from their own files."""
+    try:
+        return json.loads((path / "meta.json").read_text(encoding="utf-8")).get("dsr")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"cannot read {path / 'meta.json'}: {exc}; run `dsr train`") from exc
 
 
 def _warm(nlp: Language) -> None:

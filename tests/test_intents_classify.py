@@ -1,5 +1,6 @@
 """The shipped model: up to date with the corpus, classifies, and survives any input."""
 
+import json
 import time
 from dataclasses import replace
 
@@ -34,6 +35,20 @@ def test_model_is_small_and_loads_fast() -> None:
     start = time.perf_counter()
     load_model()
     assert time.perf_counter() - start < 5.0  # the bench measures the real figure (< 1 s)
+
+
+def test_the_tuned_numbers_are_read_exactly() -> None:
+    """Thresholds and floors are the numbers written, not spaCy's reading of them (its JSON
+    parser turns 0.3 into 0.30000000000000004)."""
+    written = json.loads((MODEL_DIR / "meta.json").read_text(encoding="utf-8"))["dsr"]
+    model = load_model()
+    assert dict(model.thresholds) == written["thresholds"]
+    assert (model.margin, model.min_score, model.min_gap, model.ood_floor) == (
+        written["margin"],
+        written["min_score"],
+        written["min_gap"],
+        written["ood_floor"],
+    )
 
 
 def test_the_training_words_stay_on_disk(shipped: IntentModel) -> None:
