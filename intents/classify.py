@@ -6,6 +6,7 @@ never await (run them with ``asyncio.to_thread``).
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -281,16 +282,30 @@ def _result(model: IntentModel, doc: Doc, junk: float = 0.0) -> Classification:
     )
 
 
+#: One classification at a time per process. Each runs in a spaCy memory zone, which forgets
+#: the words it added to the shared vocabulary when it ends; a second zone open at once could
+#: forget words the first one is still reading.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def classify(model: IntentModel, text: str) -> Classification:
     """Classify one text. Never raises for any string (empty text gives a review case)."""
     prepared = prepare_text(text)
-    return _result(model, model.nlp(prepared), junk_share(prepared))
+    with _ONE_AT_A_TIME, model.nlp.memory_zone():
+        return _result(model, model.nlp(prepared), junk_share(prepared))
 
 
 def classify_many(
     model: IntentModel, texts: Iterable[str], batch_size: int = 128
 ) -> list[Classification]:
-    """Classify many texts in batches (faster than one by one); order is kept."""
+    """Classify many texts in batches (faster than one by one); order is kept.
+
+    Neither this nor :func:`classify` leaves anything behind: every word of a message enters
+    spaCy's vocabulary while it is read, and without the memory zone a desk that runs for months
+    would keep every word of every message it ever read (about 29,000 strings per 1,000
+    messages of unseen words).
+    """
     prepared = [prepare_text(text) for text in texts]
-    docs = model.nlp.pipe(prepared, batch_size=batch_size)
-    return [_result(model, doc, junk_share(t)) for doc, t in zip(docs, prepared, strict=True)]
+    with _ONE_AT_A_TIME, model.nlp.memory_zone():
+        docs = model.nlp.pipe(prepared, batch_size=batch_size)
+        return [_result(model, doc, junk_share(t)) for doc, t in zip(docs, prepared, strict=True)]

@@ -2,6 +2,7 @@
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -35,6 +36,34 @@ def test_model_is_small_and_loads_fast() -> None:
     start = time.perf_counter()
     load_model()
     assert time.perf_counter() - start < 5.0  # the bench measures the real figure (< 1 s)
+
+
+def test_reading_leaves_no_words_behind(shipped: IntentModel) -> None:
+    """A message's words (names, addresses) leave spaCy's vocabulary once it is classified: a
+    desk that runs for months must not keep every word it has read."""
+    strings = shipped.nlp.vocab.strings
+    before = len(strings)
+    texts = [
+        f"Bitte löschen Sie mein Konto, Kundennummer Qx{n}zr, Grüße Wibbelmann{n}"
+        for n in range(50)
+    ]
+    assert classify_many(shipped, texts)[0].intent == Intent.DELETE
+    assert classify(shipped, "Ihre Rechnung Zorglubstraße 7 bitte an Frau Quabbeldorf").language
+    assert len(strings) == before
+    assert "Wibbelmann7" not in strings and "Quabbeldorf" not in strings
+
+
+def test_threads_classify_one_at_a_time(shipped: IntentModel) -> None:
+    """Mail and Slack intake classify from worker threads; each reading's memory zone must not
+    forget words another reading is still using."""
+    texts = [
+        f"Please send me a copy of my data, reference Kq{n}vx, regards Trumbleworth{n}"
+        for n in range(40)
+    ]
+    alone = [(r.intent, r.needs_review) for r in (classify(shipped, t) for t in texts)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda t: classify(shipped, t), texts))
+    assert [(r.intent, r.needs_review) for r in together] == alone
 
 
 def test_the_tuned_numbers_are_read_exactly() -> None:
