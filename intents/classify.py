@@ -133,9 +133,7 @@ def load_model(
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot load model at {path}: {exc}; run `dsr train`") from exc
     _warm(nlp)
-    meta = _tuned_meta(path)
-    if not isinstance(meta, dict) or "thresholds" not in meta:
-        raise ModelError(f"model at {path} has no tuned thresholds in meta.json; run `dsr train`")
+    meta = tuned_meta(path)
     model = IntentModel(
         nlp,
         dict(meta["thresholds"]),
@@ -149,14 +147,21 @@ def load_model(
     return with_overrides(model, threshold=threshold, margin=margin)
 
 
-def _tuned_meta(path: Path) -> Any:
-    """The ``dsr`` block of ``meta.json`` (tuned thresholds and floors), read with the standard
-    library: spaCy's reader (srsly's ujson) parses 0.3 as 0.30000000000000004, so a threshold
-    would not be the one tuned, nor the one the components read from their own files."""
+def tuned_meta(path: Path) -> dict[str, Any]:
+    """The ``dsr`` block of a model's ``meta.json`` (tuned thresholds and floors), read with the
+    standard library: spaCy's reader (srsly's ujson) parses 0.3 as 0.30000000000000004, so a
+    threshold would not be the one tuned, nor the one the components read from their own files.
+
+    Raises:
+        ModelError: the file is unreadable or holds no tuned thresholds.
+    """
     try:
-        return json.loads((path / "meta.json").read_text(encoding="utf-8")).get("dsr")
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("dsr")
     except (OSError, ValueError, AttributeError) as exc:
         raise ModelError(f"cannot read {path / 'meta.json'}: {exc}; run `dsr train`") from exc
+    if not isinstance(meta, dict) or "thresholds" not in meta:
+        raise ModelError(f"model at {path} has no tuned thresholds in meta.json; run `dsr train`")
+    return meta
 
 
 def _warm(nlp: Language) -> None:

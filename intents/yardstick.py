@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from intents.articles import raise_cited
-from intents.classify import Classification, IntentModel, classify_many, prepare_text
+from intents.classify import (
+    Classification,
+    IntentModel,
+    classify_many,
+    prepare_text,
+    tuned_meta,
+)
 from intents.corpus import CORPUS_DIR, Example, corpus_files, load_corpus, split
 from intents.decide import decide
 from intents.encoder_components import ENCODER_LANGUAGES, LanguageGate, encoder_share
@@ -167,7 +173,7 @@ def component_scores(
 
 def decisions_of(model_dir: Path) -> Decisions:
     """The decision parameters stored in a trained model's ``meta.json``."""
-    meta = json.loads((model_dir / "meta.json").read_text())["dsr"]
+    meta = tuned_meta(model_dir)
     abstention = Abstention(
         float(meta.get("min_score", 0.0)),
         float(meta["margin"]),
